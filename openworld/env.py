@@ -1,0 +1,232 @@
+"""The single-body Gymnasium environment: the batched engine at ``B = 1``.
+
+Reset-free semantics (see ``docs/worlds.md``):
+
+* ``reset(seed=s)`` generates the world from ``s``; the same seed gives the same observation.
+* ``reset()`` without a seed never regenerates. A dead body comes back in the same, persistent world
+  after the spec's ``respawn_delay`` steps of world time (the world keeps running meanwhile); a living
+  body just carries on (a reset is never a free heal).
+* ``reset(options={"regenerate": True})`` makes a new map from the environment's own generator.
+* ``on_death="terminate"`` (default): death returns ``terminated=True``; call ``reset()`` to respawn.
+  ``on_death="respawn"``: never terminates; the body respawns inside ``step`` after the delay, and the
+  steps in between return its (empty) vitals and reward 0.
+* ``truncated`` is never set by the world; lifetimes are budgeted by the caller.
+
+Example:
+    >>> import gymnasium as gym
+    >>> import openworld
+    >>> env = gym.make("openworld/Meadow-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs["view"].shape, obs["vitals"].shape
+    ((7, 7, 3), (4,))
+    >>> obs, reward, terminated, truncated, info = env.step(openworld.Action.NORTH)
+    >>> info["world_step"]
+    1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from openworld.engine import Engine, StepOutcome
+from openworld.enums import Action, Entity, Terrain, Vital
+from openworld.spec import WorldSpec
+
+OnDeath = Literal["terminate", "respawn"]
+RESET_OPTIONS = frozenset({"regenerate"})
+
+
+def observation_space(spec: WorldSpec) -> spaces.Dict:
+    """``Dict(view=uint8 (V, V, 3), vitals=float32 (K,) in [0, 1])``."""
+    V = spec.observation.view
+    high = np.empty((V, V, 3), np.uint8)
+    high[..., 0] = len(Terrain) - 1
+    high[..., 1] = 2 * len(spec.resources)  # 1 + k available, 1 + R + k regrowing
+    high[..., 2] = len(Entity) - 1
+    return spaces.Dict({
+        "view": spaces.Box(0, high, (V, V, 3), np.uint8),
+        "vitals": spaces.Box(0.0, 1.0, (len(Vital),), np.float32),
+    })
+
+
+def resolve_spec(world: str | WorldSpec, overrides: Mapping[str, Any] | None = None) -> WorldSpec:
+    from openworld.registry import load_world_spec
+
+    if isinstance(world, WorldSpec):
+        return world.with_overrides(overrides) if overrides else world
+    return load_world_spec(world, overrides)
+
+
+def check_on_death(on_death: str) -> None:
+    if on_death not in ("terminate", "respawn"):
+        raise ValueError(f"on_death must be 'terminate' or 'respawn', got {on_death!r}")
+
+
+def check_action(action: Any) -> int:
+    """A valid action as an int, or a ``ValueError``/``TypeError`` that says what is wrong."""
+    if isinstance(action, np.ndarray):
+        if action.size != 1:
+            raise ValueError(f"expected one action, got an array of shape {action.shape}")
+        action = action.reshape(()).item()
+    if isinstance(action, bool | np.bool_):
+        raise TypeError(f"action must be an integer in [0, {len(Action) - 1}], got a bool ({action})")
+    if isinstance(action, float | np.floating):
+        if np.isnan(action):
+            raise ValueError("action is NaN; this world takes discrete actions "
+                             f"(integers in [0, {len(Action) - 1}]: {', '.join(a.name.lower() for a in Action)})")
+        raise TypeError(f"action must be an integer in [0, {len(Action) - 1}], got the float {action!r}")
+    if not isinstance(action, int | np.integer):
+        raise TypeError(f"action must be an integer in [0, {len(Action) - 1}], got {type(action).__name__}")
+    if not 0 <= action < len(Action):
+        raise ValueError(f"action {int(action)} is outside the action space [0, {len(Action) - 1}] "
+                         f"({', '.join(a.name.lower() for a in Action)})")
+    return int(action)
+
+
+def consume_event_names(spec: WorldSpec) -> list[str]:
+    """``drink:<resource>`` for resources that mostly quench thirst, ``eat:<resource>`` otherwise."""
+    return [f"{'drink' if r.effects.water > r.effects.food else 'eat'}:{name}"
+            for name, r in spec.resources.items()]
+
+
+def drive(vitals: np.ndarray) -> np.ndarray:
+    """Homeostatic drive: distance of normalised vitals from their set point (all full)."""
+    return np.sqrt(((1.0 - vitals) ** 2).sum(-1))
+
+
+class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
+    """One body in one persistent world.
+
+    Args:
+        world: a registered world id (``"Meadow-v0"``) or a :class:`~openworld.spec.WorldSpec`.
+        render_mode: ``"rgb_array"`` or ``"ansi"``.
+        on_death: ``"terminate"`` or ``"respawn"`` (see the module docstring).
+        overrides: dotted-path spec overrides, e.g. ``{"resources.berry.regrow": 0.02}``.
+    """
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10}
+
+    def __init__(self, world: str | WorldSpec = "Meadow-v0", render_mode: str | None = None,
+                 on_death: OnDeath = "terminate", overrides: Mapping[str, Any] | None = None) -> None:
+        check_on_death(on_death)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.world_spec = resolve_spec(world, overrides)
+        self.on_death = on_death
+        self.render_mode = render_mode
+        self.engine = Engine(self.world_spec, num_worlds=1, bodies=1, auto_respawn=on_death == "respawn")
+        self.observation_space: spaces.Dict = observation_space(self.world_spec)  # type: ignore[assignment]
+        self.action_space: spaces.Discrete = spaces.Discrete(len(Action))  # type: ignore[assignment]
+        self._reward = self.world_spec.reward
+        self._consume_events = consume_event_names(self.world_spec)
+        self._action_buffer = np.zeros((1, 1), np.int64)
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        options = dict(options or {})
+        unknown = set(options) - RESET_OPTIONS
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: {sorted(RESET_OPTIONS)}")
+        events: list[str] = []
+        if seed is not None or self.engine.state is None:
+            super().reset(seed=seed)
+            world_seed = seed if seed is not None else int(self.np_random.integers(2**31))
+            self.engine.reset([world_seed], rng_seed=world_seed)
+        elif options.get("regenerate"):
+            self.engine.regenerate([int(self.np_random.integers(2**31))])
+            if not self.engine.state.alive[0, 0]:
+                self._respawn_now()
+        elif not self.engine.state.alive[0, 0]:
+            self._respawn_now()
+            events.append("respawn")
+        return self._observation(), self._info(events)
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self.engine.state is None:
+            raise RuntimeError("call reset() before step()")
+        a = check_action(action)
+        state = self.engine.state
+        if self.on_death == "terminate" and not state.alive[0, 0]:
+            raise RuntimeError("the body is dead (the last step returned terminated=True): call reset() "
+                               "to respawn it in the same world")
+        before = None
+        if self._reward == "homeostatic":
+            before = float(drive(state.vitals[0, 0] / self.engine.params().vital_max[0, 0]))
+        self._action_buffer[0, 0] = a
+        outcome = self.engine.step(self._action_buffer)
+        obs = self._observation()
+        alive = bool(state.alive[0, 0])
+        if self._reward == "alive":
+            reward = 1.0 if alive else 0.0
+        elif self._reward == "homeostatic":
+            assert before is not None
+            reward = before - float(drive(obs["vitals"].astype(np.float64))) if alive else 0.0
+        else:
+            reward = 0.0
+        terminated = bool(outcome.died[0, 0]) and self.on_death == "terminate"
+        return obs, reward, terminated, False, self._info(self._events(outcome))
+
+    def render(self) -> np.ndarray | str | None:  # type: ignore[override]
+        from openworld.render import render_ansi, render_rgb
+
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'ansi'")
+            return None
+        if self.engine.state is None:
+            raise RuntimeError("call reset() before render()")
+        if self.render_mode == "ansi":
+            return render_ansi(self.engine, world=0, body=0)
+        return render_rgb(self.engine, world=0, body=0)
+
+    # ------------------------------------------------------------------ persistence
+    def get_state(self) -> bytes:
+        """The whole world, exactly (see :meth:`set_state`)."""
+        return self.engine.state.to_bytes()
+
+    def set_state(self, data: bytes) -> None:
+        from openworld.state import WorldState
+
+        state = WorldState.from_bytes(data)
+        if state.terrain.shape[1:] != self.engine.padded_shape or state.vitals.shape[:2] != (1, 1):
+            raise ValueError(f"saved state does not fit {self.world_spec.name}: grid {state.terrain.shape[1:]}, "
+                             f"bodies {state.vitals.shape[:2]}")
+        self.engine.state = state
+        self.engine._params_valid = (0, -1)
+
+    # ------------------------------------------------------------------ helpers
+    def _respawn_now(self) -> None:
+        """Let world time pass until the body may come back, then bring it back."""
+        state = self.engine.state
+        wait = int(state.respawn_at[0, 0] - state.clock[0])
+        idle = np.zeros((1, 1), np.int64)
+        for _ in range(max(0, wait)):
+            self.engine.step(idle)
+        self.engine.respawn_when_ready(np.ones((1, 1), bool))
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        view, vitals = self.engine.observe()
+        return {"view": view[0, 0], "vitals": vitals[0, 0]}
+
+    def _info(self, events: list[str]) -> dict[str, Any]:
+        state = self.engine.state
+        return {"world_step": int(state.clock[0]), "alive": bool(state.alive[0, 0]), "events": events}
+
+    def _events(self, outcome: StepOutcome) -> list[str]:
+        events = []
+        if outcome.consumed[0, 0] >= 0:
+            events.append(self._consume_events[outcome.consumed[0, 0]])
+        if outcome.predator_damage[0, 0] > 0:
+            events.append("damage:predator")
+        if outcome.damage[0, 0] > outcome.predator_damage[0, 0]:
+            events.append("damage:starvation")
+        if outcome.died[0, 0]:
+            events.append("death")
+        if outcome.respawned[0, 0]:
+            events.append("respawn")
+        return events

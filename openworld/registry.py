@@ -1,0 +1,139 @@
+"""One registry per kind (worlds, agents), each entry registered next to its definition.
+
+Catalogues are found through Python entry points, so the core never imports a particular world or
+agent: a package declares ``[project.entry-points."openworld.worlds"]`` (or ``"openworld.agents"``)
+naming a module whose import registers its entries. openworld's own catalogue is found the same way.
+
+Ids carry a version (``Meadow-v0``); registering an id twice is an error. World ids are also
+registered with Gymnasium as ``openworld/<Name>-v<N>``.
+
+Example:
+    >>> import openworld
+    >>> "Meadow-v0" in openworld.registry.world_ids()
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from openworld.spec import WorldSpec, load_spec
+
+NAMESPACE = "openworld"
+ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*-v\d+$")
+
+
+class UnknownIdError(KeyError):
+    """An id that no registry entry has; the message lists what exists."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class WorldEntry:
+    world_id: str
+    spec_path: Path
+    summary: str
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    agent_id: str
+    factory: Callable[..., Any]
+    summary: str
+
+
+_WORLDS: dict[str, WorldEntry] = {}
+_AGENTS: dict[str, AgentEntry] = {}
+_loaded_groups: set[str] = set()
+
+
+def _check_id(kind: str, entry_id: str, existing: Mapping[str, object]) -> None:
+    if not ID_PATTERN.match(entry_id):
+        raise ValueError(f"{kind} id '{entry_id}' must look like 'Name-v0' (a name, '-v', a version)")
+    if entry_id in existing:
+        raise ValueError(f"{kind} id '{entry_id}' is already registered")
+
+
+def register_world(world_id: str, spec_path: str | Path) -> None:
+    """Register a world file under ``world_id`` (and with Gymnasium as ``openworld/<world_id>``).
+
+    The file is validated now, so a broken catalogue fails at import, not mid-experiment.
+    """
+    import gymnasium
+
+    _check_id("world", world_id, _WORLDS)
+    spec = load_spec(spec_path)
+    summary = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
+    _WORLDS[world_id] = WorldEntry(world_id, Path(spec_path), summary)
+    gymnasium.register(
+        id=f"{NAMESPACE}/{world_id}",
+        entry_point="openworld.env:OpenWorldEnv",
+        vector_entry_point="openworld.vector:OpenWorldVectorEnv",
+        kwargs={"world": world_id},
+    )
+
+
+def register_agent(agent_id: str, factory: Callable[..., Any], summary: str = "") -> None:
+    """Register an agent class or factory ``factory(observation_space, action_space, num_envs, seed, **config)``."""
+    _check_id("agent", agent_id, _AGENTS)
+    _AGENTS[agent_id] = AgentEntry(agent_id, factory, summary)
+
+
+def load_plugins(group: str) -> None:
+    """Import every module declared under the entry-point group (once per group)."""
+    if group in _loaded_groups:
+        return
+    _loaded_groups.add(group)
+    for ep in entry_points(group=group):
+        importlib.import_module(ep.value.split(":")[0])
+
+
+def world_ids() -> list[str]:
+    load_plugins("openworld.worlds")
+    return sorted(_WORLDS)
+
+
+def world_entries() -> list[WorldEntry]:
+    return [_WORLDS[i] for i in world_ids()]
+
+
+def agent_ids() -> list[str]:
+    load_plugins("openworld.agents")
+    return sorted(_AGENTS)
+
+
+def _resolve(kind: str, name: str, table: Mapping[str, Any]) -> str:
+    """Accept ``Meadow-v0``, ``openworld/Meadow-v0``, or an unversioned, any-case ``meadow`` (latest)."""
+    bare = name.split("/", 1)[1] if name.startswith(f"{NAMESPACE}/") else name
+    if bare in table:
+        return bare
+    versions = [i for i in table if i.rsplit("-v", 1)[0].lower() == bare.lower()]
+    if versions:
+        return max(versions, key=lambda i: int(i.rsplit("-v", 1)[1]))
+    close = difflib.get_close_matches(bare, list(table), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise UnknownIdError(f"unknown {kind} '{name}'.{hint} Registered {kind}s: {', '.join(sorted(table)) or 'none'}")
+
+
+def resolve_world_id(name: str) -> str:
+    load_plugins("openworld.worlds")
+    return _resolve("world", name, _WORLDS)
+
+
+def load_world_spec(name: str, overrides: Mapping[str, Any] | None = None) -> WorldSpec:
+    """The validated spec of a registered world, with optional dotted-path overrides."""
+    return load_spec(_WORLDS[resolve_world_id(name)].spec_path, overrides)
+
+
+def agent_entry(name: str) -> AgentEntry:
+    load_plugins("openworld.agents")
+    return _AGENTS[_resolve("agent", name, _AGENTS)]

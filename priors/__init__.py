@@ -1,0 +1,1 @@
+"""Prior data collection, behavioral priors and skill priors."""
