@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from openworld.enums import Action, Direction, Entity, Terrain, Vital
+from openworld.parallel import make_parallel as make_parallel  # PettingZoo ParallelEnv
 from openworld.registry import load_plugins, load_world_spec, register_agent, register_world, world_ids
 from openworld.spec import SpecError, WorldSpec, load_spec
 

@@ -2,8 +2,10 @@
 
 One step is a fixed chain of named phases, each a short function over the state arrays::
 
-    intent -> move -> interact -> metabolise -> hazards -> settle_deaths -> tick -> respawn
+    intent -> move -> interact -> metabolise -> hazards -> rules -> settle_deaths -> tick -> respawn
            -> apply_shifts            (observe is called separately, when an observation is needed)
+
+``rules`` runs the world's custom Python rules (:mod:`openworld.rules`), if it has any.
 
 Regrowth has no per-step phase: when ``interact`` depletes a cell it draws the cell's regrowth time
 from the geometric distribution with the regrow probability in force (exactly the waiting time of a
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from openworld.enums import DIRECTION_OFFSETS, WALKABLE_TERRAIN, Action, Entity, Terrain, Vital
+from openworld.rules import RULES
 from openworld.shifts import NEVER, ShiftSchedule
 from openworld.spec import MapEvent, WorldSpec
 from openworld.state import WorldState, make_rngs
@@ -72,6 +75,7 @@ class StepParams:
     slip: np.ndarray  # (B, 1)
     rotation: np.ndarray  # (B, 1) int
     noise: np.ndarray  # (B, 1, 1)
+    rules: dict[str, dict[str, np.ndarray]]  # rule id -> parameter -> (B, 1)
     any_predators: bool
     any_slip: bool
     any_rotation: bool
@@ -117,6 +121,7 @@ class Engine:
         self.height, self.width = spec.map.size
         self.padded_shape = (self.height + 2 * self.radius, self.width + 2 * self.radius)
         self.num_resources = len(spec.resources)
+        self.rules = [RULES[rule_id] for rule_id in spec.rules]
         self.walkable = np.zeros(len(Terrain), dtype=bool)
         self.walkable[list(WALKABLE_TERRAIN)] = True
         self.grows_on = []
@@ -177,9 +182,13 @@ class Engine:
         params = self.params()
         for b in range(B):
             self._generate_world(b, params.theta[b])
-        everyone = np.ones((B, N), dtype=bool)
-        self._spawn_bodies(everyone, params)
-        self._spawn_predators(np.arange(B))
+            # Initial bodies and predators come from the world's own seed, so world b of a batch
+            # starts exactly as a single world generated from seeds[b].
+            spawn_rng = np.random.default_rng([int(seeds[b]), 0x737061776E])
+            mask = np.zeros((B, N), dtype=bool)
+            mask[b] = True
+            self._spawn_bodies(mask, params, rng=spawn_rng)
+            self._spawn_predators(np.array([b]), rng=spawn_rng)
 
     def regenerate(self, seeds: Sequence[int]) -> None:
         """Make new maps from new seeds, keeping clocks and generators (``options={"regenerate": True}``)."""
@@ -217,6 +226,24 @@ class Engine:
             for j, dc in enumerate(rel):
                 table[dr * width + dc] = i * self.view + j  # negative offsets wrap to the end
         return table
+
+    def check_state(self, state: WorldState) -> None:
+        """Raise ``ValueError`` naming the first array whose shape or dtype does not fit this engine
+        (e.g. a saved state of another world or another number of envs)."""
+        B, N, P, K = self.num_worlds, self.num_bodies, self.num_predators, len(Vital)
+        grid = (B, *self.padded_shape)
+        expected = {"clock": ((B,), np.int64), "world_seed": ((B,), np.int64), "terrain": (grid, np.uint8),
+                    "resource": (grid, np.uint8), "ready_at": (grid, np.int32), "body_cell": ((B, N), np.int64),
+                    "body_dir": ((B, N), np.int64), "vitals": ((B, N, K), np.float64), "alive": ((B, N), np.bool_),
+                    "respawn_at": ((B, N), np.int64), "deaths": ((B, N), np.int64), "pred_cell": ((B, P), np.int64)}
+        arrays = state.array_fields()
+        for name, (shape, dtype) in expected.items():
+            if arrays[name].shape != shape or arrays[name].dtype != dtype:
+                raise ValueError(f"saved state does not fit {self.spec.name} ({B} worlds x {N} bodies): "
+                                 f"{name} is {arrays[name].dtype}{list(arrays[name].shape)}, "
+                                 f"expected {np.dtype(dtype)}{list(shape)}")
+        if set(state.rngs) != set(self.state.rngs if self.state is not None else state.rngs):
+            raise ValueError(f"saved state has generators {sorted(state.rngs)}")
 
     # ================================================================== parameters
     def params(self) -> StepParams:
@@ -274,6 +301,8 @@ class Engine:
             slip=slip,
             rotation=rotation,
             noise=noise,
+            rules={rule: {name: theta[:, col[f"rules.{rule}.{name}"]][:, None] for name in values}
+                   for rule, values in self.spec.rules.items()},
             any_predators=bool(self.num_predators and predator_count.max() > 0),
             any_slip=bool(slip.max() > 0),
             any_rotation=bool(rotation.max() > 0),
@@ -296,6 +325,8 @@ class Engine:
         consumed = self._interact(s, p, base, interacting)
         starvation = self._metabolise(s, p, actions)
         predator_damage = self._hazards(s, p, base) if p.any_predators else self._no_damage(s)
+        for rule in self.rules:
+            rule.apply(self, s, p.rules[rule.rule_id])
         died = self._settle_deaths(s)
         s.clock += 1
         respawned = self._respawn(s) if self.auto_respawn else self._no_event(s)
@@ -367,8 +398,9 @@ class Engine:
         np.minimum(v, p.vital_max, out=v)
         needs = v[..., NEEDS]
         starvation = np.add.reduce(needs <= 0.0, axis=-1) * p.starvation_damage * alive
-        comfortable = np.logical_and.reduce(needs > p.comfort_level, axis=-1) & alive
         health = v[..., HEALTH]
+        # A body at health 0 (a lethal poison this step) does not heal: it dies.
+        comfortable = np.logical_and.reduce(needs > p.comfort_level, axis=-1) & alive & (health > 0.0)
         health += p.heal_rate * comfortable - starvation
         np.minimum(health, p.health_max, out=health)
         return starvation
@@ -444,7 +476,8 @@ class Engine:
             for b in np.flatnonzero(self._map_event_mask(s.clock)):
                 for event in self.schedule.map_events_at(int(s.clock[b])):
                     self._apply_map_event(int(b), event)
-        self.params()
+        # A shift may lower a vital's maximum: vitals never exceed the maximum in force.
+        np.minimum(s.vitals, self.params().vital_max, out=s.vitals)
 
     def _map_event_mask(self, clock: np.ndarray) -> np.ndarray:
         mask = np.zeros(clock.shape, dtype=bool)
@@ -497,6 +530,11 @@ class Engine:
             base = self._bases[B] = np.arange(B, dtype=np.int64)[:, None] * cells_per_world
         return base
 
+    def world_base(self) -> np.ndarray:
+        """(B, 1) offset of each world's first cell: ``grid.reshape(-1)[cell + world_base()]`` reads a
+        ``(B, N)`` array of flat cells from a ``(B, Hp, Wp)`` grid. For use in rules."""
+        return self._world_base(self.state)
+
     def _world_index(self, s: WorldState) -> np.ndarray:
         """(B, 1) world numbers, for indexing per-world tables with (B, N) arrays."""
         B = s.clock.shape[0]
@@ -529,22 +567,25 @@ class Engine:
             cell[i] = free[rng.integers(free.size)]
         return cell
 
-    def _spawn_bodies(self, mask: np.ndarray, params: StepParams, reset_vitals: bool = True) -> None:
+    def _spawn_bodies(self, mask: np.ndarray, params: StepParams, reset_vitals: bool = True,
+                      rng: np.random.Generator | None = None) -> None:
         s = self.state
         b_idx, n_idx = np.nonzero(mask)
         if b_idx.size == 0:
             return
-        rng = s.rngs["respawn"]
+        rng = s.rngs["respawn"] if rng is None else rng
         s.body_cell[b_idx, n_idx] = self._random_walkable(b_idx, rng)
         s.body_dir[b_idx, n_idx] = rng.integers(0, 4, b_idx.size)
         if reset_vitals:
-            s.vitals[b_idx, n_idx] = params.theta[b_idx][:, self._cols["start"]]
+            start = params.theta[b_idx][:, self._cols["start"]]
+            s.vitals[b_idx, n_idx] = np.minimum(start, params.theta[b_idx][:, self._cols["max"]])
             s.alive[b_idx, n_idx] = True
 
-    def _spawn_predators(self, worlds: np.ndarray) -> None:
+    def _spawn_predators(self, worlds: np.ndarray, rng: np.random.Generator | None = None) -> None:
         if self.num_predators == 0:
             return
-        cells = self._random_walkable(np.repeat(worlds, self.num_predators), self.state.rngs["hazards"])
+        rng = self.state.rngs["hazards"] if rng is None else rng
+        cells = self._random_walkable(np.repeat(worlds, self.num_predators), rng)
         self.state.pred_cell[worlds] = cells.reshape(worlds.size, self.num_predators)
 
     # ================================================================== observation

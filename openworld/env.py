@@ -142,6 +142,7 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
             self.engine.regenerate([int(self.np_random.integers(2**31))])
             if not self.engine.state.alive[0, 0]:
                 self._respawn_now()
+                events.append("respawn")
         elif not self.engine.state.alive[0, 0]:
             self._respawn_now()
             events.append("respawn")
@@ -187,15 +188,15 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> bytes:
         """The whole world, exactly (see :meth:`set_state`)."""
+        if self.engine.state is None:
+            raise RuntimeError("call reset() before get_state(): there is no world yet")
         return self.engine.state.to_bytes()
 
     def set_state(self, data: bytes) -> None:
         from openworld.state import WorldState
 
         state = WorldState.from_bytes(data)
-        if state.terrain.shape[1:] != self.engine.padded_shape or state.vitals.shape[:2] != (1, 1):
-            raise ValueError(f"saved state does not fit {self.world_spec.name}: grid {state.terrain.shape[1:]}, "
-                             f"bodies {state.vitals.shape[:2]}")
+        self.engine.check_state(state)
         self.engine.state = state
         self.engine._params_valid = (0, -1)
 

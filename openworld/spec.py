@@ -188,6 +188,7 @@ class WorldSpec:
     hazards: HazardSpec = field(default_factory=HazardSpec)
     dynamics: DynamicsSpec = field(default_factory=DynamicsSpec)
     observation: ObservationSpec = field(default_factory=ObservationSpec)
+    rules: dict[str, dict[str, float]] = field(default_factory=dict)
     shifts: tuple[ShiftSpec, ...] = ()
     source: str = field(default="<string>", compare=False, metadata={"internal": True})
 
@@ -248,8 +249,10 @@ def load_spec_text(text: str, source: str = "<string>") -> WorldSpec:
 
 def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> WorldSpec:
     """Build a validated :class:`WorldSpec` from plain data."""
+    from openworld.rules import complete_rule_params
+
     spec = _build(WorldSpec, dict(data), "", source)
-    spec = dataclasses.replace(spec, source=source)
+    spec = dataclasses.replace(spec, source=source, rules=complete_rule_params(spec.rules, source))
     _check_semantics(spec)
     return spec
 

@@ -37,7 +37,7 @@ class WorldState:
     world_seed: np.ndarray  # (B,) int64: the seed each world was generated from
     terrain: np.ndarray  # (B, Hp, Wp) uint8 Terrain codes, VOID border
     resource: np.ndarray  # (B, Hp, Wp) uint8: 0 none, 1 + resource index
-    ready_at: np.ndarray  # (B, Hp, Wp) int64: the resource in a cell is available once clock >= ready_at
+    ready_at: np.ndarray  # (B, Hp, Wp) int32: the resource in a cell is available once clock >= ready_at
     body_cell: np.ndarray  # (B, N) int64: row * Wp + col in padded coordinates
     body_dir: np.ndarray  # (B, N) int64 Direction
     vitals: np.ndarray  # (B, N, K) float64 in vital units, K = len(Vital)

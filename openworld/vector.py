@@ -63,6 +63,8 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         if unused:
             raise TypeError(f"unknown argument(s) {sorted(unused)}")
         check_on_death(on_death)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.world_spec = resolve_spec(world, overrides)
         self.num_envs = int(num_envs)
         self.on_death = on_death
@@ -87,6 +89,8 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         unknown = set(options) - {"regenerate"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['regenerate']")
+        if isinstance(seed, np.ndarray):
+            seed = [int(s) for s in seed.reshape(-1)]
         if isinstance(seed, Sequence):
             if len(seed) != self.num_envs:
                 raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
@@ -139,6 +143,45 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         info = self._info(outcome, respawned=resetting)
         return ({"view": view[:, 0], "vitals": vitals[:, 0]}, rewards, terminated,
                 np.zeros(self.num_envs, dtype=bool), info)
+
+    # ------------------------------------------------------------------ persistence
+    def get_state(self) -> bytes:
+        """Everything that determines the future of these envs, exactly: the engine state (with its
+        generators), which envs autoreset next, and the env's own generator."""
+        import io
+        import json
+
+        if self.engine.state is None:
+            raise RuntimeError("call reset() before get_state(): there are no worlds yet")
+        buffer = io.BytesIO()
+        rng_state = json.dumps(self.np_random.bit_generator.state if self._np_random is not None else None)
+        np.savez(buffer, engine=np.frombuffer(self.engine.state.to_bytes(), dtype=np.uint8),
+                 autoreset=self._autoreset, np_random=np.array(rng_state))
+        return buffer.getvalue()
+
+    def set_state(self, data: bytes) -> None:
+        """Restore :meth:`get_state`; raises ``ValueError`` (leaving the envs untouched) if it does not fit."""
+        import io
+        import json
+
+        from openworld.state import WorldState
+
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                engine_bytes, autoreset, rng_json = npz["engine"].tobytes(), npz["autoreset"], str(npz["np_random"])
+        except Exception as err:  # zip and format errors of many kinds
+            raise ValueError(f"not a saved vector env state: {err}") from err
+        state = WorldState.from_bytes(engine_bytes)
+        self.engine.check_state(state)
+        if autoreset.shape != (self.num_envs,):
+            raise ValueError(f"saved state is for {autoreset.shape[0]} envs, not {self.num_envs}")
+        self.engine.state = state
+        self._autoreset = autoreset.astype(bool)
+        rng_state = json.loads(rng_json)
+        if rng_state is not None:
+            generator = np.random.Generator(np.random.PCG64())
+            generator.bit_generator.state = rng_state
+            self._np_random = generator
 
     def render(self) -> Any:
         from openworld.render import render_ansi, render_rgb

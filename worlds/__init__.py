@@ -1,11 +1,14 @@
-"""openworld's world catalogue: one YAML spec per world, registered here by file name.
+"""openworld's world catalogue: one YAML spec per world, plus small Python rule modules.
 
-Importing this package (done through the ``openworld.worlds`` entry point) registers every
-``*.yaml`` file next to it as ``<name>-v<version>``, with the name and version taken from the file.
+Importing this package (done through the ``openworld.worlds`` entry point) first imports every Python
+module next to it (they register the custom rules and non-grid worlds the catalogue needs), then
+registers every ``*.yaml`` file as ``<name>-v<version>``, the name and version read from the file.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 import yaml
@@ -16,6 +19,8 @@ CATALOGUE_DIR = Path(__file__).parent
 
 
 def _register_catalogue() -> None:
+    for module in sorted(m.name for m in pkgutil.iter_modules([str(CATALOGUE_DIR)])):
+        importlib.import_module(f"{__name__}.{module}")
     for path in sorted(CATALOGUE_DIR.glob("*.yaml")):
         header = yaml.safe_load(path.read_text())
         register_world(f"{header['name']}-v{header.get('version', 0)}", path)

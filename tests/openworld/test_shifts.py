@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from openworld.engine import Engine
-from openworld.env import OpenWorldEnv
 from openworld.enums import Action, Vital
-from openworld.registry import load_world_spec
+from openworld.env import OpenWorldEnv
+from openworld.registry import load_world_spec, world_ids
 from openworld.shifts import NEVER, ShiftEvent, ShiftSchedule
 from openworld.spec import SpecError, load_spec_text, spec_from_dict, to_dict
 
@@ -129,16 +129,29 @@ def test_values_are_vectorised_over_worlds() -> None:
         assert np.array_equal(row, sched.values(np.array([t]))[0])
 
 
-def test_catalogue_shiftlands_values() -> None:
-    sched = ShiftSchedule(load_world_spec("Shiftlands-v0"))
-    col = sched.index
-    theta = sched.values(np.array([0, 2500, 5000, 7500, 11500, 13000, 15000]))
-    assert theta[:, col["resources.berry.regrow"]].tolist() == [0.01, 0.002, 0.01, 0.002, 0.002, 0.01, 0.002]
-    assert theta[:, col["resources.mushroom.effects.health"]].tolist() == [0, 0, -4, -4, -4, -4, -4]
-    assert theta[:, col["hazards.predator.count"]].tolist() == [1, 1, 1, 3, 3, 3, 3]
-    # Drought: 0.05 -> 0.004 over 10,000-13,000; halfway at 11,500.
-    assert theta[4, col["resources.water.regrow"]] == pytest.approx((0.05 + 0.004) / 2)
-    assert theta[:, col["dynamics.slip"]].tolist() == [0, 0, 0, 0, 0, 0, 0.2]
+@pytest.mark.parametrize("world_id", world_ids())
+def test_catalogue_schedules_follow_their_declarations(world_id: str) -> None:
+    """Each catalogue shift's values hold from its onset (read from the spec, not hard-coded: the
+    catalogue changes), and its onset is reported by ``events``."""
+    spec = load_world_spec(world_id)
+    sched = ShiftSchedule(spec)
+    horizon = 1 + max([max(s.at, s.end, s.start + 3 * s.period) for s in spec.shifts], default=0)
+    onsets = {(e.t, e.name) for e in sched.events(0, horizon)}
+    for k, shift in enumerate(spec.shifts):
+        later = {p for s in spec.shifts[k + 1:] for p in s.set} | {p for s in spec.shifts[k + 1:]
+                                                                   for r in s.regimes for p in r.set}
+        if shift.kind == "abrupt":
+            onset, settings = shift.at, shift.set
+        elif shift.kind == "gradual":
+            onset, settings = shift.end, shift.set
+        else:
+            onset, settings = shift.start, shift.regimes[0].set
+        theta = sched.values(np.array([onset]))[0]
+        for path, target in settings.items():
+            if path not in later:
+                assert theta[sched.index[path]] == pytest.approx(target), (shift.name, path)
+        if shift.kind != "gradual" and onset > 0:
+            assert (onset, shift.name if shift.kind == "abrupt" else shift.regimes[0].name) in onsets
 
 
 # ================================================================== validation
@@ -162,7 +175,8 @@ def test_non_numeric_path_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(("shifts", "where"), [
-    ("  - {name: a, kind: abrupt, at: 1, set: {resources.berry.regrow: 1.5}}\n", "shifts[0].set.resources.berry.regrow"),
+    ("  - {name: a, kind: abrupt, at: 1, set: {resources.berry.regrow: 1.5}}\n",
+     "shifts[0].set.resources.berry.regrow"),
     ("  - {name: a, kind: gradual, start: 1, end: 5, set: {body.food.decay: -1}}\n", "shifts[0].set.body.food.decay"),
     ("  - name: c\n    kind: cyclic\n    regimes:\n      - {name: x}\n      - {name: y, set: {dynamics.slip: 2}}\n",
      "shifts[0].regimes[1].set.dynamics.slip"),
@@ -209,7 +223,8 @@ def test_gradual_has_no_map_events() -> None:
 
 @pytest.mark.parametrize("shifts", [
     "  - {name: a, kind: abrupt, at: 3, map: [{op: relocate, resource: bery}]}\n",
-    "  - name: c\n    kind: cyclic\n    period: 4\n    regimes:\n      - {name: x, map: [{op: regenerate, resource: bery}]}\n",
+    "  - name: c\n    kind: cyclic\n    period: 4\n    regimes:\n"
+    "      - {name: x, map: [{op: regenerate, resource: bery}]}\n",
 ])
 def test_map_event_on_unknown_resource(shifts: str) -> None:
     message = shift_error(shifts)
@@ -217,7 +232,8 @@ def test_map_event_on_unknown_resource(shifts: str) -> None:
 
 
 def test_duplicate_shift_names() -> None:
-    message = shift_error(f"  - {{name: a, at: 1, set: {{{REGROW}: 0.5}}}}\n  - {{name: a, at: 2, set: {{{REGROW}: 0.3}}}}\n")
+    message = shift_error(f"  - {{name: a, at: 1, set: {{{REGROW}: 0.5}}}}\n"
+                          f"  - {{name: a, at: 2, set: {{{REGROW}: 0.3}}}}\n")
     assert "shifts[1].name" in message and "duplicate" in message
 
 
@@ -282,13 +298,13 @@ def test_events_of_a_late_cyclic_schedule() -> None:
 
 def test_map_events_at() -> None:
     sched = schedule("  - {name: move, at: 10, map: [{op: relocate, resource: berry, fraction: 0.5}]}\n"
-                     "  - name: c\n    kind: cyclic\n    start: 4\n    period: 3\n    regimes:\n"
+                     "  - name: c\n    kind: cyclic\n    start: 5\n    period: 3\n    regimes:\n"
                      "      - {name: x, map: [{op: regenerate, resource: all}]}\n      - {name: y}\n")
     assert sched.has_map_events
     assert [(e.op, e.resource, e.fraction) for e in sched.map_events_at(10)] == [("relocate", "berry", 0.5)]
-    assert sched.map_events_at(9) == [] and sched.map_events_at(11) == []
+    assert sched.map_events_at(9) == [] and sched.map_events_at(12) == []
     fired = [t for t in range(20) if sched.map_events_at(t)]
-    assert fired == [4, 10, 16]  # x begins at 4, 10, 16 (y at 7, 13 has no map events)
+    assert fired == [5, 10, 11, 17]  # x begins at 5, 11, 17 (y, at 8 and 14, has no map events)
     assert not schedule(f"  - {{name: a, at: 1, set: {{{REGROW}: 0.5}}}}\n").has_map_events
 
 
@@ -459,15 +475,21 @@ def with_shifts(world_id: str, shifts: list[dict]) -> object:
     return spec_from_dict(data, source="with-shifts")
 
 
-@pytest.mark.parametrize("shift", [
-    {"name": "slow", "kind": "abrupt", "at": 5, "set": {"resources.berry.regrow": 0.0001}},
-    {"name": "wet", "kind": "gradual", "start": 3, "end": 9, "set": {"map.water": 0.3}},
-    {"name": "c", "kind": "cyclic", "start": 2, "period": 4,
-     "regimes": [{"name": "a", "set": {"resources.mushroom.regrow": 0.5}}, {"name": "b"}]},
-])
-def test_schedule_never_appears_in_observations(shift: dict) -> None:
-    plain = OpenWorldEnv(load_world_spec("Meadow-v0"))
-    shifting = OpenWorldEnv(with_shifts("Meadow-v0", [shift]))
+def invisible_shift(kind: str, resources: list[str]) -> dict:
+    """A shift of parameters that cannot act on a body that never eats (regrow rates, map fractions)."""
+    if kind == "abrupt":
+        return {"name": "slow", "kind": "abrupt", "at": 5, "set": {f"resources.{resources[0]}.regrow": 0.0001}}
+    if kind == "gradual":
+        return {"name": "wet", "kind": "gradual", "start": 3, "end": 9, "set": {"map.water": 0.3}}
+    return {"name": "c", "kind": "cyclic", "start": 2, "period": 4,
+            "regimes": [{"name": "a", "set": {f"resources.{resources[-1]}.regrow": 0.5}}, {"name": "b"}]}
+
+
+@pytest.mark.parametrize("kind", ["abrupt", "gradual", "cyclic"])
+def test_schedule_never_appears_in_observations(kind: str) -> None:
+    spec = load_world_spec("Meadow-v0")
+    plain = OpenWorldEnv(spec)
+    shifting = OpenWorldEnv(with_shifts("Meadow-v0", [invisible_shift(kind, list(spec.resources))]))
     assert plain.observation_space == shifting.observation_space
     obs_a, info_a = plain.reset(seed=7)
     obs_b, info_b = shifting.reset(seed=7)

@@ -212,10 +212,13 @@ def test_spec_is_frozen() -> None:
 def test_with_overrides_applies_and_keeps_the_rest() -> None:
     spec = load_world_spec("Meadow-v0")
     changed = spec.with_overrides({"resources.berry.regrow": 0.02, "body.food.decay": 0.5, "reward": "none"})
+    assert changed != spec
     assert changed.resources["berry"].regrow == 0.02
     assert changed.body.food.decay == 0.5
     assert changed.reward == "none"
-    assert spec.resources["berry"].regrow == 0.01, "the original spec must not change"
+    assert spec.resources["berry"].regrow != 0.02, "pick an override that changes something"
+    assert spec.with_overrides({}).resources["berry"].regrow == spec.resources["berry"].regrow
+    assert spec.body.food.decay != 0.5 and spec.reward != "none", "the original spec must not change"
     assert changed.resources["mushroom"] == spec.resources["mushroom"]
     assert changed.tunables()["resources.berry.regrow"] == 0.02
 
@@ -269,8 +272,9 @@ def test_tunables_include_every_gameplay_number() -> None:
                  "body.food.decay", "body.food.max", "body.move_cost", "body.comfort", "hazards.predator.count",
                  "hazards.predator.damage", "dynamics.slip", "dynamics.rotation", "observation.noise"):
         assert path in tunables, path
-    assert tunables["resources.berry.effects.food"] == 3.0
-    assert tunables["body.water.decay"] == 0.03
+    assert tunables["resources.berry.effects.food"] == spec.resources["berry"].effects.food
+    assert tunables["body.water.decay"] == spec.body.water.decay
+    assert tunables["hazards.predator.count"] == spec.hazards.predator.count
     assert all(isinstance(v, float) for v in tunables.values())
     assert list(tunables) == list(spec.tunables()), "order must be fixed (the engine's parameter vector)"
 

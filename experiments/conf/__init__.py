@@ -1,0 +1,1 @@
+"""Hydra's config root for ``openworld run`` (found as ``pkg://openworld.experiments.conf``)."""
