@@ -83,7 +83,7 @@ class Forager:
         terrain = view[..., ViewChannel.TERRAIN]
         resource = view[..., ViewChannel.RESOURCE].astype(np.int64)
         entity = view[..., ViewChannel.ENTITY]
-        n, c = view.shape[0], self.centre
+        c = self.centre
         predator = entity == Entity.PREDATOR
         free = WALKABLE[terrain] & (resource == 0) & ~predator
         free[:, c, c] = True  # the body's own cell
@@ -137,7 +137,7 @@ class Forager:
         rows, cols = np.indices((V, V))
         chebyshev = np.maximum(np.abs(rows - c), np.abs(cols - c))
         near = predator & (chebyshev <= self.flee_distance)
-        threatened = near.any((1, 2))
+        threatened = np.asarray(near.any((1, 2)))
         # Score each move by its distance to the nearest predator in view (blocked moves score -1).
         pr = np.where(predator, rows, 10 * V)  # far away where no predator
         pc = np.where(predator, cols, 10 * V)

@@ -41,9 +41,9 @@ from typing import Any
 import torch
 from gymnasium import spaces
 from torch import nn
-from torch.nn import functional as F
+from torch.nn import functional
 
-from openworld.agents.ppo import PPO, initialise_module, masked_mean, view_code_sizes
+from openworld.agents.ppo import PPO, initialise_module, masked_mean, space_shape, view_code_sizes
 from openworld.registry import register_agent
 
 
@@ -62,6 +62,12 @@ class RandomNetworkDistillation(nn.Module):
         intrinsic_coef: weight of the intrinsic advantages.
     """
 
+    offsets: torch.Tensor  # (C,) first one-hot index of each channel
+    running_sum: torch.Tensor  # (n,) float64: discounted sum of intrinsic rewards per env
+    sum_mean: torch.Tensor  # running moments of those sums
+    sum_var: torch.Tensor
+    sum_count: torch.Tensor
+
     def __init__(self, observation_space: spaces.Space, num_envs: int, generator: torch.Generator,
                  hidden_size: int = 256, output_size: int = 64, gamma: float = 0.99,
                  update_proportion: float = 0.25, extrinsic_coef: float = 1.0, intrinsic_coef: float = 0.5) -> None:
@@ -69,7 +75,8 @@ class RandomNetworkDistillation(nn.Module):
         if not 0.0 < update_proportion <= 1.0:
             raise ValueError(f"update_proportion must lie in (0, 1], got {update_proportion}")
         code_sizes = view_code_sizes(observation_space)
-        view_size = int(observation_space["view"].shape[0])
+        assert isinstance(observation_space, spaces.Dict)  # checked by view_code_sizes
+        view_size = space_shape(observation_space["view"])[0]
         offsets = torch.cumsum(torch.tensor((0, *code_sizes[:-1])), 0)
         self.register_buffer("offsets", offsets, persistent=False)
         self.num_codes = int(sum(code_sizes))
@@ -95,7 +102,7 @@ class RandomNetworkDistillation(nn.Module):
 
     def encode(self, view: torch.Tensor) -> torch.Tensor:
         """One-hot codes of a ``(N, V, V, C)`` view, flattened to ``(N, V * V * num_codes)``."""
-        one_hot = F.one_hot(view.long() + self.offsets, self.num_codes).sum(-2)
+        one_hot = functional.one_hot(view.long() + self.offsets, self.num_codes).sum(-2)
         return one_hot.flatten(1).float()
 
     def novelty(self, view: torch.Tensor) -> torch.Tensor:

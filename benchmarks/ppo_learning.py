@@ -18,9 +18,15 @@ and the env alone with the random agent), writes ``learning_curve.png`` and ``re
 
 Usage::
 
-    python benchmarks/ppo_learning.py                      # the README figures, ~6 minutes on 2 cores
+    python benchmarks/ppo_learning.py                      # the README figures: ~7 minutes on 2 busy cores
     python benchmarks/ppo_learning.py --quick              # smoke run, a few seconds
-    python benchmarks/ppo_learning.py --agent ppo-rnd --seeds 0 1 2 3 4 --steps 12000
+    python benchmarks/ppo_learning.py --agent ppo-rnd      # the same for PPO with the RND bonus
+    python benchmarks/ppo_learning.py --agent forager      # the scripted forager: the ceiling
+
+Budget: 5 seeds x 16 worlds x 12,000 steps = 960,000 PPO agent-steps, run 2 seeds at a time
+(``--workers 2``, one torch thread each). Measured on the 2-core development machine while other jobs
+ran (load average 6-8): 7 minutes in all, 1,500 agent-steps per second per run (about 2,900 for the
+two together); PPO's update is about 70% of that time, acting and the env the rest.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import multiprocessing  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -47,6 +55,7 @@ import openworld  # noqa: E402, F401  (registers the worlds)
 import openworld.agents.ppo  # noqa: E402, F401  (registers ppo-v0)
 import openworld.agents.rnd  # noqa: E402, F401  (registers ppo-rnd-v0)
 from openworld import stats  # noqa: E402
+from openworld.lifetime import LifetimeState, live  # noqa: E402
 from openworld.protocol import Transition, make_agent  # noqa: E402
 
 
@@ -58,86 +67,96 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
                         help="one run per seed: the worlds (seed + i for world i) and the agent")
     parser.add_argument("--num-envs", type=int, default=16, help="worlds per run (one vector env)")
-    parser.add_argument("--steps", type=int, default=16_000, help="steps per world (agent-steps per run: x num-envs)")
+    parser.add_argument("--steps", type=int, default=12_000, help="steps per world (agent-steps per run: x num-envs)")
     parser.add_argument("--blocks", type=int, default=8, help="the lifetime is scored in this many equal blocks")
     parser.add_argument("--config", type=json.loads, default={},
                         help="JSON object of agent keyword arguments, e.g. '{\"learning_rate\": 1e-3}'")
     parser.add_argument("--forager", action="store_true", help="also run the scripted forager (a ceiling)")
-    parser.add_argument("--out", type=Path, default=Path("ppo_learning_out"), help="folder for the PNG and JSON")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, 4 worlds, 256 steps, 2 blocks")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes running seeds in parallel (each uses one torch thread)")
+    parser.add_argument("--reps", type=int, default=stats.DEFAULT_REPS, help="bootstrap resamples per interval")
+    parser.add_argument("--out", type=Path, default=Path("runs/ppo_learning"), help="folder for the PNG and JSON")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 seeds, 4 worlds, 256 steps, 2 blocks, 100 resamples")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.num_envs, args.steps, args.blocks = [0, 1], 4, 256, 2
+        args.seeds, args.num_envs, args.steps, args.blocks, args.workers, args.reps = [0, 1], 4, 256, 2, 1, 100
         args.config = {"rollout_steps": 32, "num_epochs": 1, **args.config}
     if args.steps % args.blocks:
         parser.error(f"--steps ({args.steps}) must be a multiple of --blocks ({args.blocks})")
     return args
 
 
-def live(agent_id: str, world: str, seed: int, num_envs: int, steps: int, blocks: int,
-         config: dict[str, Any]) -> tuple[np.ndarray, float]:
-    """One lifetime: per-block alive fractions ``(blocks,)`` and the wall time of the loop (seconds)."""
+def lifetime(agent_id: str, world: str, seed: int, num_envs: int, steps: int, blocks: int,
+             config: dict[str, Any]) -> tuple[np.ndarray, float]:
+    """One lifetime (``openworld.lifetime.live``): per-block alive fractions ``(blocks,)`` and wall seconds."""
+    torch.set_num_threads(1)
     envs = gym.make_vec(f"openworld/{world}", num_envs=num_envs, vectorization_mode="vector_entry_point")
     agent = make_agent(agent_id, envs.single_observation_space, envs.single_action_space, num_envs,
                        seed=seed, **config)
-    obs, info = envs.reset(seed=seed * num_envs)  # disjoint world seeds across runs
-    clock = info["world_step"].copy()
     alive = np.zeros(blocks)
     world_steps = np.zeros(blocks)
     block_length = steps // blocks
-    start = time.perf_counter()
-    for step in range(steps):
-        actions = agent.act(obs)
-        next_obs, rewards, terminated, truncated, info = envs.step(actions)
-        agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, info))
-        obs = next_obs
-        block = step // block_length
+    clock: list[np.ndarray] = []
+
+    def record(lived: int, transition: Transition) -> None:
+        info = transition.info
+        block = (lived - 1) // block_length
         alive[block] += info["alive"].sum()
-        world_steps[block] += (info["world_step"] - clock).sum()
-        clock = info["world_step"].copy()
-    seconds = time.perf_counter() - start
+        world_steps[block] += (info["world_step"] - clock[0]).sum()  # jumps over the respawn delay
+        clock[0] = info["world_step"].copy()
+
+    obs, info = envs.reset(seed=seed * num_envs)  # worlds seed*n .. seed*n + n-1: disjoint across seeds
+    clock.append(info["world_step"].copy())
+    result = live(envs, agent, steps, state=LifetimeState(0, obs), on_step=record)
     envs.close()
-    return alive / world_steps, seconds
+    return alive / world_steps, result.seconds
 
 
-def iqm_text(scores: np.ndarray) -> str:
-    point, low, high = stats.interquartile_mean_ci(scores)
+def iqm_text(scores: np.ndarray, reps: int) -> str:
+    point, low, high = stats.interquartile_mean_ci(scores, reps=reps)
     return f"{point:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     agents = [(args.agent, args.config), ("random", {})] + ([("forager", {})] if args.forager else [])
     curves: dict[str, np.ndarray] = {}
     throughput: dict[str, float] = {}
     total_start = time.perf_counter()
+    pool = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) \
+        if args.workers > 1 else None
     for agent_id, config in agents:
+        jobs = [(agent_id, args.world, seed, args.num_envs, args.steps, args.blocks, config) for seed in args.seeds]
+        runs = [pool.submit(lifetime, *job) for job in jobs] if pool else None
         rows, seconds = [], 0.0
-        for seed in args.seeds:
-            fractions, wall = live(agent_id, args.world, seed, args.num_envs, args.steps, args.blocks, config)
+        for i, seed in enumerate(args.seeds):
+            fractions, wall = runs[i].result() if runs else lifetime(*jobs[i])
             rows.append(fractions)
             seconds += wall
             print(f"# {agent_id} seed {seed}: alive fraction per block {np.round(fractions, 3).tolist()} "
                   f"({wall:.1f} s)", file=sys.stderr, flush=True)
         curves[agent_id] = np.array(rows)  # (seeds, blocks)
         throughput[agent_id] = len(args.seeds) * args.num_envs * args.steps / seconds
+    if pool:
+        pool.shutdown()
     total_seconds = time.perf_counter() - total_start
 
     learner = curves[args.agent]
     print(f"## {args.agent} on {args.world}: {len(args.seeds)} seeds x {args.num_envs} worlds x {args.steps} steps "
           f"({args.num_envs * args.steps:,} agent-steps per seed), {args.blocks} blocks\n")
     print("Alive fraction (world time), IQM over seeds [95% CI]:\n")
-    print(f"| agent | first block | last block | whole lifetime |")
+    print("| agent | first block | last block | whole lifetime |")
     print("| --- | --- | --- | --- |")
     for agent_id, curve in curves.items():
-        print(f"| {agent_id} | {iqm_text(curve[:, 0])} | {iqm_text(curve[:, -1])} | {iqm_text(curve.mean(1))} |")
-    point, low, high = stats.probability_of_improvement(learner[:, -1], curves["random"][:, -1])
+        print(f"| {agent_id} | {iqm_text(curve[:, 0], args.reps)} | {iqm_text(curve[:, -1], args.reps)} | "
+              f"{iqm_text(curve.mean(1), args.reps)} |")
+    point, low, high = stats.probability_of_improvement(learner[:, -1], curves["random"][:, -1], reps=args.reps)
     print(f"\nP({args.agent} > random), last block: {point:.2f} [{low:.2f}, {high:.2f}]")
-    point, low, high = stats.probability_of_improvement(learner[:, -1], learner[:, 0])
+    point, low, high = stats.probability_of_improvement(learner[:, -1], learner[:, 0], reps=args.reps)
     print(f"P(last block > first block) for {args.agent}: {point:.2f} [{low:.2f}, {high:.2f}]")
-    print("\nThroughput (agent-steps per second, env and agent together, one torch thread):")
+    print("\nThroughput (agent-steps per second of one run, env and agent together, one torch thread):")
     for agent_id, rate in throughput.items():
         print(f"  {agent_id}: {rate:,.0f}")
     print(f"\nTotal wall time: {total_seconds:.0f} s")
@@ -157,7 +176,6 @@ def plot(curves: dict[str, np.ndarray], args: argparse.Namespace, path: Path) ->
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from scipy.stats import trim_mean
 
     block_length = args.steps // args.blocks

@@ -8,6 +8,9 @@ Prints one JSON object per line (flushed as soon as it is measured):
 * ``openworld/vector/B=<B>``: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` for
   each batch size; ``steps_per_s`` is agent-steps per second (``B * steps / seconds``); the vector env
   autoresets itself (NEXT_STEP), so the loop just keeps stepping;
+* ``openworld/parallel/N=<N>``: ``openworld.make_parallel("openworld/<World>", num_agents=N)``, the
+  PettingZoo ``ParallelEnv`` (one world, ``N`` bodies), random actions as a dict per step;
+  ``steps_per_s`` is body-steps per second (``N * steps / seconds``); nothing ever terminates;
 * ``minigrid/single``: ``MiniGrid-Empty-16x16-v0`` from ``gymnasium.make``, reset on terminated/truncated;
 * ``minigrid/sync_vector/N=16``: ``gymnasium.vector.SyncVectorEnv`` of 16 such envs (agent-steps per second);
 * ``ratio/...`` and ``target/...`` lines comparing the above.
@@ -20,6 +23,7 @@ Usage::
     python benchmarks/throughput.py                      # full run, well under a minute
     python benchmarks/throughput.py --quick              # smoke run (a couple of seconds)
     python benchmarks/throughput.py --world Meadow-v0 --batch-sizes 64 4096 --seconds 3
+    python benchmarks/throughput.py --world Commons-v0 --num-agents 4 8 32
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ MINIGRID_ID = "MiniGrid-Empty-16x16-v0"
 SYNC_ENVS = 16
 DEFAULT_BATCH_SIZES = (1, 64, 1024, 4096)
 QUICK_BATCH_SIZES = (1, 64)
+DEFAULT_NUM_AGENTS = (8,)
 TARGET_BATCH = 4096
 # Targets from the project issue (one core): single env at least MiniGrid's speed (aim 2x),
 # B = 4096 at least 1M agent-steps/s (aim 3M).
@@ -182,6 +187,38 @@ def bench_single(name: str, env_id: str, args: argparse.Namespace, extra: dict[s
         env.close()
 
 
+def parallel_runner(env: Any) -> Callable[[Iterable[Any]], None]:
+    step = env.step
+
+    def run(actions: Iterable[Any]) -> None:
+        for a in actions:
+            step(a)  # a body that dies respawns inside step; nothing terminates
+
+    return run
+
+
+def bench_parallel(name: str, num_agents: int, env_id: str, args: argparse.Namespace,
+                   extra: dict[str, Any]) -> dict[str, Any]:
+    """The PettingZoo ParallelEnv: one world, ``num_agents`` bodies; body-steps per second."""
+    t0 = time.perf_counter()
+    env = openworld.make_parallel(env_id, num_agents=num_agents)
+    build = time.perf_counter() - t0
+    env.reset(seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    n = int(env.action_space(env.possible_agents[0]).n)
+    agents = env.possible_agents
+
+    def actions_for(k: int) -> list[dict[str, int]]:  # dicts built before the timed loop
+        return [dict(zip(agents, row.tolist(), strict=True)) for row in draw_actions(rng, n, k, num_agents)]
+
+    try:
+        return measure(name, parallel_runner(env), actions_for, num_agents, args.seconds, args.warmup_single,
+                       max(2, args.min_steps // num_agents),
+                       {"env_id": env_id, "num_agents": num_agents, "construct_seconds": build, **extra})
+    finally:
+        env.close()
+
+
 def bench_vector(name: str, envs: gym.vector.VectorEnv[Any, Any, Any], env_id: str, args: argparse.Namespace,
                  extra: dict[str, Any]) -> dict[str, Any]:
     envs.reset(seed=args.seed)
@@ -211,6 +248,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--world", default="Shiftlands-v0", help="openworld world id (default Shiftlands-v0)")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=None,
                    help=f"vector batch sizes (default {' '.join(map(str, DEFAULT_BATCH_SIZES))})")
+    p.add_argument("--num-agents", type=int, nargs="+", default=None,
+                   help=f"bodies in the one world of the PettingZoo ParallelEnv measurement "
+                        f"(default {' '.join(map(str, DEFAULT_NUM_AGENTS))})")
     p.add_argument("--seconds", type=float, default=None, help="timed seconds per measurement (default 2.5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpu", type=int, default=None, help="core to pin to (default: the first allowed one)")
@@ -225,8 +265,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.seconds = 2.5 if args.seconds is None else args.seconds
         args.batch_sizes = list(DEFAULT_BATCH_SIZES) if args.batch_sizes is None else args.batch_sizes
         args.warmup_single, args.warmup_vector, args.min_steps = 200, 3, 1000
+    args.num_agents = list(DEFAULT_NUM_AGENTS) if args.num_agents is None else args.num_agents
     if any(b < 1 for b in args.batch_sizes):
         p.error("batch sizes must be positive")
+    if any(n < 1 for n in args.num_agents):
+        p.error("--num-agents values must be positive")
     return args
 
 
@@ -265,6 +308,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if record is not None:
             ow_vector[B] = record
 
+    ow_parallel: dict[int, dict[str, Any]] = {}
+    for N in args.num_agents:
+        record = guarded(f"openworld/parallel/N={N}",
+                         lambda N=N: bench_parallel(f"openworld/parallel/N={N}", N, ow_id, args, {"world": args.world}),
+                         errors)
+        if record is not None:
+            ow_parallel[N] = record
+
     mg_single = guarded("minigrid/single", lambda: bench_single("minigrid/single", MINIGRID_ID, args, {}), errors)
 
     def sync_vector() -> dict[str, Any]:
@@ -276,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ow_single is not None and mg_single is not None:
         single_ratio = ratio("ratio/openworld_single_vs_minigrid_single", ow_single, mg_single)
         target("target/openworld_single_vs_minigrid_single", single_ratio, SINGLE_RATIO_MIN, SINGLE_RATIO_AIM)
+    if ow_single is not None:
+        for N, record in ow_parallel.items():
+            ratio(f"ratio/openworld_parallel_N{N}_vs_openworld_single", record, ow_single)
     if ow_vector:
         big = TARGET_BATCH if TARGET_BATCH in ow_vector else max(ow_vector)
         if mg_sync is not None:

@@ -12,8 +12,9 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from openworld.enums import Action, Direction, Entity, Terrain, Vital
-from openworld.parallel import make_parallel as make_parallel  # PettingZoo ParallelEnv
 from openworld.registry import load_plugins, load_world_spec, register_agent, register_world, world_ids
 from openworld.spec import SpecError, WorldSpec, load_spec
 
@@ -21,7 +22,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Action", "Direction", "Entity", "SpecError", "Terrain", "Vital", "WorldSpec", "__version__",
-    "load_spec", "load_world_spec", "register_agent", "register_world", "world_ids",
+    "load_spec", "load_world_spec", "make_parallel", "register_agent", "register_world", "world_ids",
 ]
+
+
+
+def make_parallel(*args: Any, **kwargs: Any) -> Any:
+    """A PettingZoo ``ParallelEnv`` of one world with several bodies (see :mod:`openworld.parallel`).
+
+    Imported on first use, so that ``import openworld`` does not pay for PettingZoo.
+    """
+    from openworld.parallel import make_parallel as make
+
+    return make(*args, **kwargs)
+
 
 load_plugins("openworld.worlds")

@@ -36,7 +36,7 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | Path, payload: Mapping[str, Any], header: Mapping[str, Any]) -> None:
-    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    """Write a checkpoint atomically (temporary file, fsync, rename, fsync of the folder); creates the folder."""
     import torch
 
     path = Path(path)
@@ -44,15 +44,26 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any], header: Mappin
     torch.save(dict(payload), buffer)
     body = buffer.getvalue()
     head = json.dumps({**header, "sha256": hashlib.sha256(body).hexdigest()}, sort_keys=True).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(MAGIC)
-        f.write(len(head).to_bytes(8, "little"))
-        f.write(head)
-        f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC)
+            f.write(len(head).to_bytes(8, "little"))
+            f.write(head)
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # the previous checkpoint stays; no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+        descriptor = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _split(path: Path) -> tuple[dict[str, Any], bytes]:

@@ -660,12 +660,13 @@ class Engine:
 
         A world whose bodies are all dead changes only through its predators (which wander: nobody
         is in sight), its clock and its map events, since regrowth is lazy and parameters follow the
-        clock; such worlds take a fast path that runs just those parts. Worlds with a living body
+        clock; such worlds take a fast path that runs just those parts (unless the world has custom
+        rules, which may act on an empty world). Worlds with a living body
         run the full phases on a sub-state.
         """
         if steps <= 0 or worlds.size == 0:
             return
-        if not self.state.alive[worlds].any():
+        if not self.state.alive[worlds].any() and not self.rules:  # a rule may act on an empty world
             self._advance_bodiless(worlds, steps)
         else:
             self._advance_substate(worlds, steps)

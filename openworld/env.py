@@ -54,12 +54,16 @@ def observation_space(spec: WorldSpec) -> spaces.Dict:
     })
 
 
-def resolve_spec(world: str | WorldSpec, overrides: Mapping[str, Any] | None = None) -> WorldSpec:
+def resolve_spec(world: str | WorldSpec, overrides: Mapping[str, Any] | None = None,
+                 variant: str | None = None) -> WorldSpec:
+    """The spec of a world id or spec, with a variant (:mod:`openworld.variants`) and then overrides applied."""
     from openworld.registry import load_world_spec
+    from openworld.variants import apply_variant
 
-    if isinstance(world, WorldSpec):
-        return world.with_overrides(overrides) if overrides else world
-    return load_world_spec(world, overrides)
+    spec = world if isinstance(world, WorldSpec) else load_world_spec(world)
+    if variant is not None:
+        spec = apply_variant(spec, variant)
+    return spec.with_overrides(overrides) if overrides else spec
 
 
 def check_on_death(on_death: str) -> None:
@@ -107,16 +111,20 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
         render_mode: ``"rgb_array"`` or ``"ansi"``.
         on_death: ``"terminate"`` or ``"respawn"`` (see the module docstring).
         overrides: dotted-path spec overrides, e.g. ``{"resources.berry.regrow": 0.02}``.
+        variant: a variant of the world (``"heldout_early"``, see :mod:`openworld.variants`), applied
+            before ``overrides``; recorded as :attr:`variant` (None: the world as written).
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10}
 
     def __init__(self, world: str | WorldSpec = "Meadow-v0", render_mode: str | None = None,
-                 on_death: OnDeath = "terminate", overrides: Mapping[str, Any] | None = None) -> None:
+                 on_death: OnDeath = "terminate", overrides: Mapping[str, Any] | None = None,
+                 variant: str | None = None) -> None:
         check_on_death(on_death)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.world_spec = resolve_spec(world, overrides)
+        self.world_spec = resolve_spec(world, overrides, variant)
+        self.variant = variant
         self.on_death = on_death
         self.render_mode = render_mode
         self.engine = Engine(self.world_spec, num_worlds=1, bodies=1, auto_respawn=on_death == "respawn")
@@ -157,6 +165,7 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
             raise RuntimeError("the body is dead (the last step returned terminated=True): call reset() "
                                "to respawn it in the same world")
         before = None
+        was_alive = bool(state.alive[0, 0])
         if self._reward == "homeostatic":
             before = float(drive(state.vitals[0, 0] / self.engine.params().vital_max[0, 0]))
         self._action_buffer[0, 0] = a
@@ -167,7 +176,8 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
             reward = 1.0 if alive else 0.0
         elif self._reward == "homeostatic":
             assert before is not None
-            reward = before - float(drive(obs["vitals"].astype(np.float64))) if alive else 0.0
+            # Only a step lived from start to end has a drive change (a respawn is not a reward).
+            reward = before - float(drive(obs["vitals"].astype(np.float64))) if alive and was_alive else 0.0
         else:
             reward = 0.0
         terminated = bool(outcome.died[0, 0]) and self.on_death == "terminate"

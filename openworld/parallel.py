@@ -53,6 +53,7 @@ from openworld.env import RESET_OPTIONS, check_action, consume_event_names, driv
 from openworld.spec import WorldSpec
 
 NOOP = int(Action.NOOP)
+Observation = dict[str, np.ndarray]  # {"view": (V, V, 3) uint8, "vitals": (K,) float32}
 
 
 def agent_name(body: int) -> str:
@@ -60,7 +61,19 @@ def agent_name(body: int) -> str:
     return f"body_{body}"
 
 
-class OpenWorldParallelEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
+def check_engine_world(world: str) -> None:
+    """Raise ``ValueError`` for a registered world that openworld's engine does not run (one with its
+    own env class, such as ``MiniGridStream-v0``): only engine worlds can hold several bodies."""
+    from openworld.registry import resolve_world_id, world_entries, world_ids
+
+    world_id = resolve_world_id(world)
+    entry = next(e for e in world_entries() if e.world_id == world_id)
+    if not getattr(entry, "engine_world", True):
+        raise ValueError(f"{world_id} has its own environment class, not openworld's engine, so it cannot hold "
+                         f"several bodies; multi-body worlds: {', '.join(world_ids())}")
+
+
+class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
     """``N`` bodies in one persistent world (see the module docstring for the contract).
 
     Args:
@@ -69,16 +82,22 @@ class OpenWorldParallelEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
         num_agents: bodies in the world (default: the spec's ``bodies``).
         render_mode: ``"rgb_array"`` or ``"ansi"``: the whole map, with body 0's view and vitals.
         overrides: dotted-path spec overrides, e.g. ``{"resources.apple.regrow": 0.02}``.
+        variant: a variant of the world (:mod:`openworld.variants`), applied before ``overrides``; its
+            ``bodies`` is the default group size. Recorded as :attr:`variant` (None: as written).
     """
 
-    metadata = {"name": "openworld_parallel_v0", "render_modes": ["rgb_array", "ansi"], "render_fps": 10,
-                "is_parallelizable": True}
+    metadata: dict[str, Any] = {"name": "openworld_parallel_v0", "render_modes": ["rgb_array", "ansi"],
+                                "render_fps": 10, "is_parallelizable": True}
 
     def __init__(self, world: str | WorldSpec = "Meadow-v0", num_agents: int | None = None,
-                 render_mode: str | None = None, overrides: Mapping[str, Any] | None = None) -> None:
+                 render_mode: str | None = None, overrides: Mapping[str, Any] | None = None,
+                 variant: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.world_spec = resolve_spec(world, overrides)
+        if isinstance(world, str):
+            check_engine_world(world)
+        self.world_spec = resolve_spec(world, overrides, variant)
+        self.variant = variant
         bodies = self.world_spec.bodies if num_agents is None else num_agents
         if isinstance(bodies, bool) or not isinstance(bodies, int | np.integer) or bodies < 1:
             raise ValueError(f"num_agents must be a positive integer, got {num_agents!r}")
@@ -107,7 +126,7 @@ class OpenWorldParallelEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
         return self.action_spaces[agent]
 
     def reset(self, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, Any]]]:
+              options: dict[str, Any] | None = None) -> tuple[dict[str, Observation], dict[str, dict[str, Any]]]:
         """``seed=s`` generates the world from ``s``; without a seed the world carries on unchanged.
 
         Unknown options are ignored with a warning, not an error as in the Gymnasium env, because
@@ -129,8 +148,7 @@ class OpenWorldParallelEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
         return self._observations(), self._infos(None)
 
     def step(self, actions: Mapping[str, Any]) -> tuple[
-            dict[str, dict[str, np.ndarray]], dict[str, float], dict[str, bool], dict[str, bool],
-            dict[str, dict[str, Any]]]:
+            dict[str, Observation], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]]:
         """One world step for every body.
 
         Args:
@@ -240,7 +258,7 @@ class OpenWorldParallelEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
             checked[n] = a if alive[n] else NOOP  # the dead do nothing
         return checked
 
-    def _observations(self) -> dict[str, dict[str, np.ndarray]]:
+    def _observations(self) -> dict[str, Observation]:
         view, vitals = self.engine.observe()
         return {agent: {"view": view[0, n], "vitals": vitals[0, n]} for n, agent in enumerate(self.possible_agents)}
 
@@ -268,15 +286,16 @@ class OpenWorldParallelEnv(ParallelEnv[str, dict[str, np.ndarray], int]):
 
 
 def make_parallel(world: str | WorldSpec, num_agents: int | None = None, render_mode: str | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> OpenWorldParallelEnv:
+                  overrides: Mapping[str, Any] | None = None, variant: str | None = None) -> OpenWorldParallelEnv:
     """A PettingZoo ``ParallelEnv`` of ``num_agents`` bodies in one world of any catalogue world.
 
     Args:
         world: ``"openworld/Commons-v0"``, ``"Commons-v0"``, ``"commons"`` or a
             :class:`~openworld.spec.WorldSpec`.
-        num_agents: bodies in the world (default: the world file's ``bodies``).
+        num_agents: bodies in the world (default: the world's ``bodies``, or its variant's).
         render_mode: ``"rgb_array"`` or ``"ansi"``.
-        overrides: dotted-path spec overrides.
+        overrides: dotted-path spec overrides, applied after the variant.
+        variant: a variant name of the world (:mod:`openworld.variants`).
 
     Example:
         >>> import openworld
@@ -285,4 +304,5 @@ def make_parallel(world: str | WorldSpec, num_agents: int | None = None, render_
         >>> env.possible_agents
         ['body_0', 'body_1']
     """
-    return OpenWorldParallelEnv(world, num_agents=num_agents, render_mode=render_mode, overrides=overrides)
+    return OpenWorldParallelEnv(world, num_agents=num_agents, render_mode=render_mode, overrides=overrides,
+                                variant=variant)

@@ -42,6 +42,11 @@ class WorldEntry:
     world_id: str
     spec_path: Path
     summary: str
+    entry_point: str | None = None  # None: run by openworld's engine; else the world's own Gymnasium env
+
+    @property
+    def engine_world(self) -> bool:
+        return self.entry_point is None
 
 
 @dataclass(frozen=True)
@@ -63,21 +68,32 @@ def _check_id(kind: str, entry_id: str, existing: Mapping[str, object]) -> None:
         raise ValueError(f"{kind} id '{entry_id}' is already registered")
 
 
-def register_world(world_id: str, spec_path: str | Path) -> None:
+def register_world(world_id: str, spec_path: str | Path, *, entry_point: str | None = None,
+                   vector_entry_point: str | None = None) -> None:
     """Register a world file under ``world_id`` (and with Gymnasium as ``openworld/<world_id>``).
 
     The file is validated now, so a broken catalogue fails at import, not mid-experiment.
+
+    Args:
+        world_id: ``Name-vN``.
+        spec_path: the world file.
+        entry_point: only for a world that openworld's engine does not run (one wrapping another
+            simulator, like ``MiniGridStream-v0``): its Gymnasium entry point, ``"module:Class"``,
+            called with ``world=<world_id>`` and the caller's keyword arguments. Its world file then
+            holds what the engine-independent tools read: name, description, body, rules, shifts,
+            variants. Such worlds are left out of :func:`world_ids` unless ``engine_only=False``.
+        vector_entry_point: its vector env, for ``gymnasium.make_vec``.
     """
     import gymnasium
 
     _check_id("world", world_id, _WORLDS)
     spec = load_spec(spec_path)
     summary = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
-    _WORLDS[world_id] = WorldEntry(world_id, Path(spec_path), summary)
+    _WORLDS[world_id] = WorldEntry(world_id, Path(spec_path), summary, entry_point)
     gymnasium.register(
         id=f"{NAMESPACE}/{world_id}",
-        entry_point="openworld.env:OpenWorldEnv",
-        vector_entry_point="openworld.vector:OpenWorldVectorEnv",
+        entry_point=entry_point or "openworld.env:OpenWorldEnv",
+        vector_entry_point=vector_entry_point if entry_point else "openworld.vector:OpenWorldVectorEnv",
         kwargs={"world": world_id},
     )
 
@@ -97,13 +113,16 @@ def load_plugins(group: str) -> None:
         importlib.import_module(ep.value.split(":")[0])
 
 
-def world_ids() -> list[str]:
+def world_ids(*, engine_only: bool = True) -> list[str]:
+    """Registered world ids. By default the worlds openworld's engine runs (every engine-level tool
+    takes them); ``engine_only=False`` adds worlds with their own env class, such as MiniGridStream-v0."""
     load_plugins("openworld.worlds")
-    return sorted(_WORLDS)
+    return sorted(i for i, entry in _WORLDS.items() if entry.engine_world or not engine_only)
 
 
 def world_entries() -> list[WorldEntry]:
-    return [_WORLDS[i] for i in world_ids()]
+    """Every registered world, engine worlds and others alike."""
+    return [_WORLDS[i] for i in world_ids(engine_only=False)]
 
 
 def agent_ids() -> list[str]:

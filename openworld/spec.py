@@ -174,6 +174,26 @@ class ShiftSpec:
 
 
 @dataclass(frozen=True)
+class VariantSpec:
+    """A named variant of a world (applied by :mod:`openworld.variants`).
+
+    * ``split``: ``train`` (develop and train on it), ``heldout`` (evaluate only) or ``dev`` (tooling,
+      e.g. a compressed schedule for tests; never scored).
+    * ``seeds``: the world seeds that make up the variant (``reset(seed=...)`` values).
+    * ``overrides``: dotted paths of the world's values, e.g. ``{resources.berry.regrow: 0.02}``.
+    * ``shifts``: a mapping from shift name to a patch of that shift (``at: 8000``, ``set: {...}``
+      merged into its ``set``, ``kind: gradual``, ...), ``null`` to remove it, or a new name with a
+      ``kind`` to add one; or a list, which replaces the whole schedule.
+    """
+
+    split: Literal["train", "heldout", "dev"] = "train"
+    description: str = ""
+    seeds: tuple[int, ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)
+    shifts: Any = None
+
+
+@dataclass(frozen=True)
 class WorldSpec:
     """A whole world. See ``docs/designing-worlds.md`` for every key."""
 
@@ -190,6 +210,7 @@ class WorldSpec:
     observation: ObservationSpec = field(default_factory=ObservationSpec)
     rules: dict[str, dict[str, float]] = field(default_factory=dict)
     shifts: tuple[ShiftSpec, ...] = ()
+    variants: dict[str, VariantSpec] = field(default_factory=dict)
     source: str = field(default="<string>", compare=False, metadata={"internal": True})
 
     @property
@@ -342,6 +363,8 @@ def _convert(tp: Any, value: Any, path: str, source: str, meta: Mapping[str, Any
         if not isinstance(value, str):
             _fail(source, path, f"expected a string, got {value!r}")
         return value
+    if tp is Any:  # checked where it is used (variant overrides and shift patches)
+        return value
     raise TypeError(f"unsupported spec field type {tp!r} at {path}")  # a bug in this module
 
 
@@ -380,6 +403,10 @@ def _check_semantics(spec: WorldSpec) -> None:
     from openworld.shifts import ShiftSchedule
 
     ShiftSchedule(spec)
+    if spec.variants:
+        from openworld.variants import check_variants
+
+        check_variants(spec)
 
 
 def tunable_field_meta(spec: WorldSpec, path: str) -> Mapping[str, Any]:
@@ -406,7 +433,7 @@ def tunable_field_meta(spec: WorldSpec, path: str) -> Mapping[str, Any]:
 def _collect_tunables(obj: Any, prefix: str, out: dict[str, float]) -> None:
     if dataclasses.is_dataclass(obj):
         for f in dataclasses.fields(obj):
-            if f.name == "shifts" or f.metadata.get("static") or f.metadata.get("internal"):
+            if f.name in ("shifts", "variants") or f.metadata.get("static") or f.metadata.get("internal"):
                 continue
             _collect_tunables(getattr(obj, f.name), _join(prefix, f.name), out)
     elif isinstance(obj, dict):

@@ -673,3 +673,19 @@ def _not_an_int(info: Any) -> str:
 def _short(x: Any) -> str:
     text = repr(x)
     return text if len(text) <= REPR_LIMIT else text[:REPR_LIMIT - 3] + "..."
+
+
+# The agent conformance check lives in its own module (it needs torch-free agents as well as learners);
+# it is part of the same public testing API.
+from openworld.agent_checks import (  # noqa: E402
+    AGENT_PROPERTIES as AGENT_PROPERTIES,
+)
+from openworld.agent_checks import (  # noqa: E402
+    AgentCheckError as AgentCheckError,
+)
+from openworld.agent_checks import (  # noqa: E402
+    AgentCheckReport as AgentCheckReport,
+)
+from openworld.agent_checks import (  # noqa: E402
+    check_agent as check_agent,
+)

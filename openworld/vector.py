@@ -51,6 +51,8 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         on_death: ``"terminate"`` (with NEXT_STEP autoreset) or ``"respawn"``.
         render_mode: ``"rgb_array"`` or ``"ansi"``: renders world 0.
         overrides: dotted-path spec overrides.
+        variant: a variant of the world (see :mod:`openworld.variants`), applied before ``overrides``;
+            recorded as :attr:`variant`.
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10,
@@ -58,14 +60,15 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
 
     def __init__(self, num_envs: int = 1, world: str | WorldSpec = "Meadow-v0", on_death: OnDeath = "terminate",
                  render_mode: str | None = None, overrides: Mapping[str, Any] | None = None,
-                 **unused: Any) -> None:
+                 variant: str | None = None, **unused: Any) -> None:
         unused.pop("max_episode_steps", None)  # make_vec forwards it; worlds never truncate
         if unused:
             raise TypeError(f"unknown argument(s) {sorted(unused)}")
         check_on_death(on_death)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.world_spec = resolve_spec(world, overrides)
+        self.world_spec = resolve_spec(world, overrides, variant)
+        self.variant = variant
         self.num_envs = int(num_envs)
         self.on_death = on_death
         self.render_mode = render_mode
@@ -123,6 +126,7 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
             # below is the last waiting step, after which they respawn.
             self._advance_while_dead(np.flatnonzero(resetting), extra_step=True)
         before = None
+        was_alive = state.alive[:, 0].copy()
         if self._reward == "homeostatic":
             before = drive(state.vitals[:, 0] / self.engine.params().vital_max[:, 0])
         outcome = self.engine.step(actions[:, None])
@@ -133,7 +137,8 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         if self._reward == "alive":
             rewards = alive.astype(np.float64)
         elif self._reward == "homeostatic":
-            rewards = np.where(alive, before - drive(vitals[:, 0].astype(np.float64)), 0.0)
+            # Only a step lived from start to end has a drive change (a respawn is not a reward).
+            rewards = np.where(alive & was_alive, before - drive(vitals[:, 0].astype(np.float64)), 0.0)
         else:
             rewards = np.zeros(self.num_envs)
         terminated = outcome.died[:, 0] if self.on_death == "terminate" else np.zeros(self.num_envs, bool)

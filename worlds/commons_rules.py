@@ -15,13 +15,17 @@ regrowth with it, until only the ``floor`` trickle is left; with ``floor = 0`` a
 resource never comes back. ``floor = 1`` (or ``exponent = 0``) switches the dependence off: plain
 regrowth at ``regrow``, the control condition.
 
-How, given lazy regrowth: the engine draws a depleted cell's regrowth time once, when it is eaten
-(``ready_at``, from the geometric distribution). The rule redraws the remaining waiting time of every
-depleted cell each step, ``ready_at = clock + Geometric(p)``, with the probability ``p`` now in force.
-The geometric distribution is memoryless, so this is exactly a per-step coin flip with a probability
-that follows the stock (not an approximation). Cost: one pass over the grid and one uniform draw per
-depleted cell per step, which is why this is a rule of the Commons world and not an engine phase; the
-draws come from the world's ``regrowth`` generator, so runs stay deterministic and saveable.
+How, given lazy regrowth (exactly, by thinning): when a cell is eaten the engine draws the step at
+which it regrows (``ready_at``) from the geometric distribution with probability ``regrow``, i.e. the
+first success of a per-step coin. The rule treats that step as a *candidate*: each step it looks only
+at the cells whose candidate is the next step and accepts each with probability
+``floor + (1 - floor) * stock ** exponent`` (the stock now); a rejected cell draws a fresh candidate
+from the same geometric distribution. A cell thus regrows at each step with probability ``regrow``
+times the factor in force at that step, and the per-step work is one comparison over the grid, plus a
+count of the stock on the (few) steps that have candidates. Draws come from the world's ``regrowth``
+generator, so runs stay deterministic and saveable. (A shift of ``regrow`` acts on candidates drawn
+after it, as everywhere else in the engine; the engine's fast-forward of worlds whose bodies are all
+dead does not run rules, so candidates that fall in such a stretch are accepted.)
 """
 
 from __future__ import annotations
@@ -43,37 +47,37 @@ RULE_ID = "stock-regrowth-v0"
 
 def stock_fraction(engine: Engine, state: WorldState) -> np.ndarray:
     """``(B, R)``: fraction of each resource kind's cells that are available now (1 where a kind has
-    no cells). For the rule, and for measuring a Commons world."""
-    stock, _, _ = _stock(engine, state)
-    return stock[:, 1:]
+    no cells). Used by the rule, and handy for measuring a Commons world."""
+    return _stock(engine, state)[:, 1:]
 
 
-def _stock(engine: Engine, state: WorldState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stock per (world, resource code) ``(B, R + 1)`` (code 0, "no resource", included), and the
-    world and flat cell of every depleted cell."""
+def _stock(engine: Engine, state: WorldState) -> np.ndarray:
+    """Stock per (world, resource code) ``(B, R + 1)``; code 0 ("no resource") included for indexing."""
     B, kinds = state.clock.shape[0], engine.num_resources + 1
-    code = state.resource.reshape(B, -1)
-    depleted = (state.ready_at.reshape(B, -1) > state.clock[:, None]) & (code > 0)
-    world, cell = np.nonzero(depleted)
-    offset = np.arange(B)[:, None] * kinds
-    total = np.bincount((code + offset).reshape(-1), minlength=B * kinds).reshape(B, kinds)
-    waiting = np.bincount(world * kinds + code[world, cell], minlength=B * kinds).reshape(B, kinds)
-    stock = 1.0 - waiting / np.maximum(total, 1)
-    return stock, world, cell
+    code = state.resource.reshape(B, -1).astype(np.int64) + np.arange(B)[:, None] * kinds
+    depleted = state.ready_at.reshape(B, -1) > state.clock[:, None]
+    total = np.bincount(code.reshape(-1), minlength=B * kinds)
+    waiting = np.bincount(code[depleted], minlength=B * kinds)
+    return (1.0 - waiting / np.maximum(total, 1)).reshape(B, kinds)
 
 
 def stock_regrowth(engine: Engine, state: WorldState, params: Mapping[str, np.ndarray]) -> None:
-    """Redraw every depleted cell's regrowth time with the stock-dependent probability (see module)."""
-    stock, world, cell = _stock(engine, state)
-    if world.size == 0:
-        return
-    floor, exponent = params["floor"], params["exponent"]  # (B, 1) each
-    factor = floor + (1.0 - floor) * stock ** exponent  # (B, R + 1)
-    probability = engine.params().regrow * factor
+    """Accept or postpone the regrowth candidates of the next step by the stock now (see module)."""
     B = state.clock.shape[0]
-    kind = state.resource.reshape(B, -1)[world, cell]
-    delay = geometric_delay(probability[world, kind], state.rngs["regrowth"].random(world.size))
-    state.ready_at.reshape(B, -1)[world, cell] = np.minimum(state.clock[world] + delay, NEVER_READY)
+    ready_at, resource = state.ready_at.reshape(-1), state.resource.reshape(-1)
+    due = np.flatnonzero(state.ready_at == (state.clock + 1)[:, None, None])
+    if due.size == 0:
+        return
+    due = due[resource[due] > 0]
+    world, kind = due // (ready_at.size // B), resource[due].astype(np.int64)
+    floor, exponent = params["floor"][world, 0], params["exponent"][world, 0]
+    accept = floor + (1.0 - floor) * _stock(engine, state)[world, kind] ** exponent
+    rng = state.rngs["regrowth"]
+    postponed = rng.random(due.size) >= accept
+    if postponed.any():
+        world, kind, cells = world[postponed], kind[postponed], due[postponed]
+        delay = geometric_delay(engine.params().regrow[world, kind], rng.random(cells.size))
+        ready_at[cells] = np.minimum(state.clock[world] + 1 + delay, NEVER_READY)
 
 
 register_rule(

@@ -1,0 +1,96 @@
+"""``openworld run`` end to end, as a subprocess with tiny budgets: the run directory (summary, report,
+checkpoint, Hydra's config), Sacred's record, the progress output, and refusing to clobber a run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openworld.checkpoint import read_header
+from openworld.monitor import read_recording
+
+SMOKE = ["world=meadow", "agent=forager", "steps=400", "num_envs=2", "checkpoint_every=200", "log_every=100",
+         "world.resources.berry.regrow=0.02", "progress=plain"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One finished smoke run in ``<cwd>/runs/meadow/forager/seed0`` (where Hydra puts it), and its stdout."""
+    import subprocess
+    import sys
+
+    cwd = tmp_path_factory.mktemp("smoke")
+    result = subprocess.run([sys.executable, "-m", "openworld.cli", "run", *SMOKE], cwd=cwd, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd / "runs" / "meadow" / "forager" / "seed0", result.stdout
+
+
+def test_run_directory_holds_summary_report_checkpoint_and_config(finished_run: tuple[Path, str]) -> None:
+    run_dir, stdout = finished_run
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["world"], summary["agent"], summary["seed"]) == ("Meadow-v0", "forager-v0", 0)
+    assert summary["steps"] >= 400 and summary["num_bodies"] == 2
+    assert 0.0 <= summary["survival"]["alive_fraction"] <= 1.0
+    assert (run_dir / "report" / "report.md").is_file()
+    assert read_header(run_dir / "checkpoints" / "last.ckpt")["step"] == 400
+    config = (run_dir / ".hydra" / "config.yaml").read_text()
+    assert "regrow: 0.02" in config  # the command-line override of a world key
+    assert "world.resources.berry.regrow=0.02" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    # Plain progress lines (not a terminal), then the short table and where the report is.
+    assert "step 100/400" in stdout and "step 400/400" in stdout and "steps/s" in stdout
+    assert "alive fraction" in stdout and f"report: {run_dir.resolve() / 'report' / 'report.md'}" in stdout
+
+
+def test_sacred_records_config_metrics_artifacts_host_and_versions(finished_run: tuple[Path, str]) -> None:
+    run_dir, _ = finished_run
+    record = run_dir / "sacred" / "1"
+    config = json.loads((record / "config.json").read_text())
+    assert config["world"]["resources"]["berry"]["regrow"] == 0.02 and config["steps"] == 400
+    run = json.loads((record / "run.json").read_text())
+    assert run["status"] == "COMPLETED"
+    assert run["host"]["hostname"] and run["host"]["python_version"]
+    assert any(source[0].endswith("runner.py") for source in run["experiment"]["sources"])
+    artifacts = set(run["artifacts"])
+    assert {"run-summary.json", "run-monitor.json", "world.yaml", "report-report.md"} <= artifacts
+    assert any(name.startswith("stream-chunk-") for name in artifacts)
+    assert json.loads((record / "run-summary.json").read_text()) == json.loads((run_dir / "summary.json").read_text())
+    info = json.loads((record / "info.json").read_text())
+    assert info["versions"]["sacred"] and info["versions"]["torch"]
+    metrics = json.loads((record / "metrics.json").read_text())
+    for name in ("charts/alive_fraction", "charts/wellbeing", "charts/steps_per_second", "charts/body_steps_per_second",
+                 "charts/deaths"):
+        assert metrics[name]["steps"] == [100, 200, 300, 400], name
+    # charts/wellbeing is the mean of min(vitals) * alive over each interval: the recording's wellbeing
+    # column averaged over the interval's clocks (no body died in this run, so clocks are steps).
+    recording = read_recording(run_dir)
+    t, wellbeing = recording.columns["t"], recording.columns["wellbeing"].astype(float)
+    expected = [wellbeing[(t > end - 100) & (t <= end)].mean() for end in (100, 200, 300, 400)]
+    np.testing.assert_allclose(metrics["charts/wellbeing"]["values"], expected, rtol=1e-5)
+    assert metrics["charts/alive_fraction"]["values"] == [1.0] * 4
+
+
+def test_a_finished_run_is_not_overwritten_without_overwrite(finished_run: tuple[Path, str], tmp_path: Path,
+                                                              run_in_process, snapshot, capsys) -> None:
+    run_dir, _ = finished_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    before = snapshot(copy)
+    assert run_in_process([*SMOKE, f"hydra.run.dir={copy}"]) == 2
+    error = capsys.readouterr().err
+    assert "already holds a finished run" in error and "overwrite=true" in error
+    assert "hydra.run.dir=" in error  # says exactly what to do
+    assert snapshot(copy) == before
+
+    # overwrite=true replaces it (here with a shorter run and the rich progress bar).
+    assert run_in_process([*SMOKE, "steps=200", "progress=bar", "report=off", "overwrite=true",
+                           f"hydra.run.dir={copy}"]) == 0
+    output = capsys.readouterr().out
+    assert "\x1b[" in output and "steps/s" in output and "alive 1.000" in output  # the bar was drawn
+    assert json.loads((copy / "summary.json").read_text())["steps"] == 200
+    assert sorted(p.name for p in (copy / "sacred").iterdir() if p.name != "_sources") == ["1"]
+    assert not (copy / "report").exists()
