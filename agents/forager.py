@@ -165,8 +165,11 @@ class Forager:
         view, c = transition.obs["view"], self.centre
         facing = np.clip(view[:, c, c, ViewChannel.ENTITY].astype(np.int64) - Entity.SELF_NORTH, 0, 3)
         faced = view[np.arange(view.shape[0]), c + STEPS[facing, 0], c + STEPS[facing, 1], ViewChannel.RESOURCE]
+        # Learn only from steps the body lived from start to end: a dead body's actions do nothing
+        # (on_death="respawn" keeps acting for it), and a death's vitals say nothing about the food.
+        lived = (transition.obs["vitals"][:, Vital.HEALTH] > 0) & (transition.next_obs["vitals"][:, Vital.HEALTH] > 0)
         ate = (transition.action == Action.INTERACT) & (faced >= 1) & (faced <= self.num_kinds) & \
-            ~transition.terminated
+            ~transition.terminated & lived
         if not ate.any():
             return
         change = transition.next_obs["vitals"].astype(np.float64) - transition.obs["vitals"]

@@ -678,24 +678,28 @@ class Engine:
         base = self._world_base(s)[worlds]
         pred = s.pred_cell[worlds]
         terrain, resource = s.terrain.reshape(-1), s.resource.reshape(-1)
-        clock = s.clock[worlds]
+        clock = s.clock[worlds].copy()
+        # Map events inside the fast-forward split it into stretches with an unchanging map.
+        events = sorted((int(t - 1 - c), int(w), event) for w, c in zip(worlds, clock, strict=True)
+                        for t, event in self.schedule.map_events_between(int(c), int(c) + steps)) \
+            if self.schedule.has_map_events else []
         # Parameters are rebuilt per step only if a breakpoint falls inside the fast-forward.
         shifting = int(clock.max()) + steps >= self.schedule.constant_until(int(clock.min()))
         params = self._build_params(self.schedule.values(clock))
+        draws = rng.random((steps, 2) + pred.shape) if params.any_predators or shifting else None
         for k in range(steps):
             if shifting and k:
-                params = self._build_params(self.schedule.values(s.clock[worlds] + k))
-            if params.any_predators:
-                draws = rng.random((2,) + pred.shape)
-                target = pred + self._delta[(draws[0] * 4).astype(np.int64)]
-                ok = params.predator_active & (draws[1] < params.predator_speed) & \
-                    self.walkable[terrain[target + base]] & (resource[target + base] == 0)
+                params = self._build_params(self.schedule.values(clock + k))
+            if params.any_predators and draws is not None:
+                target = pred + self._delta[(draws[k, 0] * 4).astype(np.int64)]
+                flat = target + base
+                ok = params.predator_active & (draws[k, 1] < params.predator_speed) & \
+                    self.walkable[terrain[flat]] & (resource[flat] == 0)
                 pred = np.where(ok, target, pred)
-            if self.schedule.has_map_events:
+            while events and events[0][0] == k:  # events firing as this step ends
+                _, w, event = events.pop(0)
                 s.pred_cell[worlds] = pred
-                for w in worlds:
-                    for event in self.schedule.map_events_at(int(s.clock[w]) + k + 1):
-                        self._apply_map_event(int(w), event, at=int(s.clock[w]) + k + 1)
+                self._apply_map_event(w, event, at=int(s.clock[w]) + k + 1)
         s.pred_cell[worlds] = pred
         s.clock[worlds] += steps
 

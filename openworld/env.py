@@ -215,9 +215,7 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
         """Let world time pass until the body may come back, then bring it back."""
         state = self.engine.state
         wait = int(state.respawn_at[0, 0] - state.clock[0])
-        idle = np.zeros((1, 1), np.int64)
-        for _ in range(max(0, wait)):
-            self.engine.step(idle)
+        self.engine.advance_worlds(np.zeros(1, dtype=np.int64), wait)  # the fast path for an empty world
         self.engine.respawn_when_ready(np.ones((1, 1), bool))
 
     def _observation(self) -> dict[str, np.ndarray]:

@@ -305,7 +305,11 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     assert isinstance(container, dict)
     config: dict[str, Any] = {str(key): value for key, value in container.items()}
     steps, seed, num_envs = int(config["steps"]), int(config["seed"]), int(config["num_envs"])
-    for key, value in (("steps", steps), ("num_envs", num_envs)):
+    bodies = int(config.get("bodies", 1))
+    if bodies > 1 and int(config["evaluation"]["every"]):
+        raise RunError("evaluation on held-out variants drives single-body worlds; with bodies > 1 set "
+                       "evaluation.every=0")
+    for key, value in (("steps", steps), ("num_envs", num_envs), ("bodies", bodies)):
         if value < 1:
             raise RunError(f"{key} must be >= 1, got {value}")
     resume, overwrite = config["resume"], bool(config["overwrite"])
@@ -326,7 +330,8 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
         kwargs["prior"] = config["prior"]
     from openworld.tracking import make_observers, run_tracked
 
-    identity = {"world": world_id, "variant": variant, "agent": agent_id, "seed": seed, "num_envs": num_envs}
+    identity = {"world": world_id, "variant": variant, "agent": agent_id, "seed": seed, "num_envs": num_envs,
+                "bodies": bodies}
     check_run_dir(run_dir, resume, overwrite, overrides)
     resumption = read_resumption(run_dir, identity, config, steps) if resume else None
     try:  # writes nothing yet
@@ -343,8 +348,15 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     previous_threads, previous_rngs = torch.get_num_threads(), _global_rngs()
     torch.set_num_threads(int(config["threads"]))
     try:
-        envs = OpenWorldVectorEnv(num_envs, world=world.spec, on_death=config["on_death"])
-        agent = make_agent(agent_id, envs.single_observation_space, envs.single_action_space, num_envs, seed, **kwargs)
+        if bodies > 1:  # one independent agent per body (openworld.population)
+            from openworld.population import BodiesAsEnvs, IndependentAgents
+
+            envs: Any = BodiesAsEnvs(num_envs, bodies, world=world.spec)
+            agent: Any = IndependentAgents(agent_id, envs, bodies, seed, **kwargs)
+        else:
+            envs = OpenWorldVectorEnv(num_envs, world=world.spec, on_death=config["on_death"])
+            agent = make_agent(agent_id, envs.single_observation_space, envs.single_action_space, num_envs, seed,
+                               **kwargs)
         # From here on the run writes.
         run_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
@@ -476,7 +488,8 @@ class Lifetime:
 
         config, run_dir = self.config, self.run_dir
         steps, seed, num_envs = int(config["steps"]), int(config["seed"]), int(config["num_envs"])
-        monitor = Monitor(run_dir, ShiftSchedule(self.world.spec), num_envs, window=int(config["monitor"]["window"]),
+        slots = int(self.envs.num_envs)  # bodies recorded: num_envs worlds x bodies per world
+        monitor = Monitor(run_dir, ShiftSchedule(self.world.spec), slots, window=int(config["monitor"]["window"]),
                           chunk_rows=int(config["monitor"]["chunk_rows"]),
                           metadata={"world": self.world.world_id, "agent": self.agent_id, "seed": seed,
                                     "variant": self.world.variant},
@@ -494,7 +507,7 @@ class Lifetime:
             sacred_run.info["resumed_from_step"] = state.step
             print(f"openworld run: resuming {self.label} at step {state.step:,} in {run_dir}", flush=True)
         else:
-            counters = Counters(clock=[0] * num_envs)
+            counters = Counters(clock=[0] * slots)
             print(f"openworld run: {self.label}: {steps:,} steps in {num_envs} world{'s' if num_envs > 1 else ''} "
                   f"-> {run_dir}", flush=True)
         sacred_run.info["run_dir"] = str(run_dir.resolve())
@@ -527,7 +540,7 @@ class Lifetime:
                     last_log_time, last_log_step = now, done
                     interval = counters.interval()
                     self._log_scalars(sacred_run, done, interval, counters, rate)
-                    progress.log(done, interval, rate, num_envs)
+                    progress.log(done, interval, rate, slots)
                 if evaluate_every and done % evaluate_every == 0:
                     self._evaluate(sacred_run, done)
                 if done % checkpoint_every == 0 or done == steps:
@@ -547,6 +560,8 @@ class Lifetime:
         sacred_run.info["wall_seconds"] = time.perf_counter() - started
         metric_config = config["metrics"]
         extra: dict[str, Any] = {"evaluation": self.evaluations} if self.evaluations else {}  # zero-shot scores
+        if int(config.get("bodies", 1)) > 1:  # "bodies" lists each body (slot = world * bodies + body)
+            extra["bodies_per_world"] = int(config["bodies"])
         summary: dict[str, Any] = summarize(run_dir, window=int(metric_config["window"]),
                                             tolerance=float(metric_config["tolerance"]), world=self.world.world_id,
                                             agent=self.agent_id, seed=seed, variant=self.world.variant, **extra)
@@ -563,7 +578,7 @@ class Lifetime:
             sacred_run.log_scalar(f"charts/{name}", value, step)
         sacred_run.log_scalar("charts/deaths", counters.deaths, step)
         sacred_run.log_scalar("charts/steps_per_second", steps_per_second, step)
-        sacred_run.log_scalar("charts/body_steps_per_second", steps_per_second * int(self.config["num_envs"]), step)
+        sacred_run.log_scalar("charts/body_steps_per_second", steps_per_second * int(self.envs.num_envs), step)
         for key, value in agent_metrics(self.agent).items():
             sacred_run.log_scalar(key, value, step)
 

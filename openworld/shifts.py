@@ -128,6 +128,7 @@ class ShiftSchedule:
                 check_map(shift.map, where)
             self._compiled.append((shift, sets))
 
+        self._has_map_events = any(shift.map or any(r.map for r in shift.regimes) for shift in self.shifts)
         count_col = self.index.get("hazards.predator.count")
         if count_col is not None:
             max_count = spec.hazards.predator.max_count
@@ -177,7 +178,21 @@ class ShiftSchedule:
     # ------------------------------------------------------------------ map events
     @property
     def has_map_events(self) -> bool:
-        return any(shift.map or any(r.map for r in shift.regimes) for shift in self.shifts)
+        return self._has_map_events
+
+    def map_events_between(self, t0: int, t1: int) -> list[tuple[int, MapEvent]]:
+        """Map events that fire as a clock goes from ``t0`` to ``t1`` (times in ``(t0, t1]``), in order."""
+        out: list[tuple[int, MapEvent]] = []
+        for shift in self.shifts:
+            if shift.kind == "abrupt" and shift.map and t0 < shift.at <= t1:
+                out.extend((shift.at, event) for event in shift.map)
+            elif shift.kind == "cyclic" and any(r.map for r in shift.regimes):
+                k = max(0, (t0 - shift.start) // shift.period + 1)
+                while (t := shift.start + k * shift.period) <= t1:
+                    if t > t0:
+                        out.extend((t, e) for e in shift.regimes[k % len(shift.regimes)].map)
+                    k += 1
+        return sorted(out, key=lambda item: item[0])  # stable: declaration order within a step
 
     def map_events_at(self, t: int) -> list[MapEvent]:
         """Map events that fire when a world's clock reaches ``t``."""

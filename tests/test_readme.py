@@ -19,7 +19,7 @@ def quick_start_commands() -> list[str]:
 def test_quick_start_is_exactly_two_commands() -> None:
     commands = quick_start_commands()
     assert len(commands) == 2, commands
-    assert commands[0].endswith("openworld demo")
+    assert commands[0].endswith("openworld run")
     assert "pytest" in commands[1]
 
 
