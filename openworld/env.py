@@ -35,6 +35,7 @@ from gymnasium import spaces
 
 from openworld.engine import Engine, StepOutcome
 from openworld.enums import Action, Entity, Terrain, Vital
+from openworld.render import check_render_mode, render_frame
 from openworld.spec import WorldSpec
 
 OnDeath = Literal["terminate", "respawn"]
@@ -121,8 +122,7 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
                  on_death: OnDeath = "terminate", overrides: Mapping[str, Any] | None = None,
                  variant: str | None = None) -> None:
         check_on_death(on_death)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.world_spec = resolve_spec(world, overrides, variant)
         self.variant = variant
         self.on_death = on_death
@@ -184,16 +184,7 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
         return obs, reward, terminated, False, self._info(self._events(outcome))
 
     def render(self) -> np.ndarray | str | None:  # type: ignore[override]
-        from openworld.render import render_ansi, render_rgb
-
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'ansi'")
-            return None
-        if self.engine.state is None:
-            raise RuntimeError("call reset() before render()")
-        if self.render_mode == "ansi":
-            return render_ansi(self.engine, world=0, body=0)
-        return render_rgb(self.engine, world=0, body=0)
+        return render_frame(self.engine, self.render_mode)
 
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> bytes:

@@ -50,6 +50,7 @@ from pettingzoo.utils.env import ParallelEnv
 from openworld.engine import Engine, StepOutcome
 from openworld.enums import Action
 from openworld.env import RESET_OPTIONS, check_action, consume_event_names, drive, observation_space, resolve_spec
+from openworld.render import check_render_mode, render_frame
 from openworld.spec import WorldSpec
 
 NOOP = int(Action.NOOP)
@@ -92,8 +93,7 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
     def __init__(self, world: str | WorldSpec = "Meadow-v0", num_agents: int | None = None,
                  render_mode: str | None = None, overrides: Mapping[str, Any] | None = None,
                  variant: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         if isinstance(world, str):
             check_engine_world(world)
         self.world_spec = resolve_spec(world, overrides, variant)
@@ -185,17 +185,7 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
                 self._infos(outcome))
 
     def render(self) -> np.ndarray | str | None:
-        from openworld.render import render_ansi, render_rgb
-
-        if self.render_mode is None:
-            warnings.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'ansi'",
-                          stacklevel=2)
-            return None
-        if self.engine.state is None:
-            raise RuntimeError("call reset() before render()")
-        if self.render_mode == "ansi":
-            return render_ansi(self.engine, world=0, body=0)
-        return render_rgb(self.engine, world=0, body=0)
+        return render_frame(self.engine, self.render_mode)
 
     def close(self) -> None:
         """Nothing to release: no window, no subprocess."""

@@ -94,6 +94,26 @@ RESERVED_LETTERS = {"t", "v", "x"}  # forest, facing south, predator (in either 
 
 
 # ============================================================================================ RGB
+def render_frame(engine: Engine, render_mode: str | None, world: int = 0, body: int = 0) -> np.ndarray | str | None:
+    """What an env's ``render()`` returns for its ``render_mode`` (None, with a warning, for no mode)."""
+    import warnings
+
+    if render_mode is None:
+        warnings.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'ansi'", stacklevel=3)
+        return None
+    if engine.state is None:
+        raise RuntimeError("call reset() before render()")
+    if render_mode == "ansi":
+        return render_ansi(engine, world=world, body=body)
+    return render_rgb(engine, world=world, body=body)
+
+
+def check_render_mode(render_mode: str | None, render_modes: list[str]) -> None:
+    """Raise ``ValueError`` unless ``render_mode`` is None or one of the env's declared modes."""
+    if render_mode is not None and render_mode not in render_modes:
+        raise ValueError(f"render_mode must be one of {render_modes}, got {render_mode!r}")
+
+
 def render_rgb(engine: Engine, world: int = 0, body: int = 0, tile: int = 8) -> np.ndarray:
     """The whole map of one world with its bodies and predators, and one body's vitals below.
 

@@ -39,6 +39,7 @@ from gymnasium.vector.utils import batch_space
 from openworld.engine import Engine
 from openworld.enums import Action
 from openworld.env import OnDeath, check_on_death, drive, observation_space, resolve_spec
+from openworld.render import check_render_mode, render_frame
 from openworld.spec import WorldSpec
 
 
@@ -65,8 +66,7 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         if unused:
             raise TypeError(f"unknown argument(s) {sorted(unused)}")
         check_on_death(on_death)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.world_spec = resolve_spec(world, overrides, variant)
         self.variant = variant
         self.num_envs = int(num_envs)
@@ -189,13 +189,8 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
             self._np_random = generator
 
     def render(self) -> Any:
-        from openworld.render import render_ansi, render_rgb
-
-        if self.render_mode is None or self.engine.state is None:
-            return None
-        if self.render_mode == "ansi":
-            return render_ansi(self.engine, world=0, body=0)
-        return render_rgb(self.engine, world=0, body=0)
+        """World 0's frame (a vector env renders its first world)."""
+        return render_frame(self.engine, self.render_mode)
 
     # ------------------------------------------------------------------ helpers
     def _check_actions(self, actions: Any) -> np.ndarray:

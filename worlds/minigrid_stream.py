@@ -81,6 +81,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from openworld.env import drive, resolve_spec
 from openworld.registry import register_world
+from openworld.render import check_render_mode
 from openworld.rules import register_rule
 from openworld.shifts import ShiftSchedule
 from openworld.spec import SpecError, WorldSpec
@@ -156,8 +157,7 @@ class MiniGridStreamEnv(gym.Env[dict[str, np.ndarray], int]):
                  overrides: Mapping[str, Any] | None = None, variant: str | None = None) -> None:
         if on_death not in ("terminate", "respawn"):
             raise ValueError(f"on_death must be 'terminate' or 'respawn', got {on_death!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.world_spec = resolve_spec(world, overrides, variant)
         self.variant = variant
         self.on_death = on_death
