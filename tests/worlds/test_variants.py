@@ -90,7 +90,7 @@ def test_heldout_seeds_are_never_training_seeds() -> None:
 
 def test_catalogue_variants_span_every_world() -> None:
     everything = catalogue_variants()
-    assert set(everything.worlds) == set(ALL_WORLDS) - {"Commons-v0"}
+    assert set(everything.worlds) == set(ALL_WORLDS)
     assert "Seasons-v0:heldout_short_year" in everything.names
     assert everything["Seasons-v0:heldout_short_year"].name == "heldout_short_year"
     with pytest.raises(KeyError, match="ambiguous"):
