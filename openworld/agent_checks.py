@@ -39,7 +39,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import pickle
 from collections.abc import Callable, Collection, Mapping
@@ -152,11 +151,9 @@ def check_agent(agent: str | AgentFactory, world: str = "Meadow-v0", *, num_envs
     checkpoint = steps // 2 if checkpoint_at is None else checkpoint_at
     if not 0 < checkpoint < steps:
         raise ValueError(f"checkpoint_at must lie in [1, {steps - 1}], got {checkpoint}")
-    for name in skip:
-        if name not in AGENT_PROPERTIES:
-            close = difflib.get_close_matches(name, AGENT_PROPERTIES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"skip: unknown property {name!r}{hint}; properties: {', '.join(AGENT_PROPERTIES)}")
+    from openworld.testing import check_skip
+
+    check_skip(skip, AGENT_PROPERTIES)
     if isinstance(agent, str):
         entry = agent_entry(agent)
         factory, name = entry.factory, entry.agent_id

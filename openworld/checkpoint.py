@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from openworld.files import atomic_write
 
 MAGIC = b"OWCKPT01"
 
@@ -45,25 +46,9 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any], header: Mappin
     body = buffer.getvalue()
     head = json.dumps({**header, "sha256": hashlib.sha256(body).hexdigest()}, sort_keys=True).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(MAGIC)
-            f.write(len(head).to_bytes(8, "little"))
-            f.write(head)
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # the previous checkpoint stays; no half-written file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
-        descriptor = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    # The previous checkpoint stays until the new one is whole; no half-written file is left behind.
+    atomic_write(path, lambda tmp: tmp.write_bytes(MAGIC + len(head).to_bytes(8, "little") + head + body),
+                 remove_partial=True)
 
 
 def _split(path: Path) -> tuple[dict[str, Any], bytes]:

@@ -8,13 +8,13 @@ wellbeing took to recover (median over worlds), and deaths around the shift.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 
 from openworld import metrics
+from openworld.lifetime import live
 from openworld.protocol import Transition, make_agent
 from openworld.registry import resolve_world_id
 from openworld.shifts import ShiftSchedule, describe
@@ -40,20 +40,17 @@ def run_demo(world: str = "Shiftlands-v0", agent: str = "forager", steps: int = 
                         on_death="respawn")
     policy = make_agent(agent, envs.single_observation_space, envs.single_action_space, num_envs, seed=seed)
     vital_max = np.ones(4)  # observed vitals are already fractions of their maxima
-    obs, _ = envs.reset(seed=seed)
     alive = np.zeros((steps, num_envs), dtype=bool)
     wellbeing = np.zeros((steps, num_envs))
     deaths = np.zeros((steps, num_envs), dtype=bool)
-    start = time.perf_counter()
-    for t in range(steps):
-        actions = policy.act(obs)
-        next_obs, rewards, terminated, truncated, info = envs.step(actions)
-        policy.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, info))
+
+    def record(done: int, transition: Transition) -> None:
+        t, info = done - 1, transition.info
         alive[t] = info["alive"]
         deaths[t] = info["events"]["death"]
-        wellbeing[t] = metrics.wellbeing(info["alive"], next_obs["vitals"], vital_max)
-        obs = next_obs
-    seconds = time.perf_counter() - start
+        wellbeing[t] = metrics.wellbeing(info["alive"], transition.next_obs["vitals"], vital_max)
+
+    seconds = live(envs, policy, steps, seed=seed, on_step=record).seconds
     schedule = ShiftSchedule(envs.unwrapped.world_spec)  # type: ignore[attr-defined]
     # Step t of the stream is world time t + 1 (clocks stay aligned with on_death="respawn").
     events = schedule.events(1, steps)

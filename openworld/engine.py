@@ -245,16 +245,27 @@ class Engine:
         if set(state.rngs) != set(self.state.rngs if self.state is not None else state.rngs):
             raise ValueError(f"saved state has generators {sorted(state.rngs)}")
 
+    def load_state(self, state: WorldState) -> None:
+        """Install a saved state after :meth:`check_state`. The parameter cache stays: parameters are a
+        function of the clocks alone, and :meth:`params` re-checks the clocks on every call."""
+        self.check_state(state)
+        self.state = state
+
     # ================================================================== parameters
     def params(self) -> StepParams:
         """Parameters in force for the worlds' current clocks (cached between schedule breakpoints)."""
-        s = self.state
-        lo, hi = self._clock_range()
-        if self._params is not None and self._params_valid[0] <= lo and hi < self._params_valid[1]:
+        if self._params_current():
+            assert self._params is not None
             return self._params
-        self._params = self._build_params(self.schedule.values(s.clock))
+        lo, _ = self._clock_range()
+        self._params = self._build_params(self.schedule.values(self.state.clock))
         self._params_valid = (lo, self.schedule.constant_until(lo))
         return self._params
+
+    def _params_current(self) -> bool:
+        """The cached parameters hold for every world's clock (parameters depend on clocks only)."""
+        lo, hi = self._clock_range()
+        return self._params is not None and self._params_valid[0] <= lo and hi < self._params_valid[1]
 
     def _clock_range(self) -> tuple[int, int]:
         clock = self.state.clock
@@ -469,24 +480,14 @@ class Engine:
 
     def _apply_shifts(self, s: WorldState) -> None:
         """Refresh parameters at breakpoints and fire map events (regenerate / relocate)."""
-        lo, hi = self._clock_range()
-        if self._params is not None and self._params_valid[0] <= lo and hi < self._params_valid[1]:
+        if self._params_current():
             return
         if self.schedule.has_map_events:
-            for b in np.flatnonzero(self._map_event_mask(s.clock)):
+            for b in np.flatnonzero(self.schedule.map_event_mask(s.clock)):
                 for event in self.schedule.map_events_at(int(s.clock[b])):
                     self._apply_map_event(int(b), event)
         # A shift may lower a vital's maximum: vitals never exceed the maximum in force.
         np.minimum(s.vitals, self.params().vital_max, out=s.vitals)
-
-    def _map_event_mask(self, clock: np.ndarray) -> np.ndarray:
-        mask = np.zeros(clock.shape, dtype=bool)
-        for shift in self.schedule.shifts:
-            if shift.kind == "abrupt" and shift.map:
-                mask |= clock == shift.at
-            elif shift.kind == "cyclic" and any(r.map for r in shift.regimes):
-                mask |= (clock >= shift.start) & ((clock - shift.start) % shift.period == 0)
-        return mask
 
     def _apply_map_event(self, b: int, event: MapEvent, at: int | None = None) -> None:
         s, r = self.state, self.radius
@@ -654,6 +655,16 @@ class Engine:
         return self._batch_indices[key]
 
     # ================================================================== sub-batches
+    def wait_for_respawn(self, worlds: np.ndarray, short_by: int = 0) -> None:
+        """Let these worlds run on their own until their dead bodies' respawn delay is over (less
+        ``short_by`` steps, when the caller's next batched step is the last one of the wait); worlds
+        that wait equally long run as one batch."""
+        state = self.state
+        remaining = state.respawn_at[worlds].max(axis=1) - state.clock[worlds] - short_by
+        for wait in np.unique(remaining):
+            if wait > 0:
+                self.advance_worlds(worlds[remaining == wait], int(wait))
+
     def advance_worlds(self, worlds: np.ndarray, steps: int) -> None:
         """Run some worlds alone for ``steps`` steps with their bodies idle, e.g. while a body waits
         to respawn after ``terminated``.

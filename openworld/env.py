@@ -26,6 +26,8 @@ Example:
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -104,6 +106,85 @@ def drive(vitals: np.ndarray) -> np.ndarray:
     return np.sqrt(((1.0 - vitals) ** 2).sum(-1))
 
 
+def body_drives(engine: Engine) -> np.ndarray:
+    """``(B, N)`` drive of every body under the maxima in force."""
+    return drive(engine.state.vitals / engine.params().vital_max)
+
+
+def training_rewards(kind: str, engine: Engine, was_alive: np.ndarray, drive_before: np.ndarray | None) -> np.ndarray:
+    """``(B, N)`` rewards of the step just taken, for the spec's ``reward`` kind (every env uses this).
+
+    ``alive``: 1 for a living body. ``homeostatic``: the drop in drive, only for a body alive before and
+    after the step (a respawn is not a reward). ``none``: 0. Pass ``was_alive`` and, for ``homeostatic``,
+    ``drive_before = body_drives(engine)`` as they were before the step.
+    """
+    alive = engine.state.alive
+    if kind == "alive":
+        return alive.astype(np.float64)
+    if kind == "homeostatic":
+        assert drive_before is not None
+        return np.where(alive & was_alive, drive_before - body_drives(engine), 0.0)
+    return np.zeros(alive.shape)
+
+
+def body_events(outcome: StepOutcome, consume_events: list[str], world: int, body: int) -> list[str]:
+    """What happened to one body this step, as ``info["events"]`` of the single and PettingZoo envs."""
+    events = []
+    if outcome.consumed[world, body] >= 0:
+        events.append(consume_events[outcome.consumed[world, body]])
+    if outcome.predator_damage[world, body] > 0:
+        events.append("damage:predator")
+    if outcome.damage[world, body] > outcome.predator_damage[world, body]:
+        events.append("damage:starvation")
+    if outcome.died[world, body]:
+        events.append("death")
+    if outcome.respawned[world, body]:
+        events.append("respawn")
+    return events
+
+
+def event_arrays(outcome: StepOutcome | None, size: int) -> dict[str, np.ndarray]:
+    """``info["events"]`` of the vector envs: one entry per body, bodies flattened world by world."""
+    if outcome is None:
+        return {"death": np.zeros(size, bool), "respawn": np.zeros(size, bool),
+                "consumed": np.full(size, -1, np.int64), "damage": np.zeros(size)}
+    return {"death": outcome.died.reshape(-1).copy(), "respawn": outcome.respawned.reshape(-1).copy(),
+            "consumed": outcome.consumed.reshape(-1).copy(), "damage": outcome.damage.reshape(-1).copy()}
+
+
+def pack_state(engine: Engine, np_random: np.random.Generator | None, **extra: np.ndarray) -> bytes:
+    """An env's whole state as bytes: the engine state (with its generators), the env's own generator
+    and any ``extra`` arrays (e.g. which envs autoreset next). See :func:`unpack_state`."""
+    if engine.state is None:
+        raise RuntimeError("call reset() before get_state(): there is no world yet")
+    buffer = io.BytesIO()
+    rng_state = json.dumps(np_random.bit_generator.state if np_random is not None else None)
+    arrays: dict[str, Any] = {"engine": np.frombuffer(engine.state.to_bytes(), dtype=np.uint8),
+                              "np_random": np.array(rng_state), **extra}
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def unpack_state(engine: Engine, data: bytes, what: str) -> tuple[dict[str, np.ndarray], np.random.Generator | None]:
+    """Install :func:`pack_state`'s engine state into ``engine``; return the extra arrays and the env's
+    generator. Raises ``ValueError`` naming ``what`` (leaving the engine untouched) if it does not fit."""
+    from openworld.state import WorldState
+
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        engine_bytes, rng_json = arrays.pop("engine").tobytes(), str(arrays.pop("np_random"))
+    except Exception as err:  # zip and format errors of many kinds
+        raise ValueError(f"not a saved {what} state: {err}") from err
+    engine.load_state(WorldState.from_bytes(engine_bytes))
+    rng_state = json.loads(rng_json)
+    if rng_state is None:
+        return arrays, None
+    generator = np.random.Generator(np.random.PCG64())
+    generator.bit_generator.state = rng_state
+    return arrays, generator
+
+
 class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
     """One body in one persistent world.
 
@@ -164,49 +245,31 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
         if self.on_death == "terminate" and not state.alive[0, 0]:
             raise RuntimeError("the body is dead (the last step returned terminated=True): call reset() "
                                "to respawn it in the same world")
-        before = None
-        was_alive = bool(state.alive[0, 0])
-        if self._reward == "homeostatic":
-            before = float(drive(state.vitals[0, 0] / self.engine.params().vital_max[0, 0]))
+        was_alive = state.alive.copy()
+        drive_before = body_drives(self.engine) if self._reward == "homeostatic" else None
         self._action_buffer[0, 0] = a
         outcome = self.engine.step(self._action_buffer)
         obs = self._observation()
-        alive = bool(state.alive[0, 0])
-        if self._reward == "alive":
-            reward = 1.0 if alive else 0.0
-        elif self._reward == "homeostatic":
-            assert before is not None
-            # Only a step lived from start to end has a drive change (a respawn is not a reward).
-            reward = before - float(drive(obs["vitals"].astype(np.float64))) if alive and was_alive else 0.0
-        else:
-            reward = 0.0
+        reward = float(training_rewards(self._reward, self.engine, was_alive, drive_before)[0, 0])
         terminated = bool(outcome.died[0, 0]) and self.on_death == "terminate"
-        return obs, reward, terminated, False, self._info(self._events(outcome))
+        return obs, reward, terminated, False, self._info(body_events(outcome, self._consume_events, 0, 0))
 
     def render(self) -> np.ndarray | str | None:  # type: ignore[override]
         return render_frame(self.engine, self.render_mode)
 
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> bytes:
-        """The whole world, exactly (see :meth:`set_state`)."""
-        if self.engine.state is None:
-            raise RuntimeError("call reset() before get_state(): there is no world yet")
-        return self.engine.state.to_bytes()
+        """The whole world and the env's generator, exactly (see :meth:`set_state`)."""
+        return pack_state(self.engine, self._np_random)
 
     def set_state(self, data: bytes) -> None:
-        from openworld.state import WorldState
-
-        state = WorldState.from_bytes(data)
-        self.engine.check_state(state)
-        self.engine.state = state
-        self.engine._params_valid = (0, -1)
+        """Restore :meth:`get_state`; raises ``ValueError`` (leaving the env untouched) if it does not fit."""
+        _, self._np_random = unpack_state(self.engine, data, "single env")
 
     # ------------------------------------------------------------------ helpers
     def _respawn_now(self) -> None:
         """Let world time pass until the body may come back, then bring it back."""
-        state = self.engine.state
-        wait = int(state.respawn_at[0, 0] - state.clock[0])
-        self.engine.advance_worlds(np.zeros(1, dtype=np.int64), wait)  # the fast path for an empty world
+        self.engine.wait_for_respawn(np.zeros(1, dtype=np.int64))
         self.engine.respawn_when_ready(np.ones((1, 1), bool))
 
     def _observation(self) -> dict[str, np.ndarray]:
@@ -216,17 +279,3 @@ class OpenWorldEnv(gym.Env[dict[str, Any], Any]):
     def _info(self, events: list[str]) -> dict[str, Any]:
         state = self.engine.state
         return {"world_step": int(state.clock[0]), "alive": bool(state.alive[0, 0]), "events": events}
-
-    def _events(self, outcome: StepOutcome) -> list[str]:
-        events = []
-        if outcome.consumed[0, 0] >= 0:
-            events.append(self._consume_events[outcome.consumed[0, 0]])
-        if outcome.predator_damage[0, 0] > 0:
-            events.append("damage:predator")
-        if outcome.damage[0, 0] > outcome.predator_damage[0, 0]:
-            events.append("damage:starvation")
-        if outcome.died[0, 0]:
-            events.append("death")
-        if outcome.respawned[0, 0]:
-            events.append("respawn")
-        return events

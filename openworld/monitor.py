@@ -61,7 +61,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +72,7 @@ import numpy.typing as npt
 
 from openworld import metrics
 from openworld.enums import Vital
+from openworld.files import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -1041,29 +1042,6 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     import pyarrow.parquet as pq
 
     pq.write_table(table, path, compression="zstd")
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through ``write(tmp)`` to a temporary name in the same folder, fsync, then rename:
-    readers see the old file or the whole new one, never a part."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    if hasattr(os, "O_DIRECTORY"):
-        descriptor = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    def write(tmp: Path) -> None:
-        tmp.write_text(text + "\n")
-
-    atomic_write(path, write)
 
 
 def _chunk_files(stream_directory: Path) -> dict[int, Path]:

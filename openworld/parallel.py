@@ -36,8 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import io
-import json
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -49,7 +47,18 @@ from pettingzoo.utils.env import ParallelEnv
 
 from openworld.engine import Engine, StepOutcome
 from openworld.enums import Action
-from openworld.env import RESET_OPTIONS, check_action, consume_event_names, drive, observation_space, resolve_spec
+from openworld.env import (
+    RESET_OPTIONS,
+    body_drives,
+    body_events,
+    check_action,
+    consume_event_names,
+    observation_space,
+    pack_state,
+    resolve_spec,
+    training_rewards,
+    unpack_state,
+)
 from openworld.render import check_render_mode, render_frame
 from openworld.spec import WorldSpec
 
@@ -163,23 +172,12 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
         if self.engine.state is None:
             raise RuntimeError("call reset() before step()")
         state = self.engine.state
-        alive_before = state.alive[0].copy()
-        self._actions[0] = self._check_actions(actions, alive_before)
-        before = None
-        if self._reward == "homeostatic":
-            before = drive(state.vitals[0] / self.engine.params().vital_max[0])
+        was_alive = state.alive.copy()
+        self._actions[0] = self._check_actions(actions, was_alive[0])
+        drive_before = body_drives(self.engine) if self._reward == "homeostatic" else None
         outcome = self.engine.step(self._actions)
         observations = self._observations()
-        alive = state.alive[0]
-        if self._reward == "alive":
-            rewards = alive.astype(np.float64)
-        elif self._reward == "homeostatic":
-            assert before is not None
-            after = drive(state.vitals[0] / self.engine.params().vital_max[0])
-            # Only bodies alive before and after: a respawn is not a drive reduction.
-            rewards = np.where(alive_before & alive, before - after, 0.0)
-        else:
-            rewards = np.zeros(self.num_bodies)
+        rewards = training_rewards(self._reward, self.engine, was_alive, drive_before)[0]
         never = dict.fromkeys(self.agents, False)
         return (observations, dict(zip(self.agents, rewards.tolist(), strict=True)), never, dict(never),
                 self._infos(outcome))
@@ -199,32 +197,11 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> bytes:
         """The whole world, exactly (engine state with its generators, and the env's generator)."""
-        buffer = io.BytesIO()
-        rng_state = json.dumps(self._np_random.bit_generator.state if self._np_random is not None else None)
-        np.savez(buffer, engine=np.frombuffer(self.engine.state.to_bytes(), dtype=np.uint8),
-                 np_random=np.array(rng_state))
-        return buffer.getvalue()
+        return pack_state(self.engine, self._np_random)
 
     def set_state(self, data: bytes) -> None:
         """Restore :meth:`get_state`; raises ``ValueError`` (leaving the env untouched) if it does not fit."""
-        from openworld.state import WorldState
-
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                engine_bytes, rng_json = npz["engine"].tobytes(), str(npz["np_random"])
-        except Exception as err:  # zip and format errors of many kinds
-            raise ValueError(f"not a saved parallel env state: {err}") from err
-        state = WorldState.from_bytes(engine_bytes)
-        if state.vitals.shape[:2] != (1, self.num_bodies) or state.terrain.shape[1:] != self.engine.padded_shape:
-            raise ValueError(f"saved state does not fit {self.world_spec.name} with {self.num_bodies} bodies: "
-                             f"worlds x bodies {state.vitals.shape[:2]}, grid {state.terrain.shape[1:]}")
-        self.engine.state = state
-        self.engine._params_valid = (0, -1)  # parameters follow the restored clock
-        rng_state = json.loads(rng_json)
-        self._np_random = None
-        if rng_state is not None:
-            self._np_random = np.random.Generator(np.random.PCG64())
-            self._np_random.bit_generator.state = rng_state
+        _, self._np_random = unpack_state(self.engine, data, "parallel env")
         self.agents = self.possible_agents[:]
 
     # ------------------------------------------------------------------ helpers
@@ -257,22 +234,8 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
         world_step = int(state.clock[0])
         alive = state.alive[0].tolist()
         return {agent: {"world_step": world_step, "alive": alive[n], "body": n,
-                        "events": [] if outcome is None else self._events(outcome, n)}
+                        "events": [] if outcome is None else body_events(outcome, self._consume_events, 0, n)}
                 for n, agent in enumerate(self.possible_agents)}
-
-    def _events(self, outcome: StepOutcome, n: int) -> list[str]:
-        events = []
-        if outcome.consumed[0, n] >= 0:
-            events.append(self._consume_events[outcome.consumed[0, n]])
-        if outcome.predator_damage[0, n] > 0:
-            events.append("damage:predator")
-        if outcome.damage[0, n] > outcome.predator_damage[0, n]:
-            events.append("damage:starvation")
-        if outcome.died[0, n]:
-            events.append("death")
-        if outcome.respawned[0, n]:
-            events.append("respawn")
-        return events
 
 
 def make_parallel(world: str | WorldSpec, num_agents: int | None = None, render_mode: str | None = None,

@@ -32,8 +32,16 @@ from gymnasium.vector.utils import batch_space
 
 from openworld.engine import Engine
 from openworld.enums import Action
-from openworld.env import drive, observation_space, resolve_spec
-from openworld.protocol import Agent, Transition, make_agent
+from openworld.env import (
+    body_drives,
+    event_arrays,
+    observation_space,
+    pack_state,
+    resolve_spec,
+    training_rewards,
+    unpack_state,
+)
+from openworld.protocol import Agent, Transition, agent_metrics, make_agent
 from openworld.spec import WorldSpec
 
 
@@ -82,49 +90,29 @@ class BodiesAsEnvs(VectorEnv):  # type: ignore[type-arg]
             raise ValueError(f"expected integer actions of shape ({self.num_envs},), got {arr.dtype}{arr.shape}")
         if ((arr < 0) | (arr >= len(Action))).any():
             raise ValueError(f"actions must be in [0, {len(Action) - 1}], got {arr.tolist()}")
-        state = self.engine.state
-        was_alive = state.alive.reshape(-1).copy()
-        before = drive(state.vitals / self.engine.params().vital_max).reshape(-1) if self._reward == "homeostatic" \
-            else None
+        was_alive = self.engine.state.alive.copy()
+        drive_before = body_drives(self.engine) if self._reward == "homeostatic" else None
         outcome = self.engine.step(arr.reshape(self.num_worlds, self.bodies).astype(np.int64))
         obs = self._observations()
-        alive = state.alive.reshape(-1)
-        if self._reward == "alive":
-            rewards = alive.astype(np.float64)
-        elif self._reward == "homeostatic":
-            assert before is not None
-            rewards = np.where(alive & was_alive, before - drive(obs["vitals"].astype(np.float64)), 0.0)
-        else:
-            rewards = np.zeros(self.num_envs)
+        rewards = training_rewards(self._reward, self.engine, was_alive, drive_before).reshape(-1)
         never = np.zeros(self.num_envs, dtype=bool)
         return obs, rewards, never, never.copy(), self._info(outcome)
 
     def get_state(self) -> bytes:
-        if self.engine.state is None:
-            raise RuntimeError("call reset() before get_state(): there are no worlds yet")
-        return self.engine.state.to_bytes()
+        return pack_state(self.engine, self._np_random)
 
     def set_state(self, data: bytes) -> None:
-        from openworld.state import WorldState
-
-        state = WorldState.from_bytes(data)
-        self.engine.check_state(state)
-        self.engine.state = state
+        _, self._np_random = unpack_state(self.engine, data, "population")
 
     def _observations(self) -> dict[str, np.ndarray]:
         view, vitals = self.engine.observe()
         return {"view": view.reshape(self.num_envs, *view.shape[2:]), "vitals": vitals.reshape(self.num_envs, -1)}
 
     def _info(self, outcome: Any) -> dict[str, Any]:
-        state, n = self.engine.state, self.num_envs
-        if outcome is None:
-            events = {"death": np.zeros(n, bool), "respawn": np.zeros(n, bool),
-                      "consumed": np.full(n, -1, np.int64), "damage": np.zeros(n)}
-        else:
-            events = {"death": outcome.died.reshape(-1).copy(), "respawn": outcome.respawned.reshape(-1).copy(),
-                      "consumed": outcome.consumed.reshape(-1).copy(), "damage": outcome.damage.reshape(-1).copy()}
+        state = self.engine.state
         return {"world_step": np.repeat(state.clock, self.bodies), "alive": state.alive.reshape(-1).copy(),
-                "body": np.tile(np.arange(self.bodies), self.num_worlds), "events": events}
+                "body": np.tile(np.arange(self.bodies), self.num_worlds),
+                "events": event_arrays(outcome, self.num_envs)}
 
 
 class IndependentAgents:
@@ -178,8 +166,6 @@ class IndependentAgents:
         """The agents' own metrics, averaged (learners report losses)."""
         collected: dict[str, list[float]] = {}
         for agent in self.agents:
-            report = getattr(agent, "metrics", None)
-            if callable(report):
-                for key, value in report().items():
-                    collected.setdefault(key, []).append(float(value))
+            for key, value in agent_metrics(agent).items():
+                collected.setdefault(key, []).append(value)
         return {key: float(np.mean(values)) for key, values in collected.items()}

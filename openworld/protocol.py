@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -60,6 +62,24 @@ class Agent(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         ...
+
+
+def agent_metrics(agent: Any) -> dict[str, float]:
+    """A learner's latest diagnostics (``{"losses/...": value}``): its ``metrics`` dict or method."""
+    metrics = getattr(agent, "metrics", None)
+    if callable(metrics):
+        metrics = metrics()
+    if not isinstance(metrics, Mapping):
+        return {}
+    out = {}
+    for key, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(number):
+            out[str(key)] = number
+    return out
 
 
 def make_agent(name: str, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int,

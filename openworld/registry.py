@@ -42,6 +42,7 @@ class WorldEntry:
     world_id: str
     spec_path: Path
     summary: str
+    spec: WorldSpec  # validated once, at registration (specs are frozen)
     entry_point: str | None = None  # None: run by openworld's engine; else the world's own Gymnasium env
 
     @property
@@ -68,14 +69,15 @@ def _check_id(kind: str, entry_id: str, existing: Mapping[str, object]) -> None:
         raise ValueError(f"{kind} id '{entry_id}' is already registered")
 
 
-def register_world(world_id: str, spec_path: str | Path, *, entry_point: str | None = None,
+def register_world(world_id: str | None, spec_path: str | Path, *, entry_point: str | None = None,
                    vector_entry_point: str | None = None) -> None:
     """Register a world file under ``world_id`` (and with Gymnasium as ``openworld/<world_id>``).
 
-    The file is validated now, so a broken catalogue fails at import, not mid-experiment.
+    The file is validated now, once, so a broken catalogue fails at import, not mid-experiment; the
+    validated spec is kept and :func:`load_world_spec` serves it without reading the file again.
 
     Args:
-        world_id: ``Name-vN``.
+        world_id: ``Name-vN``; None: the file's own ``<name>-v<version>``.
         spec_path: the world file.
         entry_point: only for a world that openworld's engine does not run (one wrapping another
             simulator, like ``MiniGridStream-v0``): its Gymnasium entry point, ``"module:Class"``,
@@ -86,10 +88,11 @@ def register_world(world_id: str, spec_path: str | Path, *, entry_point: str | N
     """
     import gymnasium
 
-    _check_id("world", world_id, _WORLDS)
     spec = load_spec(spec_path)
+    world_id = world_id or f"{spec.name}-v{spec.version}"
+    _check_id("world", world_id, _WORLDS)
     summary = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
-    _WORLDS[world_id] = WorldEntry(world_id, Path(spec_path), summary, entry_point)
+    _WORLDS[world_id] = WorldEntry(world_id, Path(spec_path), summary, spec, entry_point)
     gymnasium.register(
         id=f"{NAMESPACE}/{world_id}",
         entry_point=entry_point or "openworld.env:OpenWorldEnv",
@@ -150,7 +153,8 @@ def resolve_world_id(name: str) -> str:
 
 def load_world_spec(name: str, overrides: Mapping[str, Any] | None = None) -> WorldSpec:
     """The validated spec of a registered world, with optional dotted-path overrides."""
-    return load_spec(_WORLDS[resolve_world_id(name)].spec_path, overrides)
+    spec = _WORLDS[resolve_world_id(name)].spec
+    return spec.with_overrides(overrides) if overrides else spec
 
 
 def agent_entry(name: str) -> AgentEntry:

@@ -49,7 +49,8 @@ import numpy as np
 import numpy.typing as npt
 
 from openworld import stats
-from openworld.monitor import META_FILE, SUMMARY_FILE, atomic_write, atomic_write_text
+from openworld.files import atomic_write, atomic_write_text
+from openworld.monitor import META_FILE, SUMMARY_FILE
 
 SURVIVAL_METRICS: tuple[tuple[str, str], ...] = (
     ("alive_fraction", "alive fraction"),

@@ -31,7 +31,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
-import math
 import random
 import shlex
 import shutil
@@ -44,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from openworld import metrics
+from openworld.protocol import agent_metrics
 
 CONFIG_PATH = "pkg://openworld.experiments.conf"
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -435,7 +437,7 @@ class Counters:
         lived = int(np.sum(clock - np.asarray(self.clock, dtype=np.int64)))
         living = float(np.count_nonzero(alive))
         deaths = int(np.count_nonzero(info["events"]["death"]))
-        wellbeing = float(np.sum(np.clip(np.min(vitals, axis=1), 0.0, 1.0) * alive))
+        wellbeing = float(np.sum(metrics.wellbeing(alive, vitals, np.ones(vitals.shape[1]))))
         self.clock = clock.tolist()
         self.alive += living
         self.deaths += deaths
@@ -666,24 +668,6 @@ def held_out_variants(spec: Any, split: str) -> dict[str, tuple[Any, list[int]]]
 
     return {variant.name: (variant.world_spec(), list(variant.seeds))
             for variant in world_variants(spec).split(split)}
-
-
-def agent_metrics(agent: Any) -> dict[str, float]:
-    """A learner's latest diagnostics (``{"losses/...": value}``): its ``metrics`` dict or method."""
-    metrics = getattr(agent, "metrics", None)
-    if callable(metrics):
-        metrics = metrics()
-    if not isinstance(metrics, Mapping):
-        return {}
-    out = {}
-    for key, value in metrics.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(number):
-            out[str(key)] = number
-    return out
 
 
 def _next_multiple(done: int, every: int) -> int:

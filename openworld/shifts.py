@@ -196,14 +196,17 @@ class ShiftSchedule:
 
     def map_events_at(self, t: int) -> list[MapEvent]:
         """Map events that fire when a world's clock reaches ``t``."""
-        events: list[MapEvent] = []
+        return [event for _, event in self.map_events_between(t - 1, t)]
+
+    def map_event_mask(self, clock: np.ndarray) -> np.ndarray:
+        """Which of these clocks (one per world) is the time of a map event, vectorised over worlds."""
+        mask = np.zeros(clock.shape, dtype=bool)
         for shift in self.shifts:
-            if shift.kind == "abrupt" and shift.map and t == shift.at:
-                events.extend(shift.map)
-            elif shift.kind == "cyclic" and t >= shift.start and (t - shift.start) % shift.period == 0:
-                regime = shift.regimes[((t - shift.start) // shift.period) % len(shift.regimes)]
-                events.extend(regime.map)
-        return events
+            if shift.kind == "abrupt" and shift.map:
+                mask |= clock == shift.at
+            elif shift.kind == "cyclic" and any(r.map for r in shift.regimes):
+                mask |= (clock >= shift.start) & ((clock - shift.start) % shift.period == 0)
+        return mask
 
     # ------------------------------------------------------------------ the evaluator's view
     def regime_name(self, t: int) -> str:

@@ -260,7 +260,8 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> W
 def load_spec_text(text: str, source: str = "<string>") -> WorldSpec:
     """Parse and validate a world spec from YAML text."""
     try:
-        data = yaml.safe_load(text)
+        # libyaml's C loader where PyYAML has it: the catalogue is parsed at import.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         raise SpecError(f"{source}: not valid YAML: {err}") from err
     if not isinstance(data, dict):

@@ -126,6 +126,15 @@ class _Output:
         return f"step {self.step}" if self.kind == "step" else f"reset() before step {self.step}"
 
 
+def check_skip(skip: Collection[str], properties: Sequence[str]) -> None:
+    """Raise ``ValueError`` for a name in ``skip`` that is not one of a checker's ``properties``."""
+    for name in skip:
+        if name not in properties:
+            close = difflib.get_close_matches(name, properties, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"skip: unknown property {name!r}{hint}; properties: {', '.join(properties)}")
+
+
 def check_world(make_env: EnvFactory | str, steps: int = 1000, seed: int = 0, *,
                 expect_never_truncated: bool = True, skip: Collection[str] = ()) -> WorldCheckReport:
     """Check that a world keeps the openworld contract; raise :class:`WorldCheckError` if not.
@@ -174,11 +183,7 @@ def check_world(make_env: EnvFactory | str, steps: int = 1000, seed: int = 0, *,
         make_env = functools.partial(gym.make, make_env)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    for name in skip:
-        if name not in PROPERTIES:
-            close = difflib.get_close_matches(name, PROPERTIES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"skip: unknown property {name!r}{hint}; properties: {', '.join(PROPERTIES)}")
+    check_skip(skip, PROPERTIES)
     checker = _Checker(make_env, steps, seed, expect_never_truncated, frozenset(skip))
     return checker.run()
 

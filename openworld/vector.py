@@ -38,7 +38,17 @@ from gymnasium.vector.utils import batch_space
 
 from openworld.engine import Engine
 from openworld.enums import Action
-from openworld.env import OnDeath, check_on_death, drive, observation_space, resolve_spec
+from openworld.env import (
+    OnDeath,
+    body_drives,
+    check_on_death,
+    event_arrays,
+    observation_space,
+    pack_state,
+    resolve_spec,
+    training_rewards,
+    unpack_state,
+)
 from openworld.render import check_render_mode, render_frame
 from openworld.spec import WorldSpec
 
@@ -124,23 +134,14 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         if resetting.any():
             # These worlds run alone until one step before their bodies may return; the batched step
             # below is the last waiting step, after which they respawn.
-            self._advance_while_dead(np.flatnonzero(resetting), extra_step=True)
-        before = None
-        was_alive = state.alive[:, 0].copy()
-        if self._reward == "homeostatic":
-            before = drive(state.vitals[:, 0] / self.engine.params().vital_max[:, 0])
+            self.engine.wait_for_respawn(np.flatnonzero(resetting), short_by=1)
+        was_alive = state.alive.copy()
+        drive_before = body_drives(self.engine) if self._reward == "homeostatic" else None
         outcome = self.engine.step(actions[:, None])
         if resetting.any():
             self.engine.respawn_when_ready(resetting[:, None])
         view, vitals = self.engine.observe()
-        alive = state.alive[:, 0]
-        if self._reward == "alive":
-            rewards = alive.astype(np.float64)
-        elif self._reward == "homeostatic":
-            # Only a step lived from start to end has a drive change (a respawn is not a reward).
-            rewards = np.where(alive & was_alive, before - drive(vitals[:, 0].astype(np.float64)), 0.0)
-        else:
-            rewards = np.zeros(self.num_envs)
+        rewards = training_rewards(self._reward, self.engine, was_alive, drive_before)[:, 0]
         terminated = outcome.died[:, 0] if self.on_death == "terminate" else np.zeros(self.num_envs, bool)
         rewards[resetting] = 0.0
         terminated = terminated & ~resetting
@@ -153,40 +154,17 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
     def get_state(self) -> bytes:
         """Everything that determines the future of these envs, exactly: the engine state (with its
         generators), which envs autoreset next, and the env's own generator."""
-        import io
-        import json
-
-        if self.engine.state is None:
-            raise RuntimeError("call reset() before get_state(): there are no worlds yet")
-        buffer = io.BytesIO()
-        rng_state = json.dumps(self.np_random.bit_generator.state if self._np_random is not None else None)
-        np.savez(buffer, engine=np.frombuffer(self.engine.state.to_bytes(), dtype=np.uint8),
-                 autoreset=self._autoreset, np_random=np.array(rng_state))
-        return buffer.getvalue()
+        return pack_state(self.engine, self._np_random, autoreset=self._autoreset)
 
     def set_state(self, data: bytes) -> None:
         """Restore :meth:`get_state`; raises ``ValueError`` (leaving the envs untouched) if it does not fit."""
-        import io
-        import json
-
-        from openworld.state import WorldState
-
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                engine_bytes, autoreset, rng_json = npz["engine"].tobytes(), npz["autoreset"], str(npz["np_random"])
-        except Exception as err:  # zip and format errors of many kinds
-            raise ValueError(f"not a saved vector env state: {err}") from err
-        state = WorldState.from_bytes(engine_bytes)
-        self.engine.check_state(state)
-        if autoreset.shape != (self.num_envs,):
-            raise ValueError(f"saved state is for {autoreset.shape[0]} envs, not {self.num_envs}")
-        self.engine.state = state
-        self._autoreset = autoreset.astype(bool)
-        rng_state = json.loads(rng_json)
-        if rng_state is not None:
-            generator = np.random.Generator(np.random.PCG64())
-            generator.bit_generator.state = rng_state
-            self._np_random = generator
+        saved = self.engine.state
+        extra, generator = unpack_state(self.engine, data, "vector env")
+        autoreset = extra.get("autoreset")
+        if autoreset is None or autoreset.shape != (self.num_envs,):
+            self.engine.state = saved
+            raise ValueError(f"saved state is not one of {self.num_envs} vector envs")
+        self._autoreset, self._np_random = autoreset.astype(bool), generator
 
     def render(self) -> Any:
         """World 0's frame (a vector env renders its first world)."""
@@ -210,26 +188,12 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
 
     def _respawn_dead_now(self) -> None:
         state = self.engine.state
-        self._advance_while_dead(np.flatnonzero(~state.alive[:, 0]), extra_step=False)
+        self.engine.wait_for_respawn(np.flatnonzero(~state.alive[:, 0]))
         self.engine.respawn_when_ready(~state.alive)
-
-    def _advance_while_dead(self, worlds: np.ndarray, extra_step: bool) -> None:
-        """Run these worlds alone until their dead bodies may return (one step short when the batched
-        step that follows is the last waiting step). Worlds waiting equally long run as one batch."""
-        state = self.engine.state
-        remaining = state.respawn_at[worlds, 0] - state.clock[worlds] - int(extra_step)
-        for wait in np.unique(remaining):
-            if wait > 0:
-                self.engine.advance_worlds(worlds[remaining == wait], int(wait))
 
     def _info(self, outcome: Any, respawned: np.ndarray | None = None) -> dict[str, Any]:
         state = self.engine.state
-        n = self.num_envs
-        if outcome is None:
-            events = {"death": np.zeros(n, bool), "respawn": np.zeros(n, bool),
-                      "consumed": np.full(n, -1, np.int64), "damage": np.zeros(n)}
-        else:
-            events = {"death": outcome.died[:, 0].copy(),
-                      "respawn": outcome.respawned[:, 0] | (respawned if respawned is not None else False),
-                      "consumed": outcome.consumed[:, 0].copy(), "damage": outcome.damage[:, 0].copy()}
+        events = event_arrays(outcome, self.num_envs)
+        if respawned is not None:  # bodies brought back by this step's autoreset
+            events["respawn"] |= respawned
         return {"world_step": state.clock.copy(), "alive": state.alive[:, 0].copy(), "events": events}

@@ -13,8 +13,6 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-import yaml
-
 from openworld.registry import register_world, world_entries
 
 CATALOGUE_DIR = Path(__file__).parent
@@ -27,8 +25,7 @@ def _register_catalogue() -> None:
     for path in sorted(CATALOGUE_DIR.glob("*.yaml")):
         if path.resolve() in registered:
             continue
-        header = yaml.safe_load(path.read_text())
-        register_world(f"{header['name']}-v{header.get('version', 0)}", path)
+        register_world(None, path)  # registered as the file's own <name>-v<version>
 
 
 _register_catalogue()
