@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from openworld.agent.protocol import Transition
 from openworld.enums import Action, Entity, Terrain, ViewChannel, Vital
-from openworld.protocol import Transition
 from openworld.registry import register_agent
 
 UNREACHABLE = 10_000.0

@@ -59,7 +59,7 @@ agent-steps per second. The convolution and embedding backward passes dominate t
 Example:
     >>> import gymnasium as gym
     >>> import openworld
-    >>> from openworld.protocol import Transition, make_agent
+    >>> from openworld.agent.protocol import Transition, make_agent
     >>> envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
     >>> agent = make_agent("ppo", envs.single_observation_space, envs.single_action_space, 2, seed=0,
     ...                    rollout_steps=8, num_minibatches=2)
@@ -86,7 +86,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from openworld.protocol import Transition
+from openworld.agent.protocol import Transition
 from openworld.registry import register_agent
 
 STATE_VERSION = 1

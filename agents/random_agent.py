@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from openworld.protocol import Transition
+from openworld.agent.protocol import Transition
 from openworld.registry import register_agent
 
 

@@ -27,7 +27,7 @@ Design choices:
 Example:
     >>> import gymnasium as gym
     >>> import openworld
-    >>> from openworld.protocol import make_agent
+    >>> from openworld.agent.protocol import make_agent
     >>> envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
     >>> agent = make_agent("ppo-rnd", envs.single_observation_space, envs.single_action_space, 2, seed=0)
     >>> agent.model.value.out_features  # extrinsic and intrinsic value heads

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from openworld.protocol import Transition
+from openworld.agent.protocol import Transition
 from openworld.registry import register_agent
 
 

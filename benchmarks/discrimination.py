@@ -3,8 +3,8 @@
 Lives each agent (``random``, ``forager``, ``fixed-forager``) for ``--steps`` steps in
 ``Shiftlands-v0`` once per seed (``--seeds`` separate runs, each a vector env of ``--envs`` worlds
 seeded ``seed, seed + 1, ...``, ``on_death="terminate"``), records every body with the monitor and
-scores each run with :func:`openworld.monitor.summarize`. Then it aggregates across seeds (IQM and
-95% stratified-bootstrap CI, :mod:`openworld.stats`), prints a Markdown table, and checks:
+scores each run with :func:`openworld.scoring.monitor.summarize`. Then it aggregates across seeds (IQM and
+95% stratified-bootstrap CI, :mod:`openworld.scoring.stats`), prints a Markdown table, and checks:
 
 1. the forager's alive fraction is higher than random's, with non-overlapping 95% CIs;
 2. the fixed forager (learning off: it keeps eating mushrooms after the blight makes them
@@ -42,10 +42,10 @@ def live_one(directory: Path, agent: str, seed: int, steps: int, envs: int, wind
     import gymnasium as gym
 
     import openworld  # noqa: F401  (registers the worlds)
-    from openworld.lifetime import live
-    from openworld.monitor import Monitor, summarize
-    from openworld.protocol import make_agent
-    from openworld.shifts import ShiftSchedule
+    from openworld.agent.lifetime import live
+    from openworld.scoring.monitor import Monitor, summarize
+    from openworld.agent.protocol import make_agent
+    from openworld.world.shifts import ShiftSchedule
 
     vector = gym.make_vec(f"openworld/{WORLD}", num_envs=envs, vectorization_mode="vector_entry_point")
     policy = make_agent(agent, vector.single_observation_space, vector.single_action_space, envs, seed=seed)
@@ -76,7 +76,7 @@ def discrimination(summaries: Sequence[dict[str, Any]], steps: Mapping[str, int]
                    reps: int = 2000) -> tuple[str, dict[str, bool]]:
     """The Markdown table and the two checks (see the module docstring). An agent whose runs end
     before the blight's window gets no blight scores ("—"); the check on the fixed forager then fails."""
-    from openworld import stats
+    from openworld.scoring import stats
 
     def ci(values: Sequence[float]) -> tuple[float, float, float]:
         return stats.interquartile_mean_ci(values, reps=reps)
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summaries = live_all(root, args.seeds, steps, args.envs, args.window, args.jobs)
         table, checks = discrimination(summaries, steps, args.reps)
         if args.report is not None:
-            from openworld.report import write_report
+            from openworld.scoring.report import write_report
 
             write_report([root], args.report, reps=args.reps)
     print(table)

@@ -9,7 +9,7 @@ steps during which the body was alive. Dead time counts: after a death the vecto
 the world through the respawn delay in one step, and ``info["world_step"]`` jumps by that much, so
 ``alive fraction = sum(info["alive"]) / sum(increase of info["world_step"])`` over the block, pooled
 over the seed's worlds. Seeds are the runs: the table gives the interquartile mean over seeds with a
-95% stratified-bootstrap interval (``openworld.stats``), for the first and last block and the whole
+95% stratified-bootstrap interval (``openworld.scoring.stats``), for the first and last block and the whole
 lifetime, and the probability that a PPO seed beats a random seed in the last block.
 
 Prints the table (markdown) and the throughput (agent-steps per second, env and learner together,
@@ -54,9 +54,9 @@ import torch  # noqa: E402
 import openworld  # noqa: E402, F401  (registers the worlds)
 import openworld.agents.ppo  # noqa: E402, F401  (registers ppo-v0)
 import openworld.agents.rnd  # noqa: E402, F401  (registers ppo-rnd-v0)
-from openworld import stats  # noqa: E402
-from openworld.lifetime import LifetimeState, live  # noqa: E402
-from openworld.protocol import Transition, make_agent  # noqa: E402
+from openworld.scoring import stats  # noqa: E402
+from openworld.agent.lifetime import LifetimeState, live  # noqa: E402
+from openworld.agent.protocol import Transition, make_agent  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -89,7 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def lifetime(agent_id: str, world: str, seed: int, num_envs: int, steps: int, blocks: int,
              config: dict[str, Any]) -> tuple[np.ndarray, float]:
-    """One lifetime (``openworld.lifetime.live``): per-block alive fractions ``(blocks,)`` and wall seconds."""
+    """One lifetime (``openworld.agent.lifetime.live``): per-block alive fractions ``(blocks,)`` and wall seconds."""
     torch.set_num_threads(1)
     envs = gym.make_vec(f"openworld/{world}", num_envs=num_envs, vectorization_mode="vector_entry_point")
     agent = make_agent(agent_id, envs.single_observation_space, envs.single_action_space, num_envs,

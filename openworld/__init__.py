@@ -16,7 +16,7 @@ from typing import Any
 
 from openworld.enums import Action, Direction, Entity, Terrain, Vital
 from openworld.registry import load_plugins, load_world_spec, register_agent, register_world, world_ids
-from openworld.spec import SpecError, WorldSpec, load_spec
+from openworld.world.spec import SpecError, WorldSpec, load_spec
 
 __version__ = "0.1.0"
 
@@ -28,11 +28,11 @@ __all__ = [
 
 
 def make_parallel(*args: Any, **kwargs: Any) -> Any:
-    """A PettingZoo ``ParallelEnv`` of one world with several bodies (see :mod:`openworld.parallel`).
+    """A PettingZoo ``ParallelEnv`` of one world with several bodies (see :mod:`openworld.envs.parallel`).
 
     Imported on first use, so that ``import openworld`` does not pay for PettingZoo.
     """
-    from openworld.parallel import make_parallel as make
+    from openworld.envs.parallel import make_parallel as make
 
     return make(*args, **kwargs)
 

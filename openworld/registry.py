@@ -16,25 +16,16 @@ Example:
 from __future__ import annotations
 
 import difflib
-import importlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from openworld.spec import WorldSpec, load_spec
+from openworld.errors import UnknownIdError
+from openworld.plugins import ID_PATTERN, load_plugins
+from openworld.world.spec import WorldSpec, load_spec
 
 NAMESPACE = "openworld"
-ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*-v\d+$")
-
-
-class UnknownIdError(KeyError):
-    """An id that no registry entry has; the message lists what exists."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -59,7 +50,6 @@ class AgentEntry:
 
 _WORLDS: dict[str, WorldEntry] = {}
 _AGENTS: dict[str, AgentEntry] = {}
-_loaded_groups: set[str] = set()
 
 
 def _check_id(kind: str, entry_id: str, existing: Mapping[str, object]) -> None:
@@ -95,8 +85,8 @@ def register_world(world_id: str | None, spec_path: str | Path, *, entry_point: 
     _WORLDS[world_id] = WorldEntry(world_id, Path(spec_path), summary, spec, entry_point)
     gymnasium.register(
         id=f"{NAMESPACE}/{world_id}",
-        entry_point=entry_point or "openworld.env:OpenWorldEnv",
-        vector_entry_point=vector_entry_point if entry_point else "openworld.vector:OpenWorldVectorEnv",
+        entry_point=entry_point or "openworld.envs.single:OpenWorldEnv",
+        vector_entry_point=vector_entry_point if entry_point else "openworld.envs.vector:OpenWorldVectorEnv",
         kwargs={"world": world_id},
     )
 
@@ -105,15 +95,6 @@ def register_agent(agent_id: str, factory: Callable[..., Any], summary: str = ""
     """Register an agent class or factory ``factory(observation_space, action_space, num_envs, seed, **config)``."""
     _check_id("agent", agent_id, _AGENTS)
     _AGENTS[agent_id] = AgentEntry(agent_id, factory, summary)
-
-
-def load_plugins(group: str) -> None:
-    """Import every module declared under the entry-point group (once per group)."""
-    if group in _loaded_groups:
-        return
-    _loaded_groups.add(group)
-    for ep in entry_points(group=group):
-        importlib.import_module(ep.value.split(":")[0])
 
 
 def world_ids(*, engine_only: bool = True) -> list[str]:

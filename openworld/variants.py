@@ -17,7 +17,8 @@ and patches of its shift schedule. Held-out variants hold out what training neve
 ``regimes`` of a cyclic shift may be patched by regime name the same way, every other key replaces;
 ``null`` removes a shift; a name the world does not have adds a shift and must say its ``kind``. A
 list instead of a mapping replaces the whole schedule. Everything is validated when the world file
-loads, with the file and the key path in the message.
+loads, with the file and the key path in the message (:mod:`openworld.world.variants` patches the
+world's data, :func:`openworld.world.spec.apply_variant` builds the spec).
 
 A set of variants is handled like a benchmark's task set (after xland-minigrid's ``Benchmark``):
 :class:`VariantSet` can be split, filtered and sampled, and each :class:`Variant` builds its spec or
@@ -43,27 +44,16 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 import numpy as np
 
-from openworld.registry import UnknownIdError
-from openworld.spec import ShiftSpec, SpecError, WorldSpec, _set_path, spec_from_dict, to_dict
-
-SPLITS = ("train", "heldout", "dev")
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # usable as a Hydra value: world.variant=heldout_early
-FIXED_KEYS = ("name", "version", "shifts", "variants")  # not overridable: they define the world's identity
-SHIFT_KEYS = tuple(f.name for f in fields(ShiftSpec) if f.name != "name")
-_VALIDATED: dict[str, None] = {}  # specs whose variants passed check_variants (insertion-ordered, bounded)
-_VALIDATED_LIMIT = 256
-
-
-class UnknownVariantError(UnknownIdError):
-    """A variant name the world does not define; the message lists the ones it does."""
+from openworld.errors import UnknownVariantError
+from openworld.registry import load_world_spec, resolve_world_id, world_ids
+from openworld.world.variants import SPLITS, unknown_variant_message
+from openworld.world.spec import WorldSpec, apply_variant, check_variants
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -143,7 +133,7 @@ class VariantSet(Sequence[Variant]):
             if found:
                 raise KeyError(f"variant name '{index}' is ambiguous here: {', '.join(v.key for v in found)}; "
                                "index by key (world:name)")
-            raise UnknownVariantError(_unknown_message(index, [v.key if self._many_worlds else v.name
+            raise UnknownVariantError(unknown_variant_message(index, [v.key if self._many_worlds else v.name
                                                                for v in self._variants]))
         return self._variants[index]
 
@@ -202,8 +192,6 @@ def world_variants(world: str | WorldSpec) -> VariantSet:
 
 def catalogue_variants() -> VariantSet:
     """Every variant of every registered world (engine worlds and worlds with their own env class)."""
-    from openworld.registry import world_ids
-
     return VariantSet(v for world_id in world_ids(engine_only=False) for v in world_variants(world_id))
 
 
@@ -211,66 +199,9 @@ def get_variant(world: str | WorldSpec, name: str) -> Variant:
     """One variant by name; an unknown name raises :class:`UnknownVariantError` listing the world's."""
     spec, world_id = _spec_and_id(world)
     if name not in spec.variants:
-        raise UnknownVariantError(_unknown_message(name, list(spec.variants), world_id))
+        raise UnknownVariantError(unknown_variant_message(name, list(spec.variants), world_id))
     v = spec.variants[name]
     return Variant(world_id, name, v.split, v.description, v.seeds, spec)
-
-
-def apply_variant(spec: WorldSpec, name: str) -> WorldSpec:
-    """The spec with variant ``name`` applied: overrides, then shift patches; validated like a world file.
-
-    The result has no variants of its own. Its ``source`` reads ``"<file>: variants.<name>"``, so that
-    later errors (an override on top, say) still say where the world came from.
-
-    Raises:
-        UnknownVariantError: listing the world's variants.
-        SpecError: naming the file, the variant and the key.
-    """
-    if name not in spec.variants:
-        raise UnknownVariantError(_unknown_message(name, list(spec.variants), f"{spec.name}-v{spec.version}"))
-    variant = spec.variants[name]
-    where = f"{spec.source}: variants.{name}"
-    data = to_dict(spec)
-    data["variants"] = {}
-    if not isinstance(variant.overrides, Mapping):
-        raise SpecError(f"{where}.overrides: expected a mapping of dotted paths to values")
-    for path, value in variant.overrides.items():
-        parts = str(path).split(".")
-        if parts[0] in FIXED_KEYS:
-            hint = " (change the schedule in the variant's 'shifts')" if parts[0] == "shifts" else ""
-            raise SpecError(f"{where}.overrides.{path}: '{parts[0]}' cannot be overridden by a variant{hint}")
-        _set_path(data, parts, value, f"{where}.overrides")
-    if variant.shifts is not None:
-        data["shifts"] = _patched_schedule(data["shifts"], variant.shifts, f"{where}.shifts")
-    return spec_from_dict(data, source=where)
-
-
-def check_variants(spec: WorldSpec) -> None:
-    """Validate every variant of a spec (called when a world file loads).
-
-    Besides applying each variant, checks that names work as command-line values and that no seed of
-    a held-out variant also belongs to a training variant (which would leak held-out maps into training).
-    """
-    key = f"{spec.source}\n{to_dict(spec)!r}"
-    if key in _VALIDATED:  # a world file is loaded for every env made from it; its variants do not change
-        return
-    train_seeds: dict[int, str] = {}
-    for name, variant in spec.variants.items():
-        if not NAME_PATTERN.match(name):
-            raise SpecError(f"{spec.source}: variants.{name}: a variant name is lower case letters, digits and "
-                            "'_', starting with a letter (it is typed on command lines: world.variant=<name>)")
-        apply_variant(spec, name)
-        if variant.split == "train":
-            train_seeds.update({seed: name for seed in variant.seeds})
-    for name, variant in spec.variants.items():
-        if variant.split == "heldout":
-            for i, seed in enumerate(variant.seeds):
-                if seed in train_seeds:
-                    raise SpecError(f"{spec.source}: variants.{name}.seeds[{i}]: seed {seed} also belongs to the "
-                                    f"training variant '{train_seeds[seed]}'; held-out maps must be unseen")
-    if len(_VALIDATED) >= _VALIDATED_LIMIT:
-        _VALIDATED.pop(next(iter(_VALIDATED)))
-    _VALIDATED[key] = None
 
 
 def variant_of(env: Any) -> str | None:
@@ -278,96 +209,14 @@ def variant_of(env: Any) -> str | None:
     return getattr(getattr(env, "unwrapped", env), "variant", None)
 
 
+
 # ------------------------------------------------------------------------------------------ helpers
 def _spec_and_id(world: str | WorldSpec) -> tuple[WorldSpec, str]:
     if isinstance(world, WorldSpec):
         return world, f"{world.name}-v{world.version}"
-    from openworld.registry import load_world_spec, resolve_world_id
-
     world_id = resolve_world_id(world)
     return load_world_spec(world_id), world_id
 
-
-def _unknown_message(name: str, known: list[str], world: str | None = None) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
-    owner = f" of {world}" if world else ""
-    return f"unknown variant '{name}'{owner}.{hint} Variants: {', '.join(known) or 'none'}"
-
-
-def _patched_schedule(shifts: list[dict[str, Any]], patch: Any, where: str) -> list[dict[str, Any]]:
-    """The schedule (plain data) with a variant's ``shifts`` section applied."""
-    if isinstance(patch, list):
-        return patch  # a whole new schedule, validated by the caller like any other
-    if not isinstance(patch, Mapping):
-        raise SpecError(f"{where}: expected a mapping of shift name to patch, or a list of shifts, "
-                        f"got {type(patch).__name__}")
-    out = [dict(shift) for shift in shifts]
-    names = [shift["name"] for shift in out]
-    for name, change in patch.items():
-        here = f"{where}.{name}"
-        if name not in names:
-            if not isinstance(change, Mapping) or "kind" not in change:
-                close = difflib.get_close_matches(str(name), names, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise SpecError(f"{here}: the world has no shift '{name}'{hint}; shifts: {', '.join(names) or 'none'}"
-                                " (to add a shift, give its 'kind')")
-            out.append({"name": name, **change})
-            names.append(str(name))
-            continue
-        index = names.index(name)
-        if change is None:
-            del out[index], names[index]
-            continue
-        if not isinstance(change, Mapping):
-            raise SpecError(f"{here}: expected a mapping (a patch of the shift) or null (remove it), got {change!r}")
-        out[index] = _patched_shift(out[index], change, here)
-    return out
-
-
-def _patched_shift(shift: dict[str, Any], change: Mapping[str, Any], where: str) -> dict[str, Any]:
-    shift = dict(shift)
-    for key, value in change.items():
-        if key not in SHIFT_KEYS:
-            close = difflib.get_close_matches(str(key), SHIFT_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (keys: {', '.join(SHIFT_KEYS)})"
-            raise SpecError(f"{where}.{key}: unknown key{hint}")
-        if key == "set" and isinstance(value, Mapping):
-            shift["set"] = _merged(shift.get("set") or {}, value)
-        elif key == "regimes" and isinstance(value, Mapping):
-            regimes = [dict(r) for r in shift.get("regimes") or []]
-            regime_names = [r["name"] for r in regimes]
-            for regime_name, regime_change in value.items():
-                here = f"{where}.regimes.{regime_name}"
-                if regime_name not in regime_names:
-                    close = difflib.get_close_matches(str(regime_name), regime_names, n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise SpecError(f"{here}: the shift has no regime '{regime_name}'{hint}; regimes: "
-                                    f"{', '.join(regime_names) or 'none'}")
-                if not isinstance(regime_change, Mapping):
-                    raise SpecError(f"{here}: expected a mapping with 'set' and/or 'map'")
-                regime = regimes[regime_names.index(regime_name)]
-                for regime_key, regime_value in regime_change.items():
-                    if regime_key == "set" and isinstance(regime_value, Mapping):
-                        regime["set"] = _merged(regime.get("set") or {}, regime_value)
-                    elif regime_key == "map":
-                        regime["map"] = regime_value
-                    else:
-                        raise SpecError(f"{here}.{regime_key}: a regime patch has 'set' and 'map'")
-            shift["regimes"] = regimes
-        else:
-            shift[key] = value
-    return shift
-
-
-def _merged(values: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
-    for path, value in change.items():
-        if value is None:
-            out.pop(path, None)
-        else:
-            out[path] = value
-    return out
 
 
 __all__ = [

@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openworld.engine import NEVER_READY, geometric_delay
-from openworld.rules import register_rule
+from openworld.world.engine import NEVER_READY, geometric_delay
+from openworld.world.rules import register_rule
 
 if TYPE_CHECKING:
-    from openworld.engine import Engine
-    from openworld.state import WorldState
+    from openworld.world.engine import Engine
+    from openworld.world.state import WorldState
 
 RULE_ID = "stock-regrowth-v0"
 

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openworld.engine import NEVER_READY, geometric_delay
 from openworld.enums import Terrain
-from openworld.rules import register_rule
+from openworld.world.engine import NEVER_READY, geometric_delay
+from openworld.world.rules import register_rule
 
 if TYPE_CHECKING:
-    from openworld.engine import Engine
-    from openworld.state import WorldState
+    from openworld.world.engine import Engine
+    from openworld.world.state import WorldState
 
 
 def evaporate(engine: Engine, state: WorldState, params: Mapping[str, np.ndarray]) -> None:

@@ -36,20 +36,20 @@ sections as every world. The family weights are the tunable parameters of the
 ``minigrid-stream-v0`` rule (``rules.minigrid-stream-v0.<family>``, plus ``size``): a shift that sets
 them changes the mixture from which the *next* task is drawn (the current one is finished first); a
 shift with a map event ``{op: regenerate, resource: all}`` also replaces the current task at once.
-The schedule is an ordinary :class:`~openworld.shifts.ShiftSchedule` of ``env.world_spec``, so the
+The schedule is an ordinary :class:`~openworld.world.shifts.ShiftSchedule` of ``env.world_spec``, so the
 monitor, the metrics and ``openworld show`` read its regimes and shift events as for any world.
 
 Registered ids: ``openworld/MiniGridStream-v0`` (``world=minigridstream``); not in
 ``openworld.world_ids()`` (an engine-world list) but in ``world_ids(engine_only=False)``.
 ``gymnasium.make_vec`` gives a :class:`MiniGridStreamVectorEnv` (``vector_entry_point``, the default: a
-``SyncVectorEnv`` with openworld's vector info, so ``openworld.lifetime.live`` and the monitor take it)
+``SyncVectorEnv`` with openworld's vector info, so ``openworld.agent.lifetime.live`` and the monitor take it)
 or Gymnasium's plain ``SyncVectorEnv`` (``vectorization_mode="sync"``); both are loops over copies
 (MiniGrid is one task per Python object); ``autoreset_mode`` NEXT_STEP, where the autoreset is the
 respawn.
 
 Deviations from the engine worlds: MiniGrid's action set; ``info["events"]`` holds ``task`` (a task
 began), ``goal``, ``damage:lava``, ``damage:starvation``, ``death``, ``respawn``; the PettingZoo API
-and ``openworld.render`` do not apply (``render()`` draws the current task with MiniGrid's renderer,
+and ``openworld.world.render`` do not apply (``render()`` draws the current task with MiniGrid's renderer,
 on a fixed 25 x 25-cell canvas with an energy bar); ``get_state``/``set_state`` save the stream and
 the current task's grid (doors, keys, the carried key, the agent) as JSON and arrays, not pickle.
 
@@ -79,12 +79,12 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from openworld.env import drive, resolve_spec
+from openworld.envs.single import drive, resolve_spec
 from openworld.registry import register_world
-from openworld.render import check_render_mode
-from openworld.rules import register_rule
-from openworld.shifts import ShiftSchedule
-from openworld.spec import SpecError, WorldSpec
+from openworld.world.render import check_render_mode
+from openworld.world.rules import register_rule
+from openworld.world.shifts import ShiftSchedule
+from openworld.world.spec import SpecError, WorldSpec
 
 if TYPE_CHECKING:  # minigrid itself is imported when a stream is made, not with openworld (it takes ~0.4 s)
     from minigrid.core.grid import Grid
@@ -143,7 +143,7 @@ class MiniGridStreamEnv(gym.Env[dict[str, np.ndarray], int]):
     """A reset-free stream of MiniGrid tasks (see the module docstring).
 
     Args:
-        world: the world id (default ``"MiniGridStream-v0"``) or its :class:`~openworld.spec.WorldSpec`.
+        world: the world id (default ``"MiniGridStream-v0"``) or its :class:`~openworld.world.spec.WorldSpec`.
         render_mode: ``"rgb_array"`` or ``"ansi"``.
         on_death: ``"terminate"`` (``terminated=True``; ``reset()`` respawns) or ``"respawn"``.
         overrides: dotted-path overrides of the world file, e.g. ``{"body.energy.decay": 0.01}``.
@@ -486,7 +486,7 @@ class MiniGridStreamVectorEnv(SyncVectorEnv):
     """``num_envs`` streams in Gymnasium's ``SyncVectorEnv`` (a loop over copies), with the info of
     openworld's vector env: ``world_step`` and ``alive`` arrays, and ``events`` a dict of arrays
     (``death``, ``respawn``, ``consumed`` (-1: streams have no resources), ``damage`` (1.0 for a lethal
-    step), ``goal``, ``task``), so that :func:`openworld.lifetime.live` and the monitor take it.
+    step), ``goal``, ``task``), so that :func:`openworld.agent.lifetime.live` and the monitor take it.
 
     Autoreset NEXT_STEP: the step after ``terminated[i]`` respawns stream ``i`` (``reset()`` without a
     seed: after the respawn delay, in a new task). ``reset(seed=s)`` seeds stream ``i`` with ``s + i``.

@@ -11,10 +11,10 @@ from gymnasium import spaces
 import openworld.agents.ppo
 import openworld.agents.rnd
 import openworld.agents.sb3_adapter  # noqa: F401  (registers sb3-v0)
-from openworld.agent_checks import AGENT_PROPERTIES, AgentCheckError, check_agent, first_difference
+from openworld.agent.protocol import Transition
 from openworld.agents.random_agent import RandomAgent
-from openworld.protocol import Transition
 from openworld.registry import agent_ids
+from openworld.testing.agent_checks import AGENT_PROPERTIES, AgentCheckError, check_agent, first_difference
 
 TINY_PPO = {"rollout_steps": 8, "num_epochs": 2, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
 DEADLY = {"body.water.decay": 0.5, "body.starvation_damage": 2.0}  # deaths within ~25 steps

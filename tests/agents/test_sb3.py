@@ -11,8 +11,8 @@ import torch
 
 import openworld  # noqa: F401
 import openworld.agents.sb3_adapter  # noqa: F401  (registers sb3-v0)
-from openworld.agent_checks import check_agent
-from openworld.protocol import make_agent
+from openworld.agent.protocol import make_agent
+from openworld.testing.agent_checks import check_agent
 
 sb3 = pytest.importorskip("stable_baselines3")
 

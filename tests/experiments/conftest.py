@@ -17,7 +17,7 @@ QUIET = ("hydra/job_logging=disabled", "hydra/hydra_logging=disabled")
 
 
 def command(args: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "openworld.cli", "run", *args]
+    return [sys.executable, "-m", "openworld.tools.cli", "run", *args]
 
 
 def environment() -> dict[str, str]:

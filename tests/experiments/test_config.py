@@ -55,7 +55,7 @@ def test_a_missing_mandatory_value_is_named(run_in_process, capsys) -> None:
 
 
 def test_world_keys_are_overridable_and_validated(compose) -> None:
-    from openworld.spec import SpecError
+    from openworld.world.spec import SpecError
 
     world = world_spec_from_config(compose(["world.resources.berry.regrow=0.02"]).world)
     assert world.spec.resources["berry"].regrow == 0.02

@@ -1,5 +1,5 @@
 """Several bodies per world in ``openworld run``: one independent agent per body, per-body and
-population scores, and exact resume (``bodies=N``; openworld.population)."""
+population scores, and exact resume (``bodies=N``; openworld.envs.population)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openworld.monitor import read_recording
-from openworld.population import BodiesAsEnvs, IndependentAgents
-from openworld.protocol import Transition
+from openworld.agent.protocol import Transition
+from openworld.envs.population import BodiesAsEnvs, IndependentAgents
+from openworld.scoring.monitor import read_recording
 
 RUN = ["world=commons", "agent=forager", "bodies=3", "num_envs=2", "report=off", "progress=plain",
        "log_every=200"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from openworld.checkpoint import read_header
-from openworld.monitor import read_recording
+from openworld.runner.checkpoint import read_header
+from openworld.scoring.monitor import read_recording
 
 # Meadow, the forager (deterministic given its seed, CPU), 2,000 steps: a body dies at step 1,950, so the
 # resumed part includes a death and a respawn.

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openworld.checkpoint import read_header
-from openworld.monitor import read_recording
+from openworld.runner.checkpoint import read_header
+from openworld.scoring.monitor import read_recording
 
 SMOKE = ["world=meadow", "agent=forager", "steps=400", "num_envs=2", "checkpoint_every=200", "log_every=100",
          "world.resources.berry.regrow=0.02", "progress=plain"]
@@ -24,7 +24,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     import sys
 
     cwd = tmp_path_factory.mktemp("smoke")
-    result = subprocess.run([sys.executable, "-m", "openworld.cli", "run", *SMOKE], cwd=cwd, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "openworld.tools.cli", "run", *SMOKE], cwd=cwd, capture_output=True,
                             text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     return cwd / "runs" / "meadow" / "forager" / "seed0", result.stdout

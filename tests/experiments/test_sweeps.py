@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openworld.monitor import read_recording
+from openworld.scoring.monitor import read_recording
 
 SWEEP = ["world=meadow", "agent=random", "seed=0,1", "steps=100", "num_envs=1", "report=off"]
 
@@ -20,7 +20,7 @@ def _check_sweep(sweep: Path) -> None:
     summaries = [json.loads((sweep / "meadow" / "random" / f"seed{seed}" / "summary.json").read_text())
                  for seed in (0, 1)]
     assert [summary["seed"] for summary in summaries] == [0, 1]
-    from openworld.cli import main
+    from openworld.tools.cli import main
 
     assert main(["report", str(sweep), "--out", str(sweep / "report"), "--no-plots", "--reps", "200"]) == 0
     table = (sweep / "report" / "report.md").read_text()  # the sweep's comparison table

@@ -12,10 +12,10 @@ import pytest
 
 import openworld
 from openworld.enums import Action
-from openworld.env import OpenWorldEnv
+from openworld.envs.single import OpenWorldEnv
+from openworld.envs.vector import OpenWorldVectorEnv
 from openworld.registry import UnknownIdError, register_world, resolve_world_id, world_entries
-from openworld.spec import SpecError
-from openworld.vector import OpenWorldVectorEnv
+from openworld.world.spec import SpecError
 
 WORLD_IDS = openworld.world_ids()
 

@@ -12,13 +12,13 @@ import pytest
 from PIL import Image
 
 import openworld
-from openworld.cli import main
-from openworld.engine import Engine
 from openworld.enums import Terrain
 from openworld.registry import load_world_spec, resolve_world_id, world_entries, world_ids
-from openworld.shifts import ShiftSchedule
-from openworld.show import clip_frames, show_world, timeline_image
-from openworld.spec import load_spec_text
+from openworld.tools.cli import main
+from openworld.tools.show import clip_frames, show_world, timeline_image
+from openworld.world.engine import Engine
+from openworld.world.shifts import ShiftSchedule
+from openworld.world.spec import load_spec_text
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "worlds"
 REQUIRED = ["Meadow", "Seasons", "Blight", "Drought", "Predators", "Drift", "MiniGridStream"]

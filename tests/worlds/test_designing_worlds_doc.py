@@ -57,7 +57,8 @@ def _forget_the_guide_world() -> None:
     """The guide registers Oasis-v0 and sunstroke-v0; remove them so the rest of the suite sees the catalogue."""
     import gymnasium
 
-    from openworld import registry, rules
+    from openworld import registry
+    from openworld.world import rules
 
     registry._WORLDS.pop("Oasis-v0", None)
     rules.RULES.pop("sunstroke-v0", None)

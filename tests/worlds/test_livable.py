@@ -34,12 +34,12 @@ import numpy as np
 import pytest
 
 import openworld
-from openworld import metrics
-from openworld.protocol import Agent, Transition, make_agent
-from openworld.shifts import ShiftSchedule
-from openworld.spec import WorldSpec
+from openworld.agent.protocol import Agent, Transition, make_agent
+from openworld.envs.vector import OpenWorldVectorEnv
+from openworld.scoring import metrics
 from openworld.variants import world_variants
-from openworld.vector import OpenWorldVectorEnv
+from openworld.world.shifts import ShiftSchedule
+from openworld.world.spec import WorldSpec
 
 NUM_WORLDS = 12  # per group; the forager is batched, so more worlds cost little
 WINDOW = 500  # steps of the windowed mean wellbeing around each shift (quick schedules space shifts 1,000 apart)

@@ -13,13 +13,13 @@ from gymnasium.utils.env_checker import check_env
 from minigrid.core.world_object import Goal, Lava
 
 import openworld
-from openworld import metrics
-from openworld.lifetime import live
+from openworld.agent.lifetime import live
 from openworld.registry import world_ids
-from openworld.shifts import ShiftSchedule
-from openworld.spec import SpecError
+from openworld.scoring import metrics
 from openworld.testing import check_world
 from openworld.variants import UnknownVariantError, world_variants
+from openworld.world.shifts import ShiftSchedule
+from openworld.world.spec import SpecError
 from openworld.worlds.minigrid_stream import (
     ACTION_NAMES,
     FAMILIES,

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 import openworld
-from openworld.env import OpenWorldEnv
+from openworld.envs.single import OpenWorldEnv
+from openworld.envs.vector import OpenWorldVectorEnv
 from openworld.registry import UnknownIdError, load_world_spec, world_ids
-from openworld.shifts import ShiftSchedule
-from openworld.spec import SpecError, WorldSpec, load_spec_text, to_dict
 from openworld.variants import (
     SPLITS,
     UnknownVariantError,
@@ -24,7 +23,8 @@ from openworld.variants import (
     variant_of,
     world_variants,
 )
-from openworld.vector import OpenWorldVectorEnv
+from openworld.world.shifts import ShiftSchedule
+from openworld.world.spec import SpecError, WorldSpec, load_spec_text, to_dict
 
 ALL_WORLDS = world_ids(engine_only=False)
 CATALOGUE = [w for w in ALL_WORLDS if w != "Commons-v0"]  # Commons (multi-agent) varies by group size instead
@@ -191,7 +191,7 @@ def test_a_set_path_can_be_dropped_with_null() -> None:
 
 def test_variants_round_trip_through_plain_data() -> None:
     spec = load_world_spec("seasons")
-    from openworld.spec import spec_from_dict
+    from openworld.world.spec import spec_from_dict
 
     again = spec_from_dict(to_dict(spec), source="again")
     assert again == spec and again.variants == spec.variants
@@ -241,7 +241,7 @@ def test_unknown_variant_of_a_spec() -> None:
 
 
 def test_cli_reports_an_unknown_variant(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
-    from openworld.cli import main
+    from openworld.tools.cli import main
 
     assert main(["show", "seasons", "--variant", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown variant 'nope' of Seasons-v0" in capsys.readouterr().err

@@ -1,0 +1,22 @@
+"""The exceptions openworld raises at its boundaries (world files, ids, runs, checkpoints), in one place.
+
+Each is raised with a message a user can act on: it names the file, key, id or option at fault and,
+where one exists, the nearest valid choice. Callers tell them apart by type, never by message text.
+"""
+
+from __future__ import annotations
+
+
+class SpecError(ValueError):
+    """A world spec is malformed: the message names the file, the key path and the problem."""
+
+
+class UnknownIdError(KeyError):
+    """An id that no registry entry has; the message lists what exists."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class UnknownVariantError(UnknownIdError):
+    """A variant name the world does not define; the message lists the ones it does."""

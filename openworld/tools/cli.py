@@ -1,0 +1,126 @@
+"""The ``openworld`` command line.
+
+Subcommands:
+    run      one continual lifetime configured with Hydra (``openworld run world=meadow agent=ppo``)
+    demo     live a scripted agent through a shifting world and print what each shift did
+    worlds   list the registered worlds
+    show     write a picture of a world's map and shift schedule (and a clip of a body living a shift)
+    report   tables and plots of scored runs, aggregated across seeds (IQM and 95% CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from openworld.tools.demo import format_demo, run_demo
+
+    result = run_demo(world=args.world, agent=args.agent, steps=args.steps, num_envs=args.envs,
+                      seed=args.seed, window=args.window)
+    print(format_demo(result, window=args.window))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from openworld.runner import hydra_main
+
+    return hydra_main(list(args.overrides))
+
+
+def _worlds(args: argparse.Namespace) -> int:
+    from openworld.registry import world_entries
+
+    for entry in world_entries():
+        print(f"openworld/{entry.world_id:<20} {entry.summary}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from openworld.tools.show import show_world
+
+    for path in show_world(args.world, args.out, variant=args.variant, seed=args.seed, tile=args.tile,
+                           gif=args.gif):
+        print(path)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from openworld.scoring.report import write_report
+
+    try:
+        written = write_report(args.dirs, args.out, reps=args.reps, seed=args.seed, plots=not args.no_plots)
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from err
+    for path in written:
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openworld", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="one continual lifetime (Hydra overrides follow, e.g. world=meadow)",
+                              add_help=False)
+    run.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides; --help for Hydra's help")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="live a scripted agent through a shifting world")
+    demo.add_argument("--world", default="Shiftlands-v0", help="world id (default: %(default)s)")
+    demo.add_argument("--agent", default="forager", help="agent id (default: %(default)s)")
+    demo.add_argument("--steps", type=int, default=17_500, help="world steps to live (default: %(default)s)")
+    demo.add_argument("--envs", type=int, default=4, help="worlds lived in at once (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    demo.add_argument("--window", type=int, default=500, help="steps averaged around a shift (default: %(default)s)")
+    demo.set_defaults(handler=_demo)
+
+    worlds = commands.add_parser("worlds", help="list the registered worlds")
+    worlds.set_defaults(handler=_worlds)
+
+    show = commands.add_parser("show", help="write a PNG of a world's map and shift schedule (--gif: a clip)")
+    show.add_argument("world", help="world id or name, e.g. Seasons or seasons")
+    show.add_argument("--variant", default=None, help="a variant of the world, e.g. quick or heldout_early")
+    show.add_argument("--out", default=".", help="directory to write to (default: %(default)s)")
+    show.add_argument("--seed", type=int, default=0, help="world seed (default: %(default)s)")
+    show.add_argument("--tile", type=int, default=8, help="pixels per map cell (default: %(default)s)")
+    show.add_argument("--gif", action="store_true",
+                      help="also write a GIF of a scripted agent living through the first shift "
+                           "(lives from step 0: use --variant quick for a short wait)")
+    show.set_defaults(handler=_show)
+
+    report = commands.add_parser("report", help="tables and plots of scored runs (IQM and 95%% CI across seeds)")
+    report.add_argument("dirs", nargs="+", metavar="DIR",
+                        help="run directories (holding summary.json), or folders searched for them")
+    report.add_argument("--out", default="report", help="output folder (default: ./%(default)s)")
+    report.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+    report.add_argument("--no-plots", action="store_true", help="write the tables only")
+    report.set_defaults(handler=_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``openworld`` console script."""
+    from openworld.plugins import load_plugins
+
+    load_plugins("openworld.worlds")  # registers the catalogues
+    from openworld.errors import SpecError, UnknownIdError
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["run"]:  # Hydra parses its own arguments (-m, --cfg, --help...): argparse would refuse them
+        from openworld.runner import hydra_main
+
+        return hydra_main(arguments[1:])
+    args = build_parser().parse_args(arguments)
+    try:
+        return int(args.handler(args))
+    except (UnknownIdError, SpecError, ValueError, TypeError) as err:
+        print(f"openworld {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
