@@ -43,8 +43,8 @@ def live_one(directory: Path, agent: str, seed: int, steps: int, envs: int, wind
 
     import openworld  # noqa: F401  (registers the worlds)
     from openworld.agent.lifetime import live
-    from openworld.scoring.monitor import Monitor, summarize
     from openworld.agent.protocol import make_agent
+    from openworld.scoring.monitor import Monitor, summarize
     from openworld.world.shifts import ShiftSchedule
 
     vector = gym.make_vec(f"openworld/{WORLD}", num_envs=envs, vectorization_mode="vector_entry_point")

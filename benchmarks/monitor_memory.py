@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet  # noqa: F401  (loaded before the first sample: RSS growth is the recording's)
 
-from openworld.scoring.monitor import DEFAULT_CHUNK_ROWS, Monitor
 from openworld.registry import load_world_spec
+from openworld.scoring.monitor import DEFAULT_CHUNK_ROWS, Monitor
 from openworld.world.shifts import ShiftSchedule
 
 BYTES_PER_ROW = 4 + 8 + 1 + 1 + 4 + 4 * 4 + 4 + 4  # body, t, alive, died, wellbeing, 4 vitals, regime, shift

@@ -54,9 +54,9 @@ import torch  # noqa: E402
 import openworld  # noqa: E402, F401  (registers the worlds)
 import openworld.agents.ppo  # noqa: E402, F401  (registers ppo-v0)
 import openworld.agents.rnd  # noqa: E402, F401  (registers ppo-rnd-v0)
-from openworld.scoring import stats  # noqa: E402
 from openworld.agent.lifetime import LifetimeState, live  # noqa: E402
 from openworld.agent.protocol import Transition, make_agent  # noqa: E402
+from openworld.scoring import stats  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

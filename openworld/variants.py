@@ -52,8 +52,8 @@ import numpy as np
 
 from openworld.errors import UnknownVariantError
 from openworld.registry import load_world_spec, resolve_world_id, world_ids
-from openworld.world.variants import SPLITS, unknown_variant_message
 from openworld.world.spec import WorldSpec, apply_variant, check_variants
+from openworld.world.variants import SPLITS, unknown_variant_message
 
 
 # ------------------------------------------------------------------------------------------ values
