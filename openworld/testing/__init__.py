@@ -31,7 +31,8 @@ runner's protocol.
 """
 
 from openworld.testing.agent_checks import AGENT_PROPERTIES, AgentCheckError, AgentCheckReport, check_agent
-from openworld.testing.world_checks import PROPERTIES, WorldCheckError, WorldCheckReport, check_world
+from openworld.testing.world_checks import check_world
+from openworld.testing.world_report import PROPERTIES, WorldCheckError, WorldCheckReport
 
 __all__ = ["AGENT_PROPERTIES", "PROPERTIES", "AgentCheckError", "AgentCheckReport", "WorldCheckError",
            "WorldCheckReport", "check_agent", "check_world"]

@@ -50,13 +50,14 @@ import numpy as np
 from gymnasium import spaces
 
 from openworld.agent.protocol import Transition
+from openworld.testing.differences import short
+from openworld.testing.world_report import check_skip
 
 __all__ = ["AGENT_PROPERTIES", "AgentCheckError", "AgentCheckReport", "check_agent"]
 
 AGENT_PROPERTIES = ("protocol", "actions", "inputs", "determinism", "save_load")
 """The properties :func:`check_agent` checks, in the order it checks them."""
 
-REPR_LIMIT = 120  # longest value repr quoted in an error message
 METHODS = ("act", "observe", "state_dict", "load_state_dict")
 
 AgentFactory = Callable[..., Any]
@@ -151,8 +152,6 @@ def check_agent(agent: str | AgentFactory, world: str = "Meadow-v0", *, num_envs
     checkpoint = steps // 2 if checkpoint_at is None else checkpoint_at
     if not 0 < checkpoint < steps:
         raise ValueError(f"checkpoint_at must lie in [1, {steps - 1}], got {checkpoint}")
-    from openworld.testing.world_checks import check_skip
-
     check_skip(skip, AGENT_PROPERTIES)
     if isinstance(agent, str):
         entry = agent_entry(agent)
@@ -296,9 +295,9 @@ class _AgentChecker:
         if not np.array_equal(np.asarray(expected), np.asarray(actual)):
             i = int(np.flatnonzero(np.asarray(expected) != np.asarray(actual))[0])
             who = "the twin agent" if prop == "determinism" else "the reloaded agent"
-            raise AgentCheckError(prop, f"actions[{i}]", f"{who} chose {_short(actual[i])}, the reference "
-                                  f"{_short(expected[i])}; all: {_short(actual.tolist())} vs "
-                                  f"{_short(expected.tolist())}", step)
+            raise AgentCheckError(prop, f"actions[{i}]", f"{who} chose {short(actual[i])}, the reference "
+                                  f"{short(expected[i])}; all: {short(actual.tolist())} vs "
+                                  f"{short(expected.tolist())}", step)
 
     def compare_states(self, prop: str, expected: Any, actual: Any, problem: str) -> None:
         difference = first_difference(expected, actual)
@@ -343,7 +342,7 @@ def first_difference(expected: Any, actual: Any, path: str = "") -> tuple[str, s
         if not equal:
             where = np.argwhere(~((x == y) | ((x != x) & (y != y))) if x.dtype.kind in "fc" else x != y)
             index = tuple(int(i) for i in where[0]) if len(where) else ()
-            return path, f"at index {index}: {_short(y[index].tolist())} vs expected {_short(x[index].tolist())}"
+            return path, f"at index {index}: {short(y[index].tolist())} vs expected {short(x[index].tolist())}"
         return None
     if isinstance(expected, float) and isinstance(actual, float) and math.isnan(expected) and math.isnan(actual):
         return None
@@ -352,7 +351,7 @@ def first_difference(expected: Any, actual: Any, path: str = "") -> tuple[str, s
     except Exception:  # objects whose == is not a bool
         equal = False
     if not equal:
-        return path, f"{_short(actual)}, expected {_short(expected)}"
+        return path, f"{short(actual)}, expected {short(expected)}"
     return None
 
 
@@ -362,7 +361,3 @@ def _is_tensor(value: Any) -> bool:
     torch = sys.modules.get("torch")  # never import torch just to check
     return torch is not None and isinstance(value, torch.Tensor)
 
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= REPR_LIMIT else text[:REPR_LIMIT - 3] + "..."
