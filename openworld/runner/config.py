@@ -91,7 +91,7 @@ class RunConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
-FIELDS = frozenset(item.name for item in fields(RunConfig))
+RUN_CONFIG_KEYS = frozenset(item.name for item in fields(RunConfig))
 
 
 def register_schema() -> None:
@@ -102,15 +102,15 @@ def register_schema() -> None:
 
 
 @dataclass(frozen=True)
-class ReadConfig:
+class ComposedConfig:
     """A composed config, typed and as recorded."""
 
     typed: RunConfig
-    plain: dict[str, Any]  # every key, resolved: what .hydra, Sacred and the checkpoint's header record
+    plain: dict[str, Any]  # every key, resolved: what Sacred and a checkpoint's header record
     prior: Any  # the chosen prior's node, or None
 
 
-def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ReadConfig:
+def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ComposedConfig:
     """The composed config as a :class:`RunConfig` (validated against the schema) and as plain data.
 
     Raises:
@@ -125,9 +125,9 @@ def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ReadConfig:
     assert isinstance(container, dict)
     plain: dict[str, Any] = {str(key): value for key, value in container.items()}
     schema = OmegaConf.structured(RunConfig)
-    typed = OmegaConf.to_object(OmegaConf.merge(schema, {key: plain[key] for key in FIELDS if key in plain}))
+    typed = OmegaConf.to_object(OmegaConf.merge(schema, {key: plain[key] for key in RUN_CONFIG_KEYS if key in plain}))
     assert isinstance(typed, RunConfig)
-    return ReadConfig(typed, plain, plain.get("prior"))
+    return ComposedConfig(typed, plain, plain.get("prior"))
 
 
 def check_run_config(config: RunConfig) -> None:

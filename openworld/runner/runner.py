@@ -49,20 +49,20 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     """
     from openworld.registry import agent_entry, world_entry
 
-    read = read_run_config(cfg)
-    config = read.typed
+    composed = read_run_config(cfg)
+    config = composed.typed
     check_run_config(config)
     resume, overwrite = resolve_resume(run_dir, config.resume, config.overwrite)
     mode = progress_mode(config.progress)
     world = world_spec_from_config(config.world, overrides)
     agent_name, kwargs = agent_kwargs(config.agent)
     agent_id = agent_entry(agent_name).agent_id
-    if read.prior is not None:  # the agent loads its prior (DESIGN section 6)
-        kwargs["prior"] = read.prior
+    if composed.prior is not None:  # the agent loads its prior (DESIGN section 6)
+        kwargs["prior"] = composed.prior
     identity = {"world": world.world_id, "variant": world.variant, "agent": agent_id, "seed": config.seed,
                 "num_envs": config.num_envs, "bodies": config.bodies}
     check_run_dir(run_dir, resume, overwrite, overrides)
-    resumption = read_resumption(run_dir, identity, read.plain, config.steps) if resume else None
+    resumption = read_resumption(run_dir, identity, composed.plain, config.steps) if resume else None
     try:  # writes nothing yet
         observers = make_observers(run_dir, config.tracking.mongo_url, config.tracking.mongo_db, mongo_client)
     except ImportError as err:
@@ -81,9 +81,9 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
             clear_run_dir(run_dir)
         if resumption is None:
             save_hydra_files(run_dir, cfg, hydra_config, overrides)
-        lifetime = Lifetime(config, read.plain, run_dir, world, agent_id, envs, agent, identity, mode)
+        lifetime = Lifetime(config, composed.plain, run_dir, world, agent_id, envs, agent, identity, mode)
         result: dict[str, Any] = run_tracked(
-            f"{world.world_id}/{agent_id}", sacred_safe(read.plain), observers,
+            f"{world.world_id}/{agent_id}", sacred_safe(composed.plain), observers,
             lambda run: lifetime.run(run, resumption), capture="no" if mode == "bar" else "sys",
             artifacts=[(world_entry(world.world_id).spec_path, "world.yaml")], sources=sources(agent))
         return result
