@@ -20,3 +20,16 @@ class UnknownIdError(KeyError):
 
 class UnknownVariantError(UnknownIdError):
     """A variant name the world does not define; the message lists the ones it does."""
+
+
+class AgentError(TypeError):
+    """An agent that cannot be built as configured (a keyword its factory does not take); the message names
+    the agent and the configuration."""
+
+
+class RunError(RuntimeError):
+    """A run that cannot start as asked (an occupied run directory, nothing to resume, a bad run key...)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: corrupt, truncated, or from a different run."""

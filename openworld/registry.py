@@ -109,6 +109,11 @@ def world_entries() -> list[WorldEntry]:
     return [_WORLDS[i] for i in world_ids(engine_only=False)]
 
 
+def world_entry(name: str) -> WorldEntry:
+    """The registry entry of a world (its world file, summary and validated spec), by id or name."""
+    return _WORLDS[resolve_world_id(name)]
+
+
 def agent_ids() -> list[str]:
     load_plugins("openworld.agents")
     return sorted(_AGENTS)

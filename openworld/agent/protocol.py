@@ -30,6 +30,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from gymnasium import spaces
 
+from openworld.errors import AgentError
+
 
 @dataclass
 class Transition:
@@ -88,7 +90,7 @@ def make_agent(name: str, observation_space: spaces.Space, action_space: spaces.
 
     Raises:
         UnknownIdError: listing the registered agents.
-        TypeError: when ``config`` has a key the agent does not take.
+        AgentError: when ``config`` has a key the agent does not take (a ``TypeError``).
     """
     from openworld.registry import agent_entry
 
@@ -96,4 +98,4 @@ def make_agent(name: str, observation_space: spaces.Space, action_space: spaces.
     try:
         return entry.factory(observation_space, action_space, num_envs, seed, **config)  # type: ignore[no-any-return]
     except TypeError as err:
-        raise TypeError(f"agent '{entry.agent_id}': bad configuration {sorted(config)}: {err}") from err
+        raise AgentError(f"agent '{entry.agent_id}': bad configuration {sorted(config)}: {err}") from err

@@ -27,13 +27,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from openworld.errors import CheckpointError
 from openworld.files import atomic_write
 
+__all__ = ["MAGIC", "CheckpointError", "load_checkpoint", "read_header", "save_checkpoint"]
+
 MAGIC = b"OWCKPT01"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: corrupt, truncated, or from a different run."""
 
 
 def save_checkpoint(path: str | Path, payload: Mapping[str, Any], header: Mapping[str, Any]) -> None:

@@ -30,6 +30,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from openworld.runner.rundir import MONITOR, REPORT, STREAM, SUMMARY
+
+ARTIFACT_BYTES = 16 << 20  # the recording's chunk files become Sacred artifacts only below this total
 TRACKED_PACKAGES = ("openworld", "numpy", "torch", "gymnasium", "minigrid", "pettingzoo", "hydra-core", "sacred",
                     "omegaconf", "pyarrow")
 
@@ -129,3 +132,48 @@ def run_tracked(name: str, config: Mapping[str, Any], observers: list[Any], main
         print(f"openworld: warning: the Sacred observer {type(observer).__name__} failed during the run; "
               "its record is incomplete (the error was logged above)", file=sys.stderr, flush=True)
     return run.result
+
+
+def sacred_safe(value: Any) -> Any:
+    """Sacred (and MongoDB) refuse config keys with dots: a shift's ``set`` keys (``resources.berry.regrow``)
+    are written with slashes (``resources/berry/regrow``) in Sacred's copy; ``.hydra/config.yaml`` has the
+    original."""
+    if isinstance(value, dict):
+        return {str(key).replace(".", "/"): sacred_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [sacred_safe(item) for item in value]
+    return value
+
+
+def log_scalars(sacred_run: Any, step: int, interval: Mapping[str, float], deaths: int, steps_per_second: float,
+                num_bodies: int, agent: Any) -> None:
+    """A log line's scalars, in cleanrl's namespaces: ``charts/...`` for the run, ``losses/...`` (and
+    whatever else the agent reports) from the learner."""
+    from openworld.agent.protocol import agent_metrics
+
+    for name, value in interval.items():
+        sacred_run.log_scalar(f"charts/{name}", value, step)
+    sacred_run.log_scalar("charts/deaths", deaths, step)
+    sacred_run.log_scalar("charts/steps_per_second", steps_per_second, step)
+    sacred_run.log_scalar("charts/body_steps_per_second", steps_per_second * num_bodies, step)
+    for key, value in agent_metrics(agent).items():
+        sacred_run.log_scalar(key, value, step)
+
+
+def add_run_artifacts(sacred_run: Any, run_dir: Path, report_dir: Path | None) -> None:
+    """Attach a finished run's summary, recording (below ``ARTIFACT_BYTES``) and report to its Sacred record."""
+    # Renamed so that tools looking for run directories (summary.json, monitor.json) under a sweep
+    # folder do not take Sacred's copies for runs of their own.
+    sacred_run.add_artifact(str(run_dir / SUMMARY), f"run-{SUMMARY}")
+    sacred_run.add_artifact(str(run_dir / MONITOR), f"run-{MONITOR}")
+    chunks = sorted((run_dir / STREAM).glob("chunk-*.parquet"))
+    total = sum(path.stat().st_size for path in chunks)
+    if total <= ARTIFACT_BYTES:
+        for path in chunks:
+            sacred_run.add_artifact(str(path), f"stream-{path.name}")
+    else:  # a long recording stays in the run directory only
+        sacred_run.info["recording_not_attached"] = f"{total:,} bytes in {run_dir / STREAM}"
+    if report_dir is not None:
+        for path in sorted(report_dir.iterdir()):
+            if path.suffix in (".md", ".png", ".csv", ".json"):
+                sacred_run.add_artifact(str(path), f"{REPORT}-{path.name}")

@@ -173,7 +173,7 @@ class Monitor:
                                  f"{', '.join(differing)}: {[existing[k] for k in differing]} on disk, "
                                  f"{[meta[k] for k in differing]} now")
         else:
-            if (self.directory / META_FILE).exists() or _chunk_files(self.stream_directory):
+            if (self.directory / META_FILE).exists() or chunk_files(self.stream_directory):
                 raise FileExistsError(f"{self.directory} already holds a recording; choose a new directory, or "
                                       "pass resume=True and load_state_dict(<checkpointed state>) to continue it")
             self.stream_directory.mkdir(parents=True, exist_ok=True)
@@ -334,7 +334,7 @@ class Monitor:
                              f"this monitor has window={self.window}, num_bodies={self.num_bodies}")
         chunks = int(state["chunks"])
         self.stream_directory.mkdir(parents=True, exist_ok=True)
-        on_disk = _chunk_files(self.stream_directory)
+        on_disk = chunk_files(self.stream_directory)
         missing = sorted(set(range(chunks)) - set(on_disk))
         if missing:
             raise ValueError(f"{self.stream_directory}: the checkpoint needs chunk files {missing[:5]}, "
@@ -656,7 +656,7 @@ def read_recording(directory: str | os.PathLike[str]) -> Recording:
     parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name in columns}
     regimes = _CodeBook()
     shifts = _CodeBook()
-    for path in _chunk_files(directory / STREAM_DIR).values():
+    for path in chunk_files(directory / STREAM_DIR).values():
         table = pq.read_table(path, read_dictionary=["regime", "shift"])
         for name, (dtype, shape) in columns.items():
             if name == "vitals":
@@ -1044,7 +1044,7 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def _chunk_files(stream_directory: Path) -> dict[int, Path]:
+def chunk_files(stream_directory: Path) -> dict[int, Path]:
     """Finished chunk files by index, in index order (temporary files are not listed)."""
     if not stream_directory.is_dir():
         return {}

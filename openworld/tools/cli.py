@@ -24,12 +24,6 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    from openworld.runner import hydra_main
-
-    return hydra_main(list(args.overrides))
-
-
 def _worlds(args: argparse.Namespace) -> int:
     from openworld.registry import world_entries
 
@@ -63,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openworld", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    # Listed for --help only: main() hands `openworld run ...` to Hydra before argparse sees it.
     run = commands.add_parser("run", help="one continual lifetime (Hydra overrides follow, e.g. world=meadow)",
                               add_help=False)
     run.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides; --help for Hydra's help")
-    run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo", help="live a scripted agent through a shifting world")
     demo.add_argument("--world", default="Shiftlands-v0", help="world id (default: %(default)s)")

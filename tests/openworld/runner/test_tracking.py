@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from openworld.runner import _sacred_safe
 from openworld.runner.tracking import make_observers, package_versions, run_tracked
+from openworld.runner.tracking import sacred_safe as _sacred_safe
 
 
 def test_file_observer_records_config_metrics_artifacts_and_versions(tmp_path: Path) -> None:

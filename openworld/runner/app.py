@@ -1,0 +1,142 @@
+"""The Hydra app behind ``openworld run``: composes the config (``experiments/conf``, with the groups
+generated from the registries), runs it, and turns the errors a user can act on into one line on stderr
+and an exit code, with the nearest existing key after a misspelt override.
+
+Exit codes: 0 done; 1 Hydra refused the command line (unknown choice, bad override); 2 the run refused
+(:func:`user_error`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from openworld.errors import AgentError, CheckpointError, RunError, SpecError, UnknownIdError
+from openworld.runner.groups import register_config_groups
+from openworld.runner.runner import run_experiment
+
+CONFIG_PATH = "pkg://openworld.experiments.conf"
+# The errors whose message says what to do: printed without a traceback.
+USER_ERRORS = (RunError, SpecError, UnknownIdError, CheckpointError, AgentError)
+
+
+def hydra_main(argv: Sequence[str]) -> int:
+    """Run the Hydra app with these command-line arguments (``-m`` for a multirun); returns the exit code."""
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    from openworld.plugins import load_plugins
+
+    load_plugins("openworld.worlds")  # registers the catalogues
+
+    register_config_groups()
+    failures: list[str] = []
+
+    @hydra.main(config_path=CONFIG_PATH, config_name="config", version_base="1.3")
+    def app(cfg: Any) -> None:
+        hydra_config = HydraConfig.get()
+        run_dir = Path(hydra_config.runtime.output_dir)
+        overrides = list(hydra_config.overrides.task)
+        try:
+            run_experiment(cfg, run_dir, overrides, hydra_config=hydra_config)
+        except Exception as err:
+            message = user_error(err)
+            if message is None:
+                raise
+            print(f"openworld run: error: {message}", file=sys.stderr, flush=True)
+            failures.append(message)
+            if hydra_config.mode is not None and hydra_config.mode.name == "MULTIRUN":
+                raise RunError(message) from None  # a failed job fails the sweep (its exit code)
+
+    saved_argv = sys.argv
+    sys.argv = ["openworld run", *argv]
+    try:
+        app()
+    except SystemExit as exit_:  # Hydra exits on its own errors (unknown choice, bad override)
+        code = exit_.code if isinstance(exit_.code, int) else 1
+        if code:
+            hint = override_hint(argv)
+            if hint:
+                print(f"openworld run: {hint}", file=sys.stderr, flush=True)
+        return code
+    finally:
+        sys.argv = saved_argv
+    return 2 if failures else 0
+
+
+def user_error(err: BaseException) -> str | None:
+    """The message of an error the user can act on (printed without a traceback), else None."""
+    return str(err) if isinstance(err, USER_ERRORS) else None
+
+
+def override_hint(argv: Sequence[str]) -> str | None:
+    """After Hydra refused a ``world.<key>=`` or ``agent.<key>=`` override: the nearest existing key of
+    the chosen world or agent (``world=...`` on the command line, else the root config's default)."""
+    from hydra.core.config_store import ConfigStore
+
+    repository = ConfigStore.instance().repo
+    choices = dict(default_choices())
+    for argument in argv:
+        key, _, value = argument.partition("=")
+        if key in ("world", "agent"):
+            choices[key] = value
+    for argument in argv:
+        if "=" not in argument or argument.startswith(("+", "~", "-")):
+            continue
+        key = argument.split("=", 1)[0]
+        group = key.split(".", 1)[0]
+        if group not in ("world", "agent") or "." not in key:
+            continue
+        entry = repository.get(group, {}).get(f"{choices.get(group)}.yaml")
+        if entry is None:
+            continue
+        node, path = entry.node, key.split(".")[1:]
+        if has_path(node, path):
+            continue
+        parent, known = longest_prefix(node, path)
+        close = difflib.get_close_matches(path[len(parent)], known, n=1)
+        where = ".".join([group, *parent])
+        suggestion = f"Did you mean {where}.{close[0]}? " if close else ""
+        keys = f"Keys of {where} ({group}={choices.get(group)}): {', '.join(known)}." if known else \
+            f"{where} ({group}={choices.get(group)}) has no keys yet."
+        return f"{key}: no such key. {suggestion}{keys} A new key is added with +{argument} (docs/experiments.md)."
+    return None
+
+
+def default_choices() -> dict[str, str]:
+    """The root config's default ``world`` and ``agent`` (its defaults list's group choices)."""
+    import yaml
+
+    text = resources.files("openworld.experiments").joinpath("conf", "config.yaml").read_text()
+    out = {}
+    for item in yaml.safe_load(text).get("defaults", []):
+        if isinstance(item, dict):
+            out.update({str(k): str(v) for k, v in item.items()})
+    return out
+
+
+def has_path(node: Any, path: Sequence[str]) -> bool:
+    """Whether ``node`` (mappings and sequences) holds the key path ``path``."""
+    for part in path:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, Sequence) and not isinstance(node, str) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def longest_prefix(node: Any, path: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The longest existing prefix of ``path`` in ``node``, and the keys found under it."""
+    prefix: list[str] = []
+    for part in path[:-1]:
+        if isinstance(node, Mapping) and part in node and isinstance(node[part], Mapping):
+            node, prefix = node[part], [*prefix, part]
+        else:
+            break
+    return prefix, sorted(map(str, node)) if isinstance(node, Mapping) else []

@@ -1,0 +1,90 @@
+"""What a run lives in and who lives it, built from the config: the world (spec and variant), the vector
+env and the agent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from openworld.errors import SpecError
+
+if TYPE_CHECKING:
+    from openworld.envs.single import OnDeath
+
+
+@dataclass(frozen=True)
+class WorldChoice:
+    """The world of a run: its id, the variant lived in (None: the world as written) and the specs."""
+
+    world_id: str
+    variant: str | None
+    spec: Any  # the spec lived in: the base with the variant applied
+    base: Any  # the world file with the command-line overrides (its variants are the evaluation's)
+
+
+def world_spec_from_config(world: Mapping[str, Any], overrides: Sequence[str] = ()) -> WorldChoice:
+    """The validated world of a ``world`` config node (command-line overrides included).
+
+    Raises:
+        SpecError: naming the key, and the command-line override that set it if one did.
+        UnknownVariantError: listing the world's variants.
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    from openworld.registry import resolve_world_id, world_entry
+    from openworld.world.spec import spec_from_dict
+
+    plain: Any = OmegaConf.to_container(world, resolve=True) if isinstance(world, DictConfig) else world
+    data = dict(plain)
+    world_id = resolve_world_id(str(data.pop("id")))
+    variant = data.pop("variant", None)
+    source = f"{world_entry(world_id).spec_path} (with command-line overrides)"
+    try:
+        base = spec_from_dict(data, source=source)
+    except SpecError as err:
+        raise SpecError(name_override(str(err), source, overrides)) from err
+    if variant is None:
+        return WorldChoice(world_id, None, base, base)
+    from openworld.variants import apply_variant
+
+    return WorldChoice(world_id, str(variant), apply_variant(base, str(variant)), base)
+
+
+def name_override(message: str, source: str, overrides: Sequence[str]) -> str:
+    """Point a spec error at the command-line override that caused it, when one did."""
+    path = message[len(source) + 2:].split(":", 1)[0] if message.startswith(source) else ""
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if path and key in (f"world.{path}", f"world.{path.rsplit('.', 1)[0]}"):
+            return f"{message}\n  (set on the command line by {override})"
+    return message
+
+
+def agent_kwargs(agent: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An ``agent`` config node as the agent's id and its factory's keyword arguments."""
+    data = dict(agent)
+    return str(data.pop("id")), data
+
+
+def build_envs_and_agent(world: WorldChoice, agent_id: str, agent_config: Mapping[str, Any], *, num_envs: int,
+                         bodies: int, seed: int, on_death: str) -> tuple[Any, Any]:
+    """The run's vector env and its agent: ``num_envs`` worlds of one body each, or, with ``bodies > 1``,
+    one independent agent per body (``openworld.envs.population``).
+
+    Raises:
+        AgentError: the agent does not take a key of ``agent_config``.
+    """
+    from openworld.agent.protocol import make_agent
+    from openworld.envs.vector import OpenWorldVectorEnv
+
+    if bodies > 1:
+        from openworld.envs.population import BodiesAsEnvs, IndependentAgents
+
+        envs: Any = BodiesAsEnvs(num_envs, bodies, world=world.spec)
+        return envs, IndependentAgents(agent_id, envs, bodies, seed, **agent_config)
+    # The env refuses an on_death other than its OnDeath literals.
+    envs = OpenWorldVectorEnv(num_envs, world=world.spec, on_death=cast("OnDeath", on_death))
+    agent = make_agent(agent_id, envs.single_observation_space, envs.single_action_space, num_envs, seed,
+                       **agent_config)
+    return envs, agent

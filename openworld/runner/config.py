@@ -1,0 +1,150 @@
+"""The typed config of ``openworld run``: a structured schema of the root config's keys, and the checks
+of the values a type cannot express.
+
+The values and their comments live in ``experiments/conf/config.yaml``; the types live here. The schema
+is registered in Hydra's ConfigStore as ``run_schema`` and listed in the root config's defaults after the
+``world``, ``agent`` and ``prior`` groups, so that Hydra refuses a mistyped value (``steps=abc``) before a
+run starts and the composed config keeps the keys and order it had as plain YAML.
+
+``prior`` is not a field: an unset prior leaves no key in the composed config (so ``.hydra/config.yaml``,
+Sacred's ``config.json`` and a checkpoint's config have none), while a chosen one is kept as an extra key
+of the schema (OmegaConf keeps the keys merged before the schema).
+
+Example:
+    >>> from omegaconf import OmegaConf
+    >>> schema = OmegaConf.structured(RunConfig)
+    >>> OmegaConf.get_type(schema.monitor).__name__, OmegaConf.is_missing(schema, "steps")
+    ('MonitorConfig', True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from openworld.errors import RunError
+
+SCHEMA_NAME = "run_schema"
+REPORTS = ("plots", "tables", "off")
+PROGRESS_MODES = ("auto", "bar", "plain", "off")
+
+
+@dataclass
+class MonitorConfig:
+    """How the monitor records (``openworld.scoring.monitor``)."""
+
+    window: int = MISSING  # 1: per-step records; W > 1: per-window aggregates
+    chunk_rows: int = MISSING  # rows buffered before a chunk file is written
+
+
+@dataclass
+class MetricsConfig:
+    """The scoring window and tolerance of ``docs/metrics.md``."""
+
+    window: int = MISSING
+    tolerance: float = MISSING
+
+
+@dataclass
+class EvaluationConfig:
+    """Zero-shot evaluation on the world's held-out variants."""
+
+    every: int = MISSING  # world steps between evaluations (0: off)
+    steps: int = MISSING  # steps per evaluation
+    split: str = MISSING  # which variants
+
+
+@dataclass
+class TrackingConfig:
+    """Sacred's observers besides the run directory's file observer."""
+
+    mongo_url: str | None = MISSING  # also record to MongoDB when set
+    mongo_db: str = MISSING
+
+
+@dataclass
+class RunConfig:
+    """The root config of ``openworld run`` (the meaning of each key: ``experiments/conf/config.yaml``)."""
+
+    # Group nodes, typed Any: a world node is its world file (validated by openworld.world.spec, which names
+    # the key at fault) and an agent node its factory's keywords (checked when the agent is built).
+    world: Any = MISSING
+    agent: Any = MISSING
+    steps: int = MISSING
+    seed: int = MISSING
+    num_envs: int = MISSING
+    on_death: str = MISSING
+    bodies: int = MISSING
+    threads: int = MISSING
+    checkpoint_every: int = MISSING
+    log_every: int = MISSING
+    resume: Any = MISSING  # true, false or auto (OmegaConf has no union of bool and str)
+    overwrite: bool = MISSING
+    report: str = MISSING  # one of REPORTS (checked by check_run_config, whose message lists them)
+    progress: str = MISSING  # one of PROGRESS_MODES (likewise)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+RUN_CONFIG_KEYS = frozenset(item.name for item in fields(RunConfig))
+
+
+def register_schema() -> None:
+    """Store :class:`RunConfig` in Hydra's ConfigStore as ``run_schema`` (the root config lists it)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=RunConfig)
+
+
+@dataclass(frozen=True)
+class ComposedConfig:
+    """A composed config, typed and as recorded."""
+
+    typed: RunConfig
+    plain: dict[str, Any]  # every key, resolved: what Sacred and a checkpoint's header record
+    prior: Any  # the chosen prior's node, or None
+
+
+def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ComposedConfig:
+    """The composed config as a :class:`RunConfig` (validated against the schema) and as plain data.
+
+    Raises:
+        RunError: naming the keys left ``???``.
+        omegaconf.ValidationError: a value of the wrong type (Hydra's compose refuses these already).
+    """
+    cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise RunError(f"{', '.join(missing)}: must be given (??? in the config), e.g. {missing[0]}=<value>")
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    plain: dict[str, Any] = {str(key): value for key, value in container.items()}
+    schema = OmegaConf.structured(RunConfig)
+    typed = OmegaConf.to_object(OmegaConf.merge(schema, {key: plain[key] for key in RUN_CONFIG_KEYS if key in plain}))
+    assert isinstance(typed, RunConfig)
+    return ComposedConfig(typed, plain, plain.get("prior"))
+
+
+def check_run_config(config: RunConfig) -> None:
+    """The checks of values a type cannot express, in the order a user meets them.
+
+    Raises:
+        RunError: naming the key, the value and what it may be.
+    """
+    if config.bodies > 1 and config.evaluation.every:
+        raise RunError("evaluation on held-out variants drives single-body worlds; with bodies > 1 set "
+                       "evaluation.every=0")
+    for key, value in (("steps", config.steps), ("num_envs", config.num_envs), ("bodies", config.bodies)):
+        if value < 1:
+            raise RunError(f"{key} must be >= 1, got {value}")
+    if config.resume != "auto" and not isinstance(config.resume, bool):
+        raise RunError(f"resume must be true, false or auto, got {config.resume!r}")
+    if config.report not in REPORTS:
+        raise RunError(f"report must be plots, tables or off, got {config.report!r}")
+    if config.progress not in PROGRESS_MODES:
+        raise RunError(f"progress must be auto, bar, plain or off, got {config.progress!r}")

@@ -1,0 +1,179 @@
+"""The lifetime of one run: the loop around ``openworld.agent.lifetime.live`` that records, logs,
+evaluates and checkpoints at step boundaries, then summarises.
+
+A run lives ``steps`` world steps in ``num_envs`` worlds at once (one batched vector env), the agent
+learning online, the monitor recording every body. There are no episodes: a death is a ``terminated``
+for that body, which carries on in the same world after its respawn delay. Every ``checkpoint_every``
+steps the loop writes an atomic checkpoint (the engine state with its generators, the agent with its
+optimiser and generators, the global generators, the monitor's position and unflushed rows, the step
+counter and the next observation); resuming from it produces the same recording and ``summary.json`` as
+an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openworld.runner.build import WorldChoice
+from openworld.runner.config import RunConfig
+from openworld.runner.counters import Counters
+from openworld.runner.evaluation import evaluate, held_out_variants
+from openworld.runner.progress import PROGRESS_EVERY, Progress
+from openworld.runner.rng import global_rngs, set_global_rngs
+from openworld.runner.rundir import CHECKPOINT, Resumption, lifetime_config
+from openworld.runner.summary import format_summary, write_run_report
+from openworld.runner.tracking import add_run_artifacts, log_scalars
+
+if TYPE_CHECKING:
+    from openworld.agent.lifetime import LifetimeState
+    from openworld.scoring.monitor import Monitor
+
+
+def next_multiple(done: int, every: int) -> int:
+    """The first multiple of ``every`` after ``done``."""
+    return (done // every + 1) * every
+
+
+@dataclass
+class Lifetime:
+    """One run's lifetime: the loop, its checkpoints, logs and evaluations."""
+
+    config: RunConfig
+    recorded_config: dict[str, Any]  # the composed config: a checkpoint's header holds its lifetime part
+    run_dir: Path
+    world: WorldChoice
+    agent_id: str
+    envs: Any
+    agent: Any
+    identity: dict[str, Any]  # what a checkpoint must match (world, variant, agent, seed, num_envs, bodies)
+    progress_mode: str
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        variant = f" ({self.world.variant})" if self.world.variant else ""
+        return f"{self.world.world_id}{variant} / {self.agent_id} / seed {self.config.seed}"
+
+    def run(self, sacred_run: Any, resumption: Resumption | None) -> dict[str, Any]:
+        """Live (or continue) the lifetime as Sacred's ``sacred_run``; returns the run summary."""
+        from openworld.agent.lifetime import live
+
+        config, run_dir = self.config, self.run_dir
+        steps, seed = config.steps, config.seed
+        slots = int(self.envs.num_envs)  # bodies recorded: num_envs worlds x bodies per world
+        monitor = self._open_monitor(slots, resumed=resumption is not None)
+        state: LifetimeState | None = None
+        if resumption is not None:
+            state, counters = self._restore(resumption, monitor)
+            sacred_run.info["resumed_from_step"] = state.step
+            print(f"openworld run: resuming {self.label} at step {state.step:,} in {run_dir}", flush=True)
+        else:
+            counters = Counters(clock=[0] * slots)
+            print(f"openworld run: {self.label}: {steps:,} steps in {config.num_envs} "
+                  f"world{'s' if config.num_envs > 1 else ''} -> {run_dir}", flush=True)
+        sacred_run.info["run_dir"] = str(run_dir.resolve())
+
+        progress = Progress(steps, self.progress_mode, self.label, start=state.step if state is not None else 0)
+        checkpoint_every = config.checkpoint_every or steps
+        log_every = max(1, config.log_every)
+        evaluate_every = config.evaluation.every
+
+        def on_step(done: int, transition: Any) -> None:
+            counters.add(transition.info, transition.next_obs["vitals"])
+            if done % PROGRESS_EVERY == 0:
+                progress.update(done, counters.current_alive_fraction)
+
+        started = time.perf_counter()
+        last_log_time, last_log_step = started, state.step if state is not None else 0
+        try:
+            while (done := state.step if state is not None else 0) < steps:
+                boundary = min(steps, next_multiple(done, checkpoint_every), next_multiple(done, log_every))
+                if evaluate_every:
+                    boundary = min(boundary, next_multiple(done, evaluate_every))
+                result = live(self.envs, self.agent, boundary - done, seed=seed if state is None else None,
+                              state=state, monitor=monitor, on_step=on_step)
+                state = result.state
+                done = state.step
+                if done % log_every == 0 or done == steps:
+                    now = time.perf_counter()
+                    rate = (done - last_log_step) / max(now - last_log_time, 1e-9)  # world steps per second
+                    last_log_time, last_log_step = now, done
+                    interval = counters.interval()
+                    log_scalars(sacred_run, done, interval, counters.deaths, rate, slots, self.agent)
+                    progress.log(done, interval, rate, slots)
+                if evaluate_every and done % evaluate_every == 0:
+                    self._evaluate(sacred_run, done)
+                if done % checkpoint_every == 0 or done == steps:
+                    self._save_checkpoint(monitor, state, counters)
+        finally:
+            progress.close()
+        monitor.close()
+        self.envs.close()
+        sacred_run.info["wall_seconds"] = time.perf_counter() - started
+        return self._finish(sacred_run)
+
+    def _open_monitor(self, slots: int, resumed: bool) -> Monitor:
+        from openworld.scoring.monitor import Monitor
+        from openworld.world.shifts import ShiftSchedule
+
+        return Monitor(self.run_dir, ShiftSchedule(self.world.spec), slots, window=self.config.monitor.window,
+                       chunk_rows=self.config.monitor.chunk_rows,
+                       metadata={"world": self.world.world_id, "agent": self.agent_id, "seed": self.config.seed,
+                                 "variant": self.world.variant},
+                       resume=resumed)
+
+    def _restore(self, resumption: Resumption, monitor: Monitor) -> tuple[LifetimeState, Counters]:
+        """Put the envs, the agent, the monitor and the global generators back as the checkpoint holds them."""
+        from openworld.agent.lifetime import LifetimeState
+
+        payload = resumption.payload
+        self.envs.set_state(payload["envs"])
+        self.agent.load_state_dict(payload["agent"])
+        monitor.load_state_dict(payload["monitor"])
+        set_global_rngs(payload["rngs"])
+        state = LifetimeState.from_state_dict(payload["lifetime"])
+        self.evaluations = list(payload["evaluations"])
+        return state, Counters(**payload["counters"])
+
+    def _save_checkpoint(self, monitor: Monitor, state: LifetimeState, counters: Counters) -> None:
+        from openworld.runner.checkpoint import save_checkpoint
+
+        monitor.flush()  # the checkpoint then holds no buffered rows
+        payload = {"envs": self.envs.get_state(), "agent": self.agent.state_dict(),
+                   "monitor": monitor.state_dict(), "rngs": global_rngs(),
+                   "lifetime": state.state_dict(), "counters": asdict(counters),
+                   "evaluations": list(self.evaluations)}
+        save_checkpoint(self.run_dir / CHECKPOINT, payload,
+                        {**self.identity, "step": state.step, "config": lifetime_config(self.recorded_config)})
+
+    def _evaluate(self, sacred_run: Any, step: int) -> None:
+        """Zero-shot scores on the held-out variants (``openworld.runner.evaluation``), logged and kept."""
+        evaluation = self.config.evaluation
+        held_out = held_out_variants(self.world.base, evaluation.split)
+        if not held_out:
+            return
+        scores = evaluate(self.agent, held_out, steps=evaluation.steps, num_envs=self.config.num_envs,
+                          seed=self.config.seed)
+        for name, variant_scores in scores.items():
+            for metric in ("alive_fraction", "wellbeing"):
+                sacred_run.log_scalar(f"eval/{name}/{metric}", variant_scores[metric], step)
+            self.evaluations.append({"step": step, "variant": name, **variant_scores})
+
+    def _finish(self, sacred_run: Any) -> dict[str, Any]:
+        """Score the recording (``summary.json``), write the report, attach both to Sacred, print the table."""
+        from openworld.scoring.monitor import summarize
+
+        config, run_dir = self.config, self.run_dir
+        extra: dict[str, Any] = {"evaluation": self.evaluations} if self.evaluations else {}  # zero-shot scores
+        if config.bodies > 1:  # "bodies" lists each body (slot = world * bodies + body)
+            extra["bodies_per_world"] = config.bodies
+        summary: dict[str, Any] = summarize(run_dir, window=config.metrics.window, tolerance=config.metrics.tolerance,
+                                            world=self.world.world_id, agent=self.agent_id, seed=config.seed,
+                                            variant=self.world.variant, **extra)
+        report_dir = write_run_report(run_dir, plots=config.report == "plots") if config.report != "off" else None
+        add_run_artifacts(sacred_run, run_dir, report_dir)
+        print(format_summary(summary, run_dir, report_dir), flush=True)
+        return summary
