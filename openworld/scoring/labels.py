@@ -59,6 +59,7 @@ class ScheduleLookup:
         self._onset_code = np.zeros(0, np.int32)
 
     def restore(self, regime_names: Sequence[str], shift_labels: Sequence[str]) -> None:
+        """Continue with the codes of a checkpointed recording; the tables are rebuilt at the next :meth:`cover`."""
         self.regime_names, self.shift_labels = list(regime_names), list(shift_labels)
         self._regime_code = {name: i for i, name in enumerate(self.regime_names)}
         self._shift_code = {name: i for i, name in enumerate(self.shift_labels)}
@@ -87,6 +88,7 @@ class ScheduleLookup:
                                      for t in sorted(onsets)], np.int32)
 
     def regimes(self, clock: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        """The code of the regime in force at each clock (clocks in the covered range)."""
         return self._break_code[np.searchsorted(self._breaks, clock, "right") - 1]
 
     def onsets_at(self, clock: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:

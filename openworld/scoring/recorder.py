@@ -346,6 +346,7 @@ class ColumnBuffer:
         self.data = {name: np.zeros((capacity, *shape), dtype) for name, (dtype, shape) in columns.items()}
 
     def append(self, **values: npt.NDArray[Any]) -> None:
+        """Append rows: one array per column, all of the same length."""
         count = len(values["t"])
         need = self.size + count
         capacity = len(self.data["t"])
@@ -360,7 +361,9 @@ class ColumnBuffer:
         self.size = need
 
     def view(self) -> dict[str, npt.NDArray[Any]]:
+        """The buffered rows (views, not copies)."""
         return {name: array[: self.size] for name, array in self.data.items()}
 
     def clear(self) -> None:
+        """Forget the buffered rows (the memory is kept for the next ones)."""
         self.size = 0
