@@ -1,5 +1,8 @@
 """Survival and adaptation scores computed from the recorded streams of one body.
 
+(Over the 400-line guide on purpose: this is the one reference of every formula, each with the docstring
+that ``docs/metrics.md`` follows; the argument checks and window sums are in :mod:`openworld.scoring.streams`.)
+
 Every function here is pure: it takes per-step arrays that the monitor recorded for a single body
 in a single run and returns plain numbers. The caller loops over bodies and seeds, and aggregates
 across seeds with :mod:`openworld.scoring.stats`. All functions are ``O(T)`` in the stream length ``T``
@@ -16,10 +19,9 @@ Example:
     >>> from openworld.scoring import metrics
     >>> alive = np.ones(8, dtype=bool)
     >>> vitals = np.array([[1.0]] * 4 + [[0.5]] * 4)  # one vital, halved at step 4
-    >>> summary = metrics.summarize_run(
-    ...     alive, vitals, np.array([1.0]), world="Toy-v0", agent="noop", seed=0,
-    ...     shift_times=[4], shift_kinds=["abrupt"], window=2)
-    >>> summary["shifts"][0]["drop"], summary["shifts"][0]["censored"]
+    >>> stream = metrics.wellbeing(alive, vitals, np.array([1.0]))
+    >>> scores = metrics.shift_metrics(stream, [4], ["abrupt"], window=2)
+    >>> scores[0]["drop"], scores[0]["censored"]
     (0.5, True)
 """
 
@@ -30,6 +32,8 @@ from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
+
+from openworld.scoring import streams
 
 DEFAULT_WINDOW: int = 1000
 """Window ``W`` (steps) of the windowed mean wellbeing ``m``.
@@ -81,20 +85,7 @@ class ShiftScores(TypedDict):
     regret: float
 
 
-class RunSummary(TypedDict):
-    """The JSON record of one body in one run (see :func:`summarize_run`)."""
-
-    steps: int
-    world: str
-    agent: str
-    seed: int
-    survival: SurvivalScores
-    shifts: list[ShiftScores]
-    forgetting: float | None
-
-
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
+FloatArray = streams.FloatArray
 
 
 def wellbeing(
@@ -121,7 +112,7 @@ def wellbeing(
         >>> wellbeing([True, True, False], [[4.0, 9.0], [9.0, 1.0], [9.0, 9.0]], [8.0, 10.0])
         array([0.5, 0.1, 0. ])
     """
-    alive_stream = _as_bool_stream(alive, "alive")
+    alive_stream = streams.as_bool_stream(alive, "alive")
     vitals_array = np.asarray(vitals, dtype=np.float64)
     maxima = np.asarray(vital_max, dtype=np.float64)
     if maxima.ndim != 1 or maxima.size == 0:
@@ -134,11 +125,35 @@ def wellbeing(
             f"vitals must have shape (T, K) = {expected} to match alive and vital_max, "
             f"got {vitals_array.shape}"
         )
-    weakest = np.min(vitals_array / maxima, axis=1)
+    fractions = vitals_array / maxima
+    weakest = np.min(fractions, axis=1)
     if not np.all(np.isfinite(weakest[alive_stream])):
         first = int(np.flatnonzero(alive_stream & ~np.isfinite(weakest))[0])
         raise ValueError(f"vitals are not finite at step {first}, where the body is alive")
-    return np.where(alive_stream, np.clip(weakest, 0.0, 1.0), 0.0)
+    return observed_wellbeing(alive_stream, fractions)
+
+
+def observed_wellbeing(alive: npt.ArrayLike, vitals: npt.ArrayLike) -> FloatArray:
+    """Wellbeing of vitals already given as fractions of their maxima, as bodies observe them.
+
+    The formula of :func:`wellbeing` without its checks, for the hot paths that have the observed
+    vitals (``obs["vitals"]``) at hand: the monitor (every recorded step), the demo and the runner's
+    live log. ``w = alive * clip(min_i vitals[..., i], 0, 1)``; the vitals of a dead body are ignored.
+
+    Args:
+        alive: ``(n,)`` bool.
+        vitals: ``(n, K)`` fractions of the vitals' maxima (any float dtype; float32 gives the same
+            numbers as float64, as the result is exact in both).
+
+    Returns:
+        ``(n,)`` float64 wellbeing in [0, 1].
+
+    Example:
+        >>> observed_wellbeing([True, True, False], [[0.5, 0.9], [1.5, 1.25], [0.9, 0.9]])
+        array([0.5, 1. , 0. ])
+    """
+    weakest = np.min(np.asarray(vitals, dtype=np.float64), axis=1)
+    return np.where(np.asarray(alive, dtype=bool), np.clip(weakest, 0.0, 1.0), 0.0)
 
 
 def windowed_mean(
@@ -166,15 +181,15 @@ def windowed_mean(
         >>> windowed_mean([0.0, 1.0, 1.0, 0.0], window=2, boundaries=[2])
         array([0.5, 1. , 0.5, 0. ])
     """
-    stream = _as_float_stream(values, "values")
-    window = _check_window(window)
+    stream = streams.as_float_stream(values, "values")
+    window = streams.check_window(window)
     size = stream.size
-    cuts = _as_times(boundaries, "boundaries", upper=size, allow_upper=True)
+    cuts = streams.as_times(boundaries, "boundaries", upper=size, allow_upper=True)
     stops = np.union1d(cuts, [size])
     starts = np.arange(size)
     next_stop = stops[np.searchsorted(stops, starts, side="right")]
     ends = np.minimum(starts + window, next_stop)
-    means: FloatArray = _window_sums(stream, starts, ends, block=window) / (ends - starts)
+    means: FloatArray = streams.window_sums(stream, starts, ends, block=window) / (ends - starts)
     return means
 
 
@@ -206,12 +221,12 @@ def survival(alive: npt.ArrayLike, deaths: npt.ArrayLike | None = None) -> Survi
         >>> survival([True, True, False, True])
         {'alive_fraction': 0.75, 'deaths_per_10k': 2500.0, 'mean_lifetime': 1.5}
     """
-    alive_stream = _as_bool_stream(alive, "alive")
+    alive_stream = streams.as_bool_stream(alive, "alive")
     steps = alive_stream.size
     if deaths is None:
         death_count = int(np.count_nonzero(alive_stream[:-1] & ~alive_stream[1:]))
     else:
-        death_stream = _as_bool_stream(deaths, "deaths")
+        death_stream = streams.as_bool_stream(deaths, "deaths")
         if death_stream.size != steps:
             raise ValueError(
                 f"deaths has {death_stream.size} steps but alive has {steps}; "
@@ -219,21 +234,62 @@ def survival(alive: npt.ArrayLike, deaths: npt.ArrayLike | None = None) -> Survi
             )
         death_count = int(np.count_nonzero(death_stream))
     alive_steps = int(np.count_nonzero(alive_stream))
-    lives = death_count + int(alive_stream[-1])
-    if alive_steps == 0:
-        mean_lifetime = 0.0
-    elif lives == 0:
+    if alive_steps > 0 and death_count == 0 and not alive_stream[-1]:
         raise ValueError(
             "the deaths stream records no death, yet the body is alive at some step and dead "
             "at the end; pass deaths=None to count alive -> dead transitions instead"
         )
-    else:
-        mean_lifetime = alive_steps / lives
+    return survival_from_counts(steps, alive_steps, death_count, int(alive_stream[-1]))
+
+
+def survival_from_counts(steps: int, alive_steps: float, deaths: int, alive_at_end: int) -> SurvivalScores:
+    """The survival scores of :func:`survival` from the counts they are made of.
+
+    The one place their formulas live: :func:`survival` counts a stream, the summary of a windowed
+    recording sums its windows, a live log sums an interval of world time. Counts may pool several
+    bodies (then ``mean_lifetime`` is the mean length of all their lives).
+
+    Args:
+        steps: world steps observed, ``>= 1`` (of every body, if pooled).
+        alive_steps: steps alive among them.
+        deaths: deaths among them.
+        alive_at_end: bodies alive at the last step (0 or 1 for one body): each ends a life still
+            running, which counts at its observed length.
+
+    Returns:
+        ``{"alive_fraction", "deaths_per_10k", "mean_lifetime"}`` as plain floats;
+        ``mean_lifetime`` is 0.0 without an alive step.
+
+    Raises:
+        ValueError: if there are alive steps but no life (no death and no body alive at the end).
+
+    Example:
+        >>> survival_from_counts(4, 3, 1, 1)
+        {'alive_fraction': 0.75, 'deaths_per_10k': 2500.0, 'mean_lifetime': 1.5}
+    """
+    lives = deaths + alive_at_end
+    if alive_steps > 0 and lives == 0:
+        raise ValueError("inconsistent counts: alive at some step, dead at the end, and no death")
     return {
         "alive_fraction": alive_steps / steps,
-        "deaths_per_10k": DEATH_RATE_STEPS * death_count / steps,
-        "mean_lifetime": float(mean_lifetime),
+        "deaths_per_10k": DEATH_RATE_STEPS * deaths / steps,
+        "mean_lifetime": float(alive_steps / lives) if alive_steps > 0 else 0.0,
     }
+
+
+def mean_wellbeing(wellbeing: npt.ArrayLike, steps: npt.ArrayLike) -> float:
+    """Mean wellbeing over world time of rows that each cover ``steps`` world steps.
+
+    Args:
+        wellbeing: ``(R,)`` mean wellbeing of each row (per-step wellbeing when every row is one step).
+        steps: ``(R,)`` world steps of each row.
+
+    Example:
+        >>> mean_wellbeing([1.0, 0.25], [1, 3])
+        0.4375
+    """
+    weights = np.asarray(steps)
+    return float(np.sum(np.asarray(wellbeing) * weights) / int(weights.sum()))
 
 
 def shift_metrics(
@@ -290,11 +346,11 @@ def shift_metrics(
         >>> first["baseline"], first["drop"], first["recovery_time"], first["regret"]
         (1.0, 1.0, 2, 1.5)
     """
-    stream = _as_wellbeing_stream(wellbeing)
-    window = _check_window(window)
-    _check_tolerance(tolerance)
+    stream = streams.as_wellbeing_stream(wellbeing)
+    window = streams.check_window(window)
+    streams.check_tolerance(tolerance)
     size = stream.size
-    times = _as_times(shift_times, "shift_times", upper=size, allow_upper=False)
+    times = streams.as_times(shift_times, "shift_times", upper=size, allow_upper=False)
     if np.any(np.diff(times) < 0):
         raise ValueError(f"shift_times must be non-decreasing, got {times.tolist()}")
     kinds = [str(kind) for kind in shift_kinds]
@@ -364,8 +420,8 @@ def forgetting(
         >>> forgetting([0.5, 1.0, 0.0, 0.0, 0.25, 1.0], ["a", "a", "b", "b", "a", "a"], window=1)
         0.75
     """
-    stream = _as_wellbeing_stream(wellbeing)
-    window = _check_window(window)
+    stream = streams.as_wellbeing_stream(wellbeing)
+    window = streams.check_window(window)
     labels = np.asarray(regime_ids)
     if labels.shape != stream.shape:
         raise ValueError(
@@ -406,169 +462,6 @@ def generalization_gap(train_scores: npt.ArrayLike, heldout_scores: npt.ArrayLik
         >>> generalization_gap([0.75, 0.25, 0.5], [0.25, 0.25])
         0.25
     """
-    train = _as_float_stream(train_scores, "train_scores")
-    heldout = _as_float_stream(heldout_scores, "heldout_scores")
+    train = streams.as_float_stream(train_scores, "train_scores")
+    heldout = streams.as_float_stream(heldout_scores, "heldout_scores")
     return float(np.mean(train) - np.mean(heldout))
-
-
-def summarize_run(
-    alive: npt.ArrayLike,
-    vitals: npt.ArrayLike,
-    vital_max: npt.ArrayLike,
-    *,
-    world: str,
-    agent: str,
-    seed: int,
-    shift_times: npt.ArrayLike = (),
-    shift_kinds: Sequence[str] = (),
-    regime_ids: npt.ArrayLike | None = None,
-    deaths: npt.ArrayLike | None = None,
-    window: int = DEFAULT_WINDOW,
-    tolerance: float = DEFAULT_TOLERANCE,
-) -> RunSummary:
-    """The JSON-ready record of one body in one run.
-
-    Args:
-        alive: ``(T,)`` bool stream (see :func:`wellbeing`).
-        vitals: ``(T, K)`` vitals.
-        vital_max: ``(K,)`` vital maxima.
-        world: world id, e.g. ``"Seasons-v0"``.
-        agent: agent id.
-        seed: the run's seed.
-        shift_times: shift times as stream indices (see :func:`shift_metrics`).
-        shift_kinds: one label per shift.
-        regime_ids: optional ``(T,)`` regime labels for :func:`forgetting`; without them
-            ``forgetting`` is None.
-        deaths: optional ``(T,)`` death events (see :func:`survival`).
-        window: ``W`` for shifts and forgetting.
-        tolerance: ``eps`` for recovery.
-
-    Returns:
-        ``{"steps", "world", "agent", "seed", "survival", "shifts", "forgetting"}`` made of plain
-        Python ints, floats, bools, strings, lists, dicts and None; no NaN, so ``json.dumps``
-        works.
-
-    Raises:
-        TypeError: if ``seed`` is not an integer.
-        ValueError: on invalid streams or parameters (see the functions above).
-    """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    stream = wellbeing(alive, vitals, vital_max)
-    return {
-        "steps": int(stream.size),
-        "world": str(world),
-        "agent": str(agent),
-        "seed": int(seed),
-        "survival": survival(alive, deaths),
-        "shifts": shift_metrics(stream, shift_times, shift_kinds, window, tolerance),
-        "forgetting": None if regime_ids is None else forgetting(stream, regime_ids, window),
-    }
-
-
-def _window_sums(
-    values: FloatArray,
-    starts: npt.NDArray[np.int64],
-    ends: npt.NDArray[np.int64],
-    block: int,
-) -> FloatArray:
-    """``sum(values[s:e])`` for every window ``[s, e)``; no window may be longer than ``block``.
-
-    Why blocks: a window sum taken as the difference of one running sum over the whole stream
-    carries the rounding error of that running sum, which grows with the stream (about 3e-12 on a
-    single-step window after 2e5 steps, 1e-9 after 1e7). Restarting the running sum every
-    ``block`` steps keeps every partial sum below ``block`` in magnitude, so the error no longer
-    depends on the stream length. A window no longer than ``block`` spans at most two blocks.
-    Cost: a few temporary arrays of length ``T``, still ``O(T)``.
-    """
-    size = values.size
-    block_count = -(-size // block) + 1  # one spare all-zero block, so an end at T is a valid index
-    padded = np.zeros(block_count * block)
-    padded[:size] = values
-    inclusive = np.cumsum(padded.reshape(block_count, block), axis=1)
-    prefix = np.zeros_like(inclusive)  # sum of the block's values before each step
-    prefix[:, 1:] = inclusive[:, :-1]
-    flat_prefix = prefix.ravel()
-    block_totals = inclusive[:, -1]
-    start_block = starts // block
-    same_block = ends // block == start_block
-    sums: FloatArray = np.where(
-        same_block,
-        flat_prefix[ends] - flat_prefix[starts],
-        block_totals[start_block] - flat_prefix[starts] + flat_prefix[ends],
-    )
-    return sums
-
-
-def _as_float_stream(values: npt.ArrayLike, name: str) -> FloatArray:
-    """A non-empty, finite, 1-D float64 copy of ``values``."""
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        first = int(np.flatnonzero(~np.isfinite(array))[0])
-        raise ValueError(f"{name} must be finite, got {array[first]} at index {first}")
-    return array
-
-
-def _as_wellbeing_stream(values: npt.ArrayLike) -> FloatArray:
-    """A wellbeing stream, checked to lie in [0, 1] (the recovery test assumes it)."""
-    array = _as_float_stream(values, "wellbeing")
-    outside = (array < 0.0) | (array > 1.0)
-    if np.any(outside):
-        first = int(np.flatnonzero(outside)[0])
-        raise ValueError(
-            f"wellbeing must lie in [0, 1], got {array[first]} at step {first}; "
-            "compute it with openworld.scoring.metrics.wellbeing"
-        )
-    return array
-
-
-def _as_bool_stream(values: npt.ArrayLike, name: str) -> BoolArray:
-    """A non-empty 1-D bool stream; accepts bools or the integers 0 and 1."""
-    array = np.asarray(values)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {array.shape}")
-    is_zero_one = np.issubdtype(array.dtype, np.number) and np.all((array == 0) | (array == 1))
-    if array.dtype != np.bool_ and not is_zero_one:
-        raise ValueError(f"{name} must be booleans (or 0/1), got dtype {array.dtype}")
-    return array.astype(np.bool_)
-
-
-def _as_times(
-    values: npt.ArrayLike, name: str, upper: int, allow_upper: bool
-) -> npt.NDArray[np.int64]:
-    """Integer times in ``[0, upper)`` (or ``[0, upper]`` if ``allow_upper``), as int64."""
-    times = np.asarray(values)
-    if times.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if times.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D sequence of step indices, got shape {times.shape}")
-    integral = np.issubdtype(times.dtype, np.integer) or (
-        np.issubdtype(times.dtype, np.floating)
-        and bool(np.all(np.isfinite(times)))
-        and bool(np.all(times == np.rint(times)))
-    )
-    if not integral:
-        raise ValueError(f"{name} must be integer step indices, got {times.tolist()}")
-    as_int: npt.NDArray[np.int64] = times.astype(np.int64)
-    limit = upper if allow_upper else upper - 1
-    if np.any(as_int < 0) or np.any(as_int > limit):
-        raise ValueError(
-            f"{name} must lie in [0, {limit}] for a stream of {upper} steps, "
-            f"got {as_int.tolist()}; times are indices into the recorded stream"
-        )
-    return as_int
-
-
-def _check_window(window: int) -> int:
-    """``window`` as a Python int; raise unless it is a positive integer."""
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be a positive integer number of steps, got {window!r}")
-    return int(window)
-
-
-def _check_tolerance(tolerance: float) -> None:
-    """Raise unless ``0 <= tolerance < 1``."""
-    if not 0.0 <= tolerance < 1.0:
-        raise ValueError(f"tolerance must lie in [0, 1), got {tolerance!r}")

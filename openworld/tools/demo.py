@@ -39,7 +39,6 @@ def run_demo(world: str = "Shiftlands-v0", agent: str = "forager", steps: int = 
     envs = gym.make_vec(f"openworld/{world_id}", num_envs=num_envs, vectorization_mode="vector_entry_point",
                         on_death="respawn")
     policy = make_agent(agent, envs.single_observation_space, envs.single_action_space, num_envs, seed=seed)
-    vital_max = np.ones(4)  # observed vitals are already fractions of their maxima
     alive = np.zeros((steps, num_envs), dtype=bool)
     wellbeing = np.zeros((steps, num_envs))
     deaths = np.zeros((steps, num_envs), dtype=bool)
@@ -48,7 +47,7 @@ def run_demo(world: str = "Shiftlands-v0", agent: str = "forager", steps: int = 
         t, info = done - 1, transition.info
         alive[t] = info["alive"]
         deaths[t] = info["events"]["death"]
-        wellbeing[t] = metrics.wellbeing(info["alive"], transition.next_obs["vitals"], vital_max)
+        wellbeing[t] = metrics.observed_wellbeing(info["alive"], transition.next_obs["vitals"])
 
     seconds = live(envs, policy, steps, seed=seed, on_step=record).seconds
     schedule = ShiftSchedule(envs.unwrapped.world_spec)  # type: ignore[attr-defined]

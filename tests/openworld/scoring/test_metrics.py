@@ -6,16 +6,10 @@ are exact in floating point and the hand computations in the comments can be che
 
 from __future__ import annotations
 
-import json
-import math
-
 import numpy as np
 import pytest
 
 from openworld.scoring import metrics
-
-SHIFT_KEYS = {"t", "kind", "baseline", "drop", "recovery_time", "censored", "regret"}
-
 
 # --------------------------------------------------------------------------- wellbeing
 
@@ -389,127 +383,3 @@ def test_generalization_gap_is_train_minus_heldout() -> None:
         metrics.generalization_gap([], [0.5])
     with pytest.raises(ValueError, match="finite"):
         metrics.generalization_gap([np.nan], [0.5])
-
-
-# --------------------------------------------------------------------------- run summary
-
-
-def _assert_plain_json(summary: metrics.RunSummary) -> None:
-    """The exact key set, plain Python types, no NaN, and a json round-trip."""
-    assert set(summary) == {"steps", "world", "agent", "seed", "survival", "shifts", "forgetting"}
-    assert type(summary["steps"]) is int
-    assert type(summary["world"]) is str
-    assert type(summary["agent"]) is str
-    assert type(summary["seed"]) is int
-    assert set(summary["survival"]) == {"alive_fraction", "deaths_per_10k", "mean_lifetime"}
-    for value in summary["survival"].values():
-        assert type(value) is float
-        assert math.isfinite(value)
-    for record in summary["shifts"]:
-        assert set(record) == SHIFT_KEYS
-        assert type(record["t"]) is int
-        assert type(record["kind"]) is str
-        for key in ("baseline", "drop", "regret"):
-            assert type(record[key]) is float
-            assert math.isfinite(record[key])
-        assert record["recovery_time"] is None or type(record["recovery_time"]) is int
-        assert type(record["censored"]) is bool
-    assert summary["forgetting"] is None or type(summary["forgetting"]) is float
-    encoded = json.dumps(summary, allow_nan=False)
-    assert json.loads(encoded) == summary
-
-
-def test_summarize_run_builds_the_json_contract() -> None:
-    alive = [True, True, True, True, False, False, True, True, True, True]
-    nan = float("nan")
-    # Two vitals, maxima 4 and 2; wellbeing = min(v0/4, v1/2) while alive:
-    # w = [1, 1, 1, 1, 0 (dead), 0 (dead), 0.5, 1, 1, 0.5]
-    vitals = [[4, 2]] * 4 + [[nan, nan]] * 2 + [[2, 2], [4, 2], [4, 2], [4, 1]]
-    summary = metrics.summarize_run(
-        alive,
-        vitals,
-        [4.0, 2.0],
-        world="Seasons-v0",
-        agent="random",
-        seed=np.int64(3),  # type: ignore[arg-type]
-        shift_times=np.array([4, 8]),
-        shift_kinds=["winter", "summer"],
-        regime_ids=["summer"] * 4 + ["winter"] * 4 + ["summer"] * 2,
-        window=2,
-        tolerance=0.25,
-    )
-    _assert_plain_json(summary)
-    assert summary["steps"] == 10
-    assert (summary["world"], summary["agent"], summary["seed"]) == ("Seasons-v0", "random", 3)
-    # 8 of 10 alive; one death (t = 4) -> 10_000/10 = 1000; lives 4 + 4 -> 8 / (1 + 1) = 4.0
-    assert summary["survival"] == {
-        "alive_fraction": 0.8,
-        "deaths_per_10k": 1000.0,
-        "mean_lifetime": 4.0,
-    }
-    # Shift at 4 (segment [4, 8)): baseline mean(w[2:4]) = 1; drop 1 - mean(w[4:6]) = 1;
-    # m[4] = 0, m[5] = 0.25, m[6] = 0.75 >= 0.75 -> tau = 2; regret = 1 + 0.75 = 1.75.
-    # Shift at 8: baseline mean(w[6:8]) = 0.75; m[8] = mean(w[8:10]) = 0.75 -> drop 0, tau 0.
-    assert summary["shifts"] == [
-        {
-            "t": 4,
-            "kind": "winter",
-            "baseline": 1.0,
-            "drop": 1.0,
-            "recovery_time": 2,
-            "censored": False,
-            "regret": 1.75,
-        },
-        {
-            "t": 8,
-            "kind": "summer",
-            "baseline": 0.75,
-            "drop": 0.0,
-            "recovery_time": 0,
-            "censored": False,
-            "regret": 0.0,
-        },
-    ]
-    # "summer" returns at 8: end of previous visit mean(w[2:4]) = 1.0, start mean(w[8:10]) = 0.75
-    # -> forgetting = 1.0 - 0.75 = 0.25
-    assert summary["forgetting"] == 0.25
-
-
-def test_summarize_run_dead_throughout_and_no_shifts_is_valid_json() -> None:
-    summary = metrics.summarize_run(
-        [False] * 5, np.zeros((5, 3)), [1.0, 1.0, 1.0], world="W-v0", agent="a", seed=0
-    )
-    _assert_plain_json(summary)
-    assert summary["survival"] == {
-        "alive_fraction": 0.0,
-        "deaths_per_10k": 0.0,
-        "mean_lifetime": 0.0,
-    }
-    assert summary["shifts"] == []
-    assert summary["forgetting"] is None
-
-
-def test_summarize_run_with_censored_shift_is_valid_json() -> None:
-    # Recovery None and censored True must survive the JSON round-trip (as null / true).
-    summary = metrics.summarize_run(
-        [True] * 6,
-        [[1.0], [1.0], [0.0], [0.0], [0.0], [0.0]],
-        [1.0],
-        world="W-v0",
-        agent="a",
-        seed=1,
-        shift_times=[2],
-        shift_kinds=["abrupt"],
-        window=2,
-    )
-    _assert_plain_json(summary)
-    assert summary["shifts"][0]["recovery_time"] is None
-    assert summary["shifts"][0]["censored"] is True
-    assert '"recovery_time": null' in json.dumps(summary)
-
-
-def test_summarize_run_rejects_non_integer_seed() -> None:
-    with pytest.raises(TypeError, match="seed"):
-        metrics.summarize_run(
-            [True], [[1.0]], [1.0], world="W", agent="a", seed=1.5  # type: ignore[arg-type]
-        )

@@ -18,7 +18,7 @@ import pytest
 
 import openworld  # noqa: F401  (registers the worlds)
 from openworld.registry import load_world_spec
-from openworld.scoring import metrics, monitor
+from openworld.scoring import metrics
 from openworld.scoring.monitor import Monitor, RecordLifetime, RecordLifetimeVector, read_recording, summarize
 from openworld.world.shifts import ShiftSchedule
 from openworld.world.spec import load_spec_text
@@ -150,7 +150,7 @@ def test_a_reader_sees_only_whole_chunks_while_the_run_goes_on(tmp_path: Path,
         path.write_bytes(b"PAR1 half a chunk")
         raise OSError("disk full")
 
-    monkeypatch.setattr(monitor, "_write_parquet", crash_midway)
+    monkeypatch.setattr("openworld.scoring.recorder.write_parquet", crash_midway)
     recorder.record([11], [True], vitals(0.5), [False])
     with pytest.raises(OSError, match="disk full"):
         recorder.record([12], [True], vitals(0.5), [False])  # the third chunk fills and fails halfway
@@ -324,7 +324,7 @@ def check_contract(summary: dict[str, object]) -> None:
     json.dumps(summary, allow_nan=False)
 
 
-def test_summary_of_one_body_is_metrics_summarize_run_with_shift_times_as_clocks(tmp_path: Path) -> None:
+def test_summary_of_one_body_is_the_metrics_of_its_stream_with_shift_times_as_clocks(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     steps = 40
     alive = rng.random(steps) > 0.2
@@ -338,9 +338,11 @@ def test_summary_of_one_body_is_metrics_summarize_run_with_shift_times_as_clocks
     check_contract(summary)
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk == summary
-    expected = metrics.summarize_run(alive, levels, np.ones(4), world="Toy-v0", agent="x", seed=7,
-                                     shift_times=[2, 3], shift_kinds=["abrupt", "gradual"], deaths=died, window=2,
-                                     regime_ids=[TOY_SCHEDULE.regime_name(t + 1) for t in range(steps)])
+    stream = metrics.wellbeing(alive, levels, np.ones(4))
+    regimes = [TOY_SCHEDULE.regime_name(t + 1) for t in range(steps)]
+    expected = {"steps": steps, "survival": metrics.survival(alive, died),
+                "shifts": metrics.shift_metrics(stream, [2, 3], ["abrupt", "gradual"], window=2),
+                "forgetting": metrics.forgetting(stream, regimes, window=2)}
     assert summary["steps"] == expected["steps"] == steps
     assert summary["survival"] == expected["survival"]
     assert summary["forgetting"] == expected["forgetting"]

@@ -1,0 +1,193 @@
+"""The report's plots: mean wellbeing over world time, drop and recovery per shift, survival per world.
+
+Each function draws one PNG from the groups of runs (:mod:`openworld.scoring.runs`) and the rows that
+:func:`openworld.scoring.report.aggregate` computed. ``matplotlib`` and ``scipy`` are imported inside
+them, so that a report without plots does not need them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from openworld.files import atomic_write
+from openworld.scoring import stats
+from openworld.scoring.runs import Group, shift_scores
+
+BAND_REPS = 500  # bootstrap resamples of the wellbeing band (per plotted point; the tables use ``reps``)
+PLOT_POINTS = 200  # at most about this many points per wellbeing curve: finer is noise to the eye
+
+
+def plot_wellbeing(groups: Sequence[Group], path: Path, confidence: float = stats.DEFAULT_CONFIDENCE,
+                   seed: int = 0) -> Path:
+    """Mean wellbeing over world time per world (one panel each), one line per agent: the IQM across
+    seeds with its bootstrap band; shifts as dotted vertical lines, named at the top."""
+    from matplotlib.figure import Figure
+
+    labels = sorted({g.label for g in groups})
+    fig = Figure(figsize=(11, 3.6 * len(labels)), layout="constrained")
+    axes = fig.subplots(len(labels), 1, squeeze=False)[:, 0]
+    colors = _agent_colors(groups)
+    for ax, label in zip(axes, labels, strict=True):
+        shifts: dict[int, str] = {}
+        for group in (g for g in groups if g.label == label):
+            curve = _curves(group)
+            if curve is None:
+                continue
+            x, matrix = curve
+            point, low, high = _iqm_band(matrix, BAND_REPS, confidence, seed)
+            ax.plot(x, point, color=colors[group.agent], linewidth=1.4,
+                    label=f"{group.agent} (IQM of {matrix.shape[0]} seeds)")
+            ax.fill_between(x, low, high, color=colors[group.agent], alpha=0.2, linewidth=0)
+            for (t, name, _), _scores in shift_scores(group).items():
+                shifts[t] = name
+        top = 1.0
+        for t, name in sorted(shifts.items()):
+            ax.axvline(t, color="0.35", linestyle=":", linewidth=1)
+            ax.annotate(name, (t, top), xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
+                        ha="left", fontsize=8, color="0.25")
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{label}: mean wellbeing ({round(100 * confidence)}% CI band across seeds; dotted: shifts)")
+        ax.set_xlabel("world time (steps)")
+        ax.set_ylabel("wellbeing (binned mean)")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent", title_fontsize=8)
+    _write_png(fig, path)
+    return path
+
+
+def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """Drop and recovery time per shift, per world: bars (IQM) with CI whiskers, one bar per agent;
+    hatched bars have censored runs (counted at their observed steps, a lower bound)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    labels = sorted({g.label for g in groups})
+    fig = Figure(figsize=(11, 6.4 * len(labels)), layout="constrained")
+    axes = fig.subplots(2 * len(labels), 1, squeeze=False)[:, 0]
+    colors = _agent_colors(groups)
+    for k, label in enumerate(labels):
+        members = [g for g in groups if g.label == label]
+        keys = sorted({(r["shift_t"], r["shift_name"]) for r in rows
+                       if r["shift_t"] is not None and (r["variant"] or r["world"]) == label})
+        for ax, metric, ylabel in ((axes[2 * k], "drop", "drop in mean wellbeing"),
+                                   (axes[2 * k + 1], "recovery_time", "recovery time (steps)")):
+            width = 0.8 / max(1, len(members))
+            for j, group in enumerate(members):
+                found = {(r["shift_t"], r["shift_name"]): r for r in rows
+                         if r["metric"] == metric and r["agent"] == group.agent and r["world"] == group.world
+                         and r["variant"] == group.variant}
+                xs: list[float] = []
+                heights: list[float] = []
+                errors: list[list[float]] = [[], []]
+                hatches: list[str] = []
+                for i, key in enumerate(keys):
+                    if key in found:
+                        row = found[key]
+                        xs.append(i - 0.4 + width * (j + 0.5))
+                        heights.append(row["iqm"])
+                        errors[0].append(row["iqm"] - row["ci_low"])
+                        errors[1].append(row["ci_high"] - row["iqm"])
+                        hatches.append("//" if row["censored"] else "")
+                bars = ax.bar(xs, heights, width, yerr=errors, capsize=2, color=colors[group.agent],
+                              label=group.agent, error_kw={"linewidth": 0.8})
+                for bar, hatch in zip(bars, hatches, strict=True):
+                    bar.set_hatch(hatch)
+            ax.set_xticks(range(len(keys)), [f"{name}\nt={t}" for t, name in keys], fontsize=8)
+            ax.axhline(0, color="0.3", linewidth=0.8)
+            ax.set_xlabel("shift (world time of onset)")
+            ax.set_ylabel(ylabel)
+            title = "drop after each shift" if metric == "drop" else \
+                "recovery time after each shift (hatched: some runs censored, counted at observed steps)"
+            ax.set_title(f"{label}: {title}")
+            ax.grid(axis="y", alpha=0.3)
+            if members:
+                handles = [Patch(facecolor=colors[g.agent], label=g.agent) for g in members]
+                ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent",
+                          title_fontsize=8)
+    _write_png(fig, path)
+    return path
+
+
+def plot_survival(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: Path,
+                  confidence: float = stats.DEFAULT_CONFIDENCE) -> Path:
+    """Alive fraction per world variant, one bar per agent (IQM across seeds, CI whiskers)."""
+    from matplotlib.figure import Figure
+
+    labels = sorted({g.label for g in groups})
+    agents = sorted({g.agent for g in groups})
+    colors = _agent_colors(groups)
+    fig = Figure(figsize=(max(6.0, 1.6 * len(labels) * max(1, len(agents)) / 2 + 3), 4.2), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(agents))
+    for j, agent in enumerate(agents):
+        found = {(r["variant"] or r["world"]): r for r in rows
+                 if r["metric"] == "alive_fraction" and r["agent"] == agent}
+        xs = [i - 0.4 + width * (j + 0.5) for i, label in enumerate(labels) if label in found]
+        chosen = [found[label] for label in labels if label in found]
+        ax.bar(xs, [r["iqm"] for r in chosen], width, color=colors[agent], label=agent, capsize=3,
+               yerr=[[r["iqm"] - r["ci_low"] for r in chosen], [r["ci_high"] - r["iqm"] for r in chosen]])
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("world (variant)")
+    ax.set_ylabel("alive fraction of world time")
+    ax.set_title(f"survival: IQM across seeds with {round(100 * confidence)}% CI")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent", title_fontsize=8)
+    _write_png(fig, path)
+    return path
+
+
+def _curves(group: Group) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """The runs' wellbeing curves on one grid: ``(x, (n_runs, n_points))``, over the world time every
+    run covers, at the coarsest bin of the runs (linear interpolation between bin centres)."""
+    curves = [run["wellbeing_curve"] for run in group.runs if run.get("wellbeing_curve", {}).get("t")]
+    if not curves:
+        return None
+    centres = [np.asarray(c["t"], np.float64) + c["bin"] / 2 for c in curves]
+    lo, hi = max(c[0] for c in centres), min(c[-1] for c in centres)
+    step = max(max(int(c["bin"]) for c in curves), (hi - lo) / PLOT_POINTS)
+    x = np.arange(lo, hi + 1e-9, step) if hi > lo else np.array([lo])
+    matrix = np.stack([np.interp(x, c, np.asarray(curve["wellbeing"], np.float64))
+                       for c, curve in zip(centres, curves, strict=True)])
+    return x, matrix
+
+
+def _iqm_band(matrix: npt.NDArray[np.float64], reps: int, confidence: float,
+              seed: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """IQM across runs (axis 0) of every column, with a percentile-bootstrap band over the runs.
+
+    The same estimator as :func:`openworld.scoring.stats.interquartile_mean_ci` with one task (resample the
+    runs, take the 25%-trimmed mean, percentile interval), vectorised over the columns, because one
+    rliable call per plotted point would take minutes. The bands are for the eye; tables use stats.
+    """
+    from scipy.stats import trim_mean
+
+    point = np.asarray(trim_mean(matrix, 0.25, axis=0), np.float64)
+    runs = matrix.shape[0]
+    if runs == 1:
+        return point, point, point
+    rng = np.random.default_rng(seed)
+    draws = []
+    for start in range(0, reps, 100):
+        index = rng.integers(0, runs, (min(100, reps - start), runs))
+        draws.append(trim_mean(matrix[index], 0.25, axis=1))
+    tail = 50 * (1 - confidence)
+    low, high = np.percentile(np.concatenate(draws), [tail, 100 - tail], axis=0)
+    return point, low, high
+
+
+def _agent_colors(groups: Sequence[Group]) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"]
+    return {agent: palette(i % 10) for i, agent in enumerate(sorted({g.agent for g in groups}))}
+
+
+def _write_png(fig: Any, path: Path) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))

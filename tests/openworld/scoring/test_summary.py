@@ -1,0 +1,154 @@
+"""Tests of openworld.scoring.summary on small recordings with hand-computed answers: the summary of a
+recording is the metrics of its stream, written as plain JSON.
+
+These checks ran on ``metrics.summarize_run``, which computed the same numbers off the live path; they now
+record the streams with a :class:`Monitor` at world clocks 0, 1, ... (so that stream indices and world
+clocks coincide) and score them with :func:`summarize`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from openworld.scoring.monitor import Monitor, summarize
+from openworld.world.shifts import ShiftSchedule
+from openworld.world.spec import load_spec_text
+
+SHIFT_KEYS = {"t", "kind", "name", "baseline", "drop", "recovery_time", "censored", "regret", "observed_steps"}
+
+
+def schedule(shifts: str) -> ShiftSchedule:
+    return ShiftSchedule(load_spec_text(textwrap.dedent(f"""
+        name: Toy
+        resources: {{berry: {{regrow: 0.02}}}}
+        shifts: {shifts}
+        """)))
+
+
+def record(directory: Path, shifts: ShiftSchedule | None, alive: Sequence[bool], vitals: npt.ArrayLike) -> None:
+    """One body's stream at world clocks 0, 1, ...; a death is an alive -> dead transition."""
+    living = np.asarray(alive, bool)
+    died = np.r_[False, living[:-1] & ~living[1:]]
+    levels = np.asarray(vitals, np.float32)
+    names = [f"v{k}" for k in range(levels.shape[1])]
+    with Monitor(directory, shifts, 1, vital_names=names) as recorder:
+        for t in range(living.size):
+            recorder.record([t], [living[t]], levels[t:t + 1], [died[t]])
+
+
+def _assert_plain_json(summary: dict[str, Any]) -> None:
+    """Plain Python types, no NaN, and a json round-trip."""
+    assert type(summary["steps"]) is int
+    assert type(summary["world"]) is str
+    assert type(summary["agent"]) is str
+    assert type(summary["seed"]) is int
+    assert set(summary["survival"]) == {"alive_fraction", "deaths_per_10k", "mean_lifetime"}
+    for value in summary["survival"].values():
+        assert type(value) is float
+        assert math.isfinite(value)
+    for record in summary["shifts"]:
+        assert set(record) == SHIFT_KEYS
+        assert type(record["t"]) is int
+        assert type(record["kind"]) is str
+        for key in ("baseline", "drop", "regret"):
+            assert type(record[key]) is float
+            assert math.isfinite(record[key])
+        assert record["recovery_time"] is None or type(record["recovery_time"]) is int
+        assert type(record["censored"]) is bool
+    assert summary["forgetting"] is None or type(summary["forgetting"]) is float
+    encoded = json.dumps(summary, allow_nan=False)
+    assert json.loads(encoded) == summary
+
+
+def test_summary_builds_the_json_contract(tmp_path: Path) -> None:
+    alive = [True, True, True, True, False, False, True, True, True, True]
+    nan = float("nan")
+    # Two vitals, maxima 4 and 2, recorded as fractions; wellbeing = min(v0/4, v1/2) while alive:
+    # w = [1, 1, 1, 1, 0 (dead), 0 (dead), 0.5, 1, 1, 0.5]
+    vitals = np.array([[4, 2]] * 4 + [[nan, nan]] * 2 + [[2, 2], [4, 2], [4, 2], [4, 1]]) / [4.0, 2.0]
+    # The seasons take turns every 4 steps: winter at 4, summer (again) at 8.
+    seasons = schedule("""
+        - {name: seasons, kind: cyclic, start: 0, period: 4, regimes: [
+            {name: summer, set: {resources.berry.regrow: 0.02}},
+            {name: winter, set: {resources.berry.regrow: 0.001}}]}
+        """)
+    record(tmp_path, seasons, alive, vitals)
+    summary = summarize(tmp_path, window=2, tolerance=0.25, world="Seasons-v0", agent="random", seed=np.int64(3))
+    _assert_plain_json(summary)
+    assert summary["steps"] == 10
+    assert (summary["world"], summary["agent"], summary["seed"]) == ("Seasons-v0", "random", 3)
+    # 8 of 10 alive; one death (t = 4) -> 10_000/10 = 1000; lives 4 + 4 -> 8 / (1 + 1) = 4.0
+    assert summary["survival"] == {
+        "alive_fraction": 0.8,
+        "deaths_per_10k": 1000.0,
+        "mean_lifetime": 4.0,
+    }
+    # Shift at 4 (segment [4, 8)): baseline mean(w[2:4]) = 1; drop 1 - mean(w[4:6]) = 1;
+    # m[4] = 0, m[5] = 0.25, m[6] = 0.75 >= 0.75 -> tau = 2; regret = 1 + 0.75 = 1.75.
+    # Shift at 8: baseline mean(w[6:8]) = 0.75; m[8] = mean(w[8:10]) = 0.75 -> drop 0, tau 0.
+    assert summary["shifts"] == [
+        {
+            "t": 4,
+            "kind": "cyclic",
+            "name": "winter",
+            "baseline": 1.0,
+            "drop": 1.0,
+            "recovery_time": 2,
+            "censored": False,
+            "regret": 1.75,
+            "observed_steps": 4,
+        },
+        {
+            "t": 8,
+            "kind": "cyclic",
+            "name": "summer",
+            "baseline": 0.75,
+            "drop": 0.0,
+            "recovery_time": 0,
+            "censored": False,
+            "regret": 0.0,
+            "observed_steps": 2,
+        },
+    ]
+    # "summer" returns at 8: end of previous visit mean(w[2:4]) = 1.0, start mean(w[8:10]) = 0.75
+    # -> forgetting = 1.0 - 0.75 = 0.25
+    assert summary["forgetting"] == 0.25
+
+
+def test_summary_dead_throughout_and_no_shifts_is_valid_json(tmp_path: Path) -> None:
+    record(tmp_path, None, [False] * 5, np.zeros((5, 3)))
+    summary = summarize(tmp_path, world="W-v0", agent="a", seed=0)
+    _assert_plain_json(summary)
+    assert summary["survival"] == {
+        "alive_fraction": 0.0,
+        "deaths_per_10k": 0.0,
+        "mean_lifetime": 0.0,
+    }
+    assert summary["shifts"] == []
+    assert summary["forgetting"] is None
+
+
+def test_summary_with_censored_shift_is_valid_json(tmp_path: Path) -> None:
+    # Recovery None and censored True must survive the JSON round-trip (as null / true).
+    record(tmp_path, schedule("[{name: scarce, kind: abrupt, at: 2, set: {resources.berry.regrow: 0.001}}]"),
+           [True] * 6, [[1.0], [1.0], [0.0], [0.0], [0.0], [0.0]])
+    summary = summarize(tmp_path, window=2, world="W-v0", agent="a", seed=1)
+    _assert_plain_json(summary)
+    assert summary["shifts"][0]["recovery_time"] is None
+    assert summary["shifts"][0]["censored"] is True
+    assert '"recovery_time": null' in json.dumps(summary)
+
+
+def test_summary_rejects_non_integer_seed(tmp_path: Path) -> None:
+    record(tmp_path, None, [True], [[1.0]])
+    with pytest.raises(TypeError, match="seed"):
+        summarize(tmp_path, world="W", agent="a", seed=1.5)
