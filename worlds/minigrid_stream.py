@@ -79,7 +79,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from openworld.envs.single import drive, resolve_spec
+from openworld.envs.actions import check_action
+from openworld.envs.core import drive, resolve_spec
 from openworld.registry import register_world
 from openworld.world.render import check_render_mode
 from openworld.world.rules import register_rule
@@ -216,7 +217,7 @@ class MiniGridStreamEnv(gym.Env[dict[str, np.ndarray], int]):
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self._stream_rng is None:
             raise RuntimeError("call reset() before step()")
-        a = _check_action(action)
+        a = check_action(action, ACTION_NAMES)
         events: list[str] = []
         if not self.alive:
             if self.on_death == "terminate":
@@ -437,21 +438,6 @@ class MiniGridStreamEnv(gym.Env[dict[str, np.ndarray], int]):
 
     def _info(self, events: list[str]) -> dict[str, Any]:
         return {"world_step": int(self.clock), "alive": bool(self.alive), "events": events}
-
-
-def _check_action(action: Any) -> int:
-    if isinstance(action, np.ndarray):
-        if action.size != 1:
-            raise ValueError(f"expected one action, got an array of shape {action.shape}")
-        action = action.reshape(()).item()
-    names = ", ".join(f"{i} {name}" for i, name in enumerate(ACTION_NAMES))
-    if isinstance(action, bool | np.bool_) or not isinstance(action, int | np.integer):
-        if isinstance(action, float | np.floating) and np.isnan(action):
-            raise ValueError(f"action is NaN; MiniGridStream takes MiniGrid's actions ({names})")
-        raise TypeError(f"action must be an integer in [0, {len(ACTION_NAMES) - 1}] ({names}), got {action!r}")
-    if not 0 <= action < len(ACTION_NAMES):
-        raise ValueError(f"action {int(action)} is outside the action space [0, {len(ACTION_NAMES) - 1}] ({names})")
-    return int(action)
 
 
 def _check_stream_spec(spec: WorldSpec, schedule: ShiftSchedule, columns: Mapping[str, int]) -> None:
