@@ -32,15 +32,17 @@ Actions (MiniGrid's, not openworld's):
     ====  ========  ===========================================
 
 Shift schedule, variants: read from the world file, with the same ``shifts`` and ``variants``
-sections as every world. The family weights are the tunable parameters of the
-``minigrid-stream-v0`` rule (``rules.minigrid-stream-v0.<family>``, plus ``size``): a shift that sets
+sections as every world. The family weights are tunable parameters declared with
+:func:`~openworld.world.rules.register_parameters` (``rules.minigrid-stream-v0.<family>``, plus ``size``;
+the engine runs nothing for them): a shift that sets
 them changes the mixture from which the *next* task is drawn (the current one is finished first); a
 shift with a map event ``{op: regenerate, resource: all}`` also replaces the current task at once.
 The schedule is an ordinary :class:`~openworld.world.shifts.ShiftSchedule` of ``env.world_spec``, so the
 monitor, the metrics and ``openworld show`` read its regimes and shift events as for any world.
 
-Registered ids: ``openworld/MiniGridStream-v0`` (``world=minigridstream``); not in
-``openworld.world_ids()`` (an engine-world list) but in ``world_ids(engine_only=False)``.
+Registered ids: ``openworld/MiniGridStream-v0`` (``world=minigridstream``), with its own env classes
+(registry kind ``own-env``); not in ``openworld.world_ids()`` (an engine-world list) but in
+``world_ids(engine_only=False)``.
 ``gymnasium.make_vec`` gives a :class:`MiniGridStreamVectorEnv` (``vector_entry_point``, the default: a
 ``SyncVectorEnv`` with openworld's vector info, so ``openworld.agent.lifetime.live`` and the monitor take it)
 or Gymnasium's plain ``SyncVectorEnv`` (``vectorization_mode="sync"``); both are loops over copies
@@ -72,7 +74,7 @@ import io
 import json
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -80,10 +82,10 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from openworld.envs.actions import check_action
-from openworld.envs.core import drive, resolve_spec
+from openworld.envs.core import OnDeath, check_on_death, drive, resolve_spec
 from openworld.registry import register_world
 from openworld.world.render import check_render_mode
-from openworld.world.rules import register_rule
+from openworld.world.rules import register_parameters
 from openworld.world.shifts import ShiftSchedule
 from openworld.world.spec import SpecError, WorldSpec
 
@@ -131,13 +133,7 @@ FAMILIES: dict[str, Callable[[int], MiniGridEnv]] = {
 RULE_DEFAULTS = {**{name: 0.0 for name in FAMILIES}, "empty": 1.0, "size": 7.0}
 
 
-def _rule_has_no_engine_effect(engine: Any, state: Any, params: Mapping[str, np.ndarray]) -> None:
-    """The stream's parameters live in a rule so that they are tunable and shiftable like any other;
-    in a grid world the rule does nothing."""
-
-
-register_rule(RULE_ID, _rule_has_no_engine_effect, RULE_DEFAULTS,
-              "MiniGridStream's task-family weights and grid size (read by its env; no effect in a grid world)")
+register_parameters(RULE_ID, RULE_DEFAULTS, "MiniGridStream's task-family weights and grid size (read by its env)")
 
 
 class MiniGridStreamEnv(gym.Env[dict[str, np.ndarray], int]):
@@ -154,10 +150,9 @@ class MiniGridStreamEnv(gym.Env[dict[str, np.ndarray], int]):
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10}
 
     def __init__(self, world: str | WorldSpec = WORLD_ID, render_mode: str | None = None,
-                 on_death: Literal["terminate", "respawn"] = "terminate",
+                 on_death: OnDeath = "terminate",
                  overrides: Mapping[str, Any] | None = None, variant: str | None = None) -> None:
-        if on_death not in ("terminate", "respawn"):
-            raise ValueError(f"on_death must be 'terminate' or 'respawn', got {on_death!r}")
+        check_on_death(on_death)
         check_render_mode(render_mode, self.metadata["render_modes"])
         self.world_spec = resolve_spec(world, overrides, variant)
         self.variant = variant
