@@ -197,27 +197,25 @@ class EngineCore:
 
         ``autoreset`` (``(B,)`` bool) marks worlds whose dead bodies come back with this step (NEXT_STEP
         autoreset): they first run alone until one step before the bodies may return, then take part in
-        the batched step (the dead ignore their actions), then the bodies respawn, with reward 0 and a
-        ``respawn`` event. A delay of 0 therefore behaves as 1.
+        the batched step (the dead ignore their actions), then the bodies respawn, with a ``respawn``
+        event; those worlds' rewards are 0. A delay of 0 therefore behaves as 1.
         """
         if not self.started:
             raise RuntimeError("call reset() before step()")
-        resetting = autoreset is not None and bool(autoreset.any())
-        if resetting:
-            assert autoreset is not None
-            self.engine.wait_for_respawn(np.flatnonzero(autoreset), short_by=1)
-        state = self.engine.state
-        was_alive = state.alive.copy()
+        resetting = np.flatnonzero(autoreset) if autoreset is not None else np.zeros(0, np.int64)
+        if resetting.size:
+            self.engine.wait_for_respawn(resetting, short_by=1)
+        was_alive = self.engine.state.alive.copy()
         drive_before = body_drives(self.engine) if self.spec.reward == "homeostatic" else None
         outcome = self.engine.step(actions)
-        if resetting:
-            assert autoreset is not None
-            mask = np.broadcast_to(autoreset[:, None], was_alive.shape)
-            self.engine.respawn_when_ready(mask)
+        if resetting.size:
+            back = np.zeros_like(was_alive)  # the dead bodies of the autoreset worlds
+            back[resetting] = ~was_alive[resetting]
+            self.engine.respawn_when_ready(back)
         rewards = training_rewards(self.spec.reward, self.engine, was_alive, drive_before)
-        if autoreset is not None:
-            rewards[autoreset] = 0.0
-            outcome = dataclasses.replace(outcome, respawned=outcome.respawned | autoreset[:, None])
+        if resetting.size:
+            rewards[resetting] = 0.0
+            outcome = dataclasses.replace(outcome, respawned=outcome.respawned | back)
         return outcome, rewards
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
