@@ -17,7 +17,7 @@ changes nothing: it returns the current observations (bodies alive or waiting to
 are). ``options={"regenerate": True}`` makes a new map from the env's own generator.
 
 Observation and action spaces of every agent equal the single-body env's (``observation_space`` of
-:mod:`openworld.envs.single`, ``Discrete(len(Action))``). ``info[agent]`` carries ``world_step``, ``alive``,
+:mod:`openworld.envs.core`, ``Discrete(len(Action))``). ``info[agent]`` carries ``world_step``, ``alive``,
 ``events`` (as in the single env) and ``body`` (the body index).
 
 Example:
@@ -81,9 +81,10 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
                  render_mode: str | None = None, overrides: Mapping[str, Any] | None = None,
                  variant: str | None = None) -> None:
         check_render_mode(render_mode, self.metadata["render_modes"])
-        if isinstance(world, str) and world_entry(world).kind != "engine":
-            raise ValueError(f"{world_entry(world).world_id} has its own environment class, not openworld's engine, "
-                             f"so it cannot hold several bodies; multi-body worlds: {', '.join(world_ids())}")
+        entry = world_entry(world) if isinstance(world, str) else None
+        if entry is not None and entry.kind != "engine":
+            raise ValueError(f"{entry.world_id} has its own environment class, not openworld's engine, so it cannot "
+                             f"hold several bodies; multi-body worlds: {', '.join(world_ids())}")
         if num_agents is not None and (isinstance(num_agents, bool) or not isinstance(num_agents, int | np.integer)
                                        or num_agents < 1):
             raise ValueError(f"num_agents must be a positive integer, got {num_agents!r}")
@@ -118,9 +119,9 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
         Unknown options are ignored with a warning, not an error as in the Gymnasium env, because
         PettingZoo's own conformance tests call ``reset(seed=0, options={"options": 1})``.
         """
-        self.core.reset(seed, options, unknown_options="warn")
+        events = self.core.reset(seed, options, unknown_options="warn")
         self.agents = self.possible_agents[:]
-        return self._observations(), self._infos(None)
+        return self._observations(), self._infos(events)
 
     def step(self, actions: Mapping[str, Any]) -> tuple[
             dict[str, Observation], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]]:
@@ -190,12 +191,12 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
         view, vitals = self.core.observe()
         return {agent: {"view": view[0, n], "vitals": vitals[0, n]} for n, agent in enumerate(self.possible_agents)}
 
-    def _infos(self, events: StepOutcome | None) -> dict[str, dict[str, Any]]:
+    def _infos(self, events: StepOutcome) -> dict[str, dict[str, Any]]:
         state = self.engine.state
         world_step = int(state.clock[0])
         alive = state.alive[0].tolist()
         return {agent: {"world_step": world_step, "alive": alive[n], "body": n,
-                        "events": [] if events is None else event_names(events, self._consume_names, 0, n)}
+                        "events": event_names(events, self._consume_names, 0, n)}
                 for n, agent in enumerate(self.possible_agents)}
 
 
