@@ -155,7 +155,7 @@ class EngineCore:
             if unknown_options == "raise":
                 raise ValueError(message)
             warnings.warn(f"ignoring {message}", stacklevel=3)
-        seeds = self.world_seeds(seed)
+        seeds = self._world_seeds(seed)
         if seeds is not None:
             self.engine.reset(seeds, rng_seed=seeds[0])
             return no_events(self.num_worlds, self.bodies)
@@ -165,12 +165,12 @@ class EngineCore:
             return no_events(self.num_worlds, self.bodies)
         return dataclasses.replace(no_events(self.num_worlds, self.bodies), respawned=self.respawn_dead_now())
 
-    def world_seeds(self, seed: Seed) -> list[int] | None:
-        """The seed of each world for a reset with ``seed`` (seeding the env's generator), or None when the
-        worlds carry on. See :meth:`reset`."""
+    def _world_seeds(self, seed: Seed) -> list[int] | None:
+        """The seed of each world for a reset with ``seed``, or None when the worlds carry on; seeds the
+        env's generator when ``seed`` is given. See :meth:`reset`."""
         if isinstance(seed, np.ndarray):
             seed = [int(s) for s in seed.reshape(-1)]
-        if isinstance(seed, Sequence):
+        if isinstance(seed, Sequence) and not isinstance(seed, str):
             if len(seed) != self.num_worlds:
                 raise ValueError(f"expected {self.num_worlds} seeds, got {len(seed)}")
             seeds = [int(s) for s in seed]
