@@ -19,13 +19,20 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from openworld.errors import UnknownIdError
 from openworld.plugins import ID_PATTERN, load_plugins
 from openworld.world.spec import WorldSpec, load_spec
 
 NAMESPACE = "openworld"
+ENGINE_ENTRY_POINT = "openworld.envs.single:OpenWorldEnv"
+ENGINE_VECTOR_ENTRY_POINT = "openworld.envs.vector:OpenWorldVectorEnv"
+
+WorldKind = Literal["engine", "own-env"]
+"""``engine``: openworld's engine runs the world (every env of :mod:`openworld.envs`, any number of
+bodies). ``own-env``: the world brings its own Gymnasium env class, wrapping another simulator (such as
+``MiniGridStream-v0``); its world file holds only what the engine-independent tools read."""
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,14 @@ class WorldEntry:
     spec_path: Path
     summary: str
     spec: WorldSpec  # validated once, at registration (specs are frozen)
-    entry_point: str | None = None  # None: run by openworld's engine; else the world's own Gymnasium env
+    kind: WorldKind = "engine"
+    entry_point: str = ENGINE_ENTRY_POINT  # its Gymnasium env class, "module:Class"
+    vector_entry_point: str | None = ENGINE_VECTOR_ENTRY_POINT  # its vector env for gymnasium.make_vec, if any
 
     @property
     def engine_world(self) -> bool:
-        return self.entry_point is None
+        """Whether openworld's engine runs this world (``kind == "engine"``)."""
+        return self.kind == "engine"
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,9 @@ def register_world(world_id: str | None, spec_path: str | Path, *, entry_point: 
             simulator, like ``MiniGridStream-v0``): its Gymnasium entry point, ``"module:Class"``,
             called with ``world=<world_id>`` and the caller's keyword arguments. Its world file then
             holds what the engine-independent tools read: name, description, body, rules, shifts,
-            variants. Such worlds are left out of :func:`world_ids` unless ``engine_only=False``.
-        vector_entry_point: its vector env, for ``gymnasium.make_vec``.
+            variants. The entry records the world's kind as ``"own-env"`` (:data:`WorldKind`); such
+            worlds are left out of :func:`world_ids` unless ``engine_only=False``.
+        vector_entry_point: its vector env, for ``gymnasium.make_vec`` (only with ``entry_point``).
     """
     import gymnasium
 
@@ -82,13 +93,13 @@ def register_world(world_id: str | None, spec_path: str | Path, *, entry_point: 
     world_id = world_id or f"{spec.name}-v{spec.version}"
     _check_id("world", world_id, _WORLDS)
     summary = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
-    _WORLDS[world_id] = WorldEntry(world_id, Path(spec_path), summary, spec, entry_point)
-    gymnasium.register(
-        id=f"{NAMESPACE}/{world_id}",
-        entry_point=entry_point or "openworld.envs.single:OpenWorldEnv",
-        vector_entry_point=vector_entry_point if entry_point else "openworld.envs.vector:OpenWorldVectorEnv",
-        kwargs={"world": world_id},
-    )
+    if entry_point is None:
+        entry = WorldEntry(world_id, Path(spec_path), summary, spec)
+    else:
+        entry = WorldEntry(world_id, Path(spec_path), summary, spec, "own-env", entry_point, vector_entry_point)
+    _WORLDS[world_id] = entry
+    gymnasium.register(id=f"{NAMESPACE}/{world_id}", entry_point=entry.entry_point,
+                       vector_entry_point=entry.vector_entry_point, kwargs={"world": world_id})
 
 
 def register_agent(agent_id: str, factory: Callable[..., Any], summary: str = "") -> None:

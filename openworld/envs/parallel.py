@@ -17,7 +17,7 @@ changes nothing: it returns the current observations (bodies alive or waiting to
 are). ``options={"regenerate": True}`` makes a new map from the env's own generator.
 
 Observation and action spaces of every agent equal the single-body env's (``observation_space`` of
-:mod:`openworld.envs.single`, ``Discrete(len(Action))``). ``info[agent]`` carries ``world_step``, ``alive``,
+:mod:`openworld.envs.core`, ``Discrete(len(Action))``). ``info[agent]`` carries ``world_step``, ``alive``,
 ``events`` (as in the single env) and ``body`` (the body index).
 
 Example:
@@ -36,29 +36,19 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from pettingzoo.utils.env import ParallelEnv
 
 from openworld.enums import Action
-from openworld.envs.single import (
-    RESET_OPTIONS,
-    body_drives,
-    body_events,
-    check_action,
-    consume_event_names,
-    observation_space,
-    pack_state,
-    resolve_spec,
-    training_rewards,
-    unpack_state,
-)
-from openworld.world.engine import Engine, StepOutcome
+from openworld.envs.actions import check_action
+from openworld.envs.core import EngineCore, observation_space
+from openworld.envs.events import consume_event_names, event_names
+from openworld.registry import world_entry, world_ids
+from openworld.world.engine import StepOutcome
 from openworld.world.render import check_render_mode, render_frame
 from openworld.world.spec import WorldSpec
 
@@ -69,18 +59,6 @@ Observation = dict[str, np.ndarray]  # {"view": (V, V, 3) uint8, "vitals": (K,) 
 def agent_name(body: int) -> str:
     """The agent id of a body: ``"body_<index>"``."""
     return f"body_{body}"
-
-
-def check_engine_world(world: str) -> None:
-    """Raise ``ValueError`` for a registered world that openworld's engine does not run (one with its
-    own env class, such as ``MiniGridStream-v0``): only engine worlds can hold several bodies."""
-    from openworld.registry import resolve_world_id, world_entries, world_ids
-
-    world_id = resolve_world_id(world)
-    entry = next(e for e in world_entries() if e.world_id == world_id)
-    if not getattr(entry, "engine_world", True):
-        raise ValueError(f"{world_id} has its own environment class, not openworld's engine, so it cannot hold "
-                         f"several bodies; multi-body worlds: {', '.join(world_ids())}")
 
 
 class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
@@ -103,16 +81,18 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
                  render_mode: str | None = None, overrides: Mapping[str, Any] | None = None,
                  variant: str | None = None) -> None:
         check_render_mode(render_mode, self.metadata["render_modes"])
-        if isinstance(world, str):
-            check_engine_world(world)
-        self.world_spec = resolve_spec(world, overrides, variant)
-        self.variant = variant
-        bodies = self.world_spec.bodies if num_agents is None else num_agents
-        if isinstance(bodies, bool) or not isinstance(bodies, int | np.integer) or bodies < 1:
+        entry = world_entry(world) if isinstance(world, str) else None
+        if entry is not None and entry.kind != "engine":
+            raise ValueError(f"{entry.world_id} has its own environment class, not openworld's engine, so it cannot "
+                             f"hold several bodies; multi-body worlds: {', '.join(world_ids())}")
+        if num_agents is not None and (isinstance(num_agents, bool) or not isinstance(num_agents, int | np.integer)
+                                       or num_agents < 1):
             raise ValueError(f"num_agents must be a positive integer, got {num_agents!r}")
-        self.num_bodies = int(bodies)
+        self.core = EngineCore(world, num_worlds=1, bodies=num_agents, auto_respawn=True, respawn_on_reset=False,
+                               overrides=overrides, variant=variant)
+        self.world_spec, self.variant, self.engine = self.core.spec, variant, self.core.engine
+        self.num_bodies = self.core.bodies
         self.render_mode = render_mode
-        self.engine = Engine(self.world_spec, num_worlds=1, bodies=self.num_bodies, auto_respawn=True)
         self.possible_agents: list[str] = [agent_name(n) for n in range(self.num_bodies)]
         self.agents: list[str] = []  # filled by reset()
         self._body = {agent: n for n, agent in enumerate(self.possible_agents)}
@@ -122,10 +102,8 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
             agent: observation_space(self.world_spec) for agent in self.possible_agents}
         self.action_spaces: dict[str, spaces.Space[Any]] = {
             agent: spaces.Discrete(len(Action)) for agent in self.possible_agents}
-        self._reward = self.world_spec.reward
-        self._consume_events = consume_event_names(self.world_spec)
+        self._consume_names = consume_event_names(self.world_spec)
         self._actions = np.zeros((1, self.num_bodies), np.int64)
-        self._np_random: np.random.Generator | None = None
 
     # ------------------------------------------------------------------ PettingZoo API
     def observation_space(self, agent: str) -> spaces.Space[Any]:
@@ -141,20 +119,9 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
         Unknown options are ignored with a warning, not an error as in the Gymnasium env, because
         PettingZoo's own conformance tests call ``reset(seed=0, options={"options": 1})``.
         """
-        options = dict(options or {})
-        unknown = set(options) - RESET_OPTIONS
-        if unknown:
-            warnings.warn(f"ignoring unknown reset option(s) {sorted(unknown)}; valid: {sorted(RESET_OPTIONS)}",
-                          stacklevel=2)
-        if seed is not None or self.engine.state is None:
-            self._np_random, _ = seeding.np_random(seed)
-            world_seed = int(seed) if seed is not None else int(self._np_random.integers(2**31))
-            self.engine.reset([world_seed], rng_seed=world_seed)
-        elif options.get("regenerate"):
-            assert self._np_random is not None  # set with the state by the first reset
-            self.engine.regenerate([int(self._np_random.integers(2**31))])
+        events = self.core.reset(seed, options, unknown_options="warn")
         self.agents = self.possible_agents[:]
-        return self._observations(), self._infos(None)
+        return self._observations(), self._infos(events)
 
     def step(self, actions: Mapping[str, Any]) -> tuple[
             dict[str, Observation], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]]:
@@ -169,18 +136,13 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
             ValueError: an unknown agent id, a living body without an action, or a bad action.
             TypeError: an action that is not an integer.
         """
-        if self.engine.state is None:
+        if not self.core.started:
             raise RuntimeError("call reset() before step()")
-        state = self.engine.state
-        was_alive = state.alive.copy()
-        self._actions[0] = self._check_actions(actions, was_alive[0])
-        drive_before = body_drives(self.engine) if self._reward == "homeostatic" else None
-        outcome = self.engine.step(self._actions)
-        observations = self._observations()
-        rewards = training_rewards(self._reward, self.engine, was_alive, drive_before)[0]
+        self._actions[0] = self._check_actions(actions, self.engine.state.alive[0])
+        events, rewards = self.core.step(self._actions)
         never = dict.fromkeys(self.agents, False)
-        return (observations, dict(zip(self.agents, rewards.tolist(), strict=True)), never, dict(never),
-                self._infos(outcome))
+        return (self._observations(), dict(zip(self.agents, rewards[0].tolist(), strict=True)), never, dict(never),
+                self._infos(events))
 
     def render(self) -> np.ndarray | str | None:
         return render_frame(self.engine, self.render_mode)
@@ -197,11 +159,11 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> bytes:
         """The whole world, exactly (engine state with its generators, and the env's generator)."""
-        return pack_state(self.engine, self._np_random)
+        return self.core.get_state()
 
     def set_state(self, data: bytes) -> None:
         """Restore :meth:`get_state`; raises ``ValueError`` (leaving the env untouched) if it does not fit."""
-        _, self._np_random = unpack_state(self.engine, data, "parallel env")
+        self.core.set_state(data, "parallel env")
         self.agents = self.possible_agents[:]
 
     # ------------------------------------------------------------------ helpers
@@ -226,15 +188,15 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
         return checked
 
     def _observations(self) -> dict[str, Observation]:
-        view, vitals = self.engine.observe()
+        view, vitals = self.core.observe()
         return {agent: {"view": view[0, n], "vitals": vitals[0, n]} for n, agent in enumerate(self.possible_agents)}
 
-    def _infos(self, outcome: StepOutcome | None) -> dict[str, dict[str, Any]]:
+    def _infos(self, events: StepOutcome) -> dict[str, dict[str, Any]]:
         state = self.engine.state
         world_step = int(state.clock[0])
         alive = state.alive[0].tolist()
         return {agent: {"world_step": world_step, "alive": alive[n], "body": n,
-                        "events": [] if outcome is None else body_events(outcome, self._consume_events, 0, n)}
+                        "events": event_names(events, self._consume_names, 0, n)}
                 for n, agent in enumerate(self.possible_agents)}
 
 

@@ -5,7 +5,8 @@
 the engine. It follows the PettingZoo env's conventions (:mod:`openworld.envs.parallel`): a dead body stays
 in its slot, its action is ignored and its reward is 0 until it respawns inside ``step`` after the
 respawn delay; nothing ever terminates and no world resets. ``info["world_step"]`` repeats each
-world's clock for its bodies, so the monitor records one stream per body, keyed by body.
+world's clock for its bodies, so the monitor records one stream per body, keyed by body. Like the other
+envs it takes a ``variant``, a ``render_mode`` (world 0, body 0) and ``options={"regenerate": True}``.
 
 :class:`IndependentAgents` drives body ``n`` of every world with its own agent (any registered agent,
 seeded ``seed + n``), which sees only its bodies' observations and transitions.
@@ -23,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -32,87 +34,78 @@ from gymnasium.vector.utils import batch_space
 
 from openworld.agent.protocol import Agent, Transition, agent_metrics, make_agent
 from openworld.enums import Action
-from openworld.envs.single import (
-    body_drives,
-    event_arrays,
-    observation_space,
-    pack_state,
-    resolve_spec,
-    training_rewards,
-    unpack_state,
-)
-from openworld.world.engine import Engine
+from openworld.envs.actions import check_actions
+from openworld.envs.core import EngineCore, GeneratorInCore, observation_space
+from openworld.envs.events import event_arrays
+from openworld.world.engine import StepOutcome
+from openworld.world.render import check_render_mode, render_frame
 from openworld.world.spec import WorldSpec
 
 
-class BodiesAsEnvs(VectorEnv):  # type: ignore[type-arg]
+class BodiesAsEnvs(GeneratorInCore, VectorEnv):  # type: ignore[type-arg]
     """``num_worlds`` worlds of ``bodies`` bodies each, as a vector env of single-body slots.
 
     Args:
         num_worlds: ``B``.
         bodies: ``N`` bodies per world (sharing its resources; claims go to the lower body index).
         world: a registered world id or a spec.
-        overrides: dotted-path spec overrides.
+        overrides: dotted-path spec overrides, applied after the variant.
+        variant: a variant of the world (see :mod:`openworld.variants`); recorded as :attr:`variant`.
+        render_mode: ``"rgb_array"`` or ``"ansi"``: renders world 0 with body 0's view and vitals.
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_worlds: int, bodies: int, world: str | WorldSpec = "Commons-v0",
-                 overrides: dict[str, Any] | None = None) -> None:
+                 overrides: Mapping[str, Any] | None = None, variant: str | None = None,
+                 render_mode: str | None = None) -> None:
         if num_worlds < 1 or bodies < 1:
             raise ValueError(f"num_worlds and bodies must be >= 1, got {num_worlds} and {bodies}")
-        self.world_spec = resolve_spec(world, overrides)
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        self.core = EngineCore(world, num_worlds=num_worlds, bodies=bodies, auto_respawn=True,
+                               respawn_on_reset=False, overrides=overrides, variant=variant)
+        self.world_spec, self.variant, self.engine = self.core.spec, variant, self.core.engine
         self.num_worlds, self.bodies = int(num_worlds), int(bodies)
         self.num_envs = self.num_worlds * self.bodies
-        self.engine = Engine(self.world_spec, num_worlds=self.num_worlds, bodies=self.bodies, auto_respawn=True)
+        self.render_mode = render_mode
         self.single_observation_space = observation_space(self.world_spec)
         self.single_action_space = spaces.Discrete(len(Action))
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._reward = self.world_spec.reward
 
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """``seed=s`` generates world ``b`` from ``s + b``; without a seed nothing changes."""
-        if options:
-            raise ValueError(f"unknown reset option(s) {sorted(options)}")
-        if seed is not None or self.engine.state is None:
-            super().reset(seed=seed)
-            first = int(seed) if seed is not None else int(self.np_random.integers(2**31))
-            self.engine.reset([first + b for b in range(self.num_worlds)], rng_seed=first)
-        return self._observations(), self._info(None)
+        """``seed=s`` generates world ``b`` from ``s + b``; without a seed nothing changes, unless
+        ``options={"regenerate": True}`` makes new maps from the env's own generator."""
+        events = self.core.reset(seed, options)
+        return self._observations(), self._info(events)
 
     def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if self.engine.state is None:
+        if not self.core.started:
             raise RuntimeError("call reset() before step()")
-        arr = np.asarray(actions)
-        if arr.shape != (self.num_envs,) or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"expected integer actions of shape ({self.num_envs},), got {arr.dtype}{arr.shape}")
-        if ((arr < 0) | (arr >= len(Action))).any():
-            raise ValueError(f"actions must be in [0, {len(Action) - 1}], got {arr.tolist()}")
-        was_alive = self.engine.state.alive.copy()
-        drive_before = body_drives(self.engine) if self._reward == "homeostatic" else None
-        outcome = self.engine.step(arr.reshape(self.num_worlds, self.bodies).astype(np.int64))
-        obs = self._observations()
-        rewards = training_rewards(self._reward, self.engine, was_alive, drive_before).reshape(-1)
+        checked = check_actions(actions, self.num_envs)
+        events, rewards = self.core.step(checked.reshape(self.num_worlds, self.bodies))
         never = np.zeros(self.num_envs, dtype=bool)
-        return obs, rewards, never, never.copy(), self._info(outcome)
+        return self._observations(), rewards.reshape(-1), never, never.copy(), self._info(events)
+
+    def render(self) -> Any:
+        """World 0's frame, with body 0's view and vitals."""
+        return render_frame(self.engine, self.render_mode)
 
     def get_state(self) -> bytes:
-        return pack_state(self.engine, self._np_random)
+        return self.core.get_state()
 
     def set_state(self, data: bytes) -> None:
-        _, self._np_random = unpack_state(self.engine, data, "population")
+        self.core.set_state(data, "population")
 
     def _observations(self) -> dict[str, np.ndarray]:
-        view, vitals = self.engine.observe()
+        view, vitals = self.core.observe()
         return {"view": view.reshape(self.num_envs, *view.shape[2:]), "vitals": vitals.reshape(self.num_envs, -1)}
 
-    def _info(self, outcome: Any) -> dict[str, Any]:
+    def _info(self, events: StepOutcome) -> dict[str, Any]:
         state = self.engine.state
         return {"world_step": np.repeat(state.clock, self.bodies), "alive": state.alive.reshape(-1).copy(),
-                "body": np.tile(np.arange(self.bodies), self.num_worlds),
-                "events": event_arrays(outcome, self.num_envs)}
+                "body": np.tile(np.arange(self.bodies), self.num_worlds), "events": event_arrays(events)}
 
 
 class IndependentAgents:

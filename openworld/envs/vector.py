@@ -37,23 +37,15 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from openworld.enums import Action
-from openworld.envs.single import (
-    OnDeath,
-    body_drives,
-    check_on_death,
-    event_arrays,
-    observation_space,
-    pack_state,
-    resolve_spec,
-    training_rewards,
-    unpack_state,
-)
-from openworld.world.engine import Engine
+from openworld.envs.actions import check_actions
+from openworld.envs.core import EngineCore, GeneratorInCore, OnDeath, check_on_death, observation_space
+from openworld.envs.events import event_arrays, no_events
+from openworld.world.engine import StepOutcome
 from openworld.world.render import check_render_mode, render_frame
 from openworld.world.spec import WorldSpec
 
 
-class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
+class OpenWorldVectorEnv(GeneratorInCore, VectorEnv):  # type: ignore[type-arg]
     """``num_envs`` independent single-body worlds of one spec, stepped as one batch.
 
     Args:
@@ -77,19 +69,17 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
             raise TypeError(f"unknown argument(s) {sorted(unused)}")
         check_on_death(on_death)
         check_render_mode(render_mode, self.metadata["render_modes"])
-        self.world_spec = resolve_spec(world, overrides, variant)
-        self.variant = variant
+        self.core = EngineCore(world, num_worlds=num_envs, bodies=1, auto_respawn=on_death == "respawn",
+                               respawn_on_reset=True, overrides=overrides, variant=variant)
+        self.world_spec, self.variant, self.engine = self.core.spec, variant, self.core.engine
         self.num_envs = int(num_envs)
         self.on_death = on_death
         self.render_mode = render_mode
-        self.engine = Engine(self.world_spec, num_worlds=self.num_envs, bodies=1,
-                             auto_respawn=on_death == "respawn")
         self.single_observation_space = observation_space(self.world_spec)
         self.single_action_space = spaces.Discrete(len(Action))
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
-        self._reward = self.world_spec.reward
 
     def reset(self, *, seed: int | Sequence[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -98,102 +88,41 @@ class OpenWorldVectorEnv(VectorEnv):  # type: ignore[type-arg]
         Without a seed, worlds are not regenerated: dead bodies respawn after their delay.
         ``options={"regenerate": True}`` makes new maps from the env's own generator.
         """
-        options = dict(options or {})
-        unknown = set(options) - {"regenerate"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['regenerate']")
-        if isinstance(seed, np.ndarray):
-            seed = [int(s) for s in seed.reshape(-1)]
-        if isinstance(seed, Sequence):
-            if len(seed) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
-            seeds = [int(s) for s in seed]
-            super().reset(seed=seeds[0])
-        elif seed is not None or self.engine.state is None:
-            super().reset(seed=seed)
-            first = int(seed) if seed is not None else int(self.np_random.integers(2**31))
-            seeds = [first + i for i in range(self.num_envs)]
-        else:
-            seeds = []
-        if seeds:
-            self.engine.reset(seeds, rng_seed=seeds[0])
-        else:
-            if options.get("regenerate"):
-                self.engine.regenerate([int(s) for s in self.np_random.integers(2**31, size=self.num_envs)])
-            self._respawn_dead_now()
+        self.core.reset(seed, options)
         self._autoreset[:] = False
-        view, vitals = self.engine.observe()
-        return {"view": view[:, 0], "vitals": vitals[:, 0]}, self._info(None)
+        return self._observations(), self._info(no_events(self.num_envs, 1))  # a reset reports no events
 
     def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if self.engine.state is None:
+        if not self.core.started:
             raise RuntimeError("call reset() before step()")
-        actions = self._check_actions(actions)
-        state = self.engine.state
+        actions = check_actions(actions, self.num_envs)
         resetting = self._autoreset.copy()
-        if resetting.any():
-            # These worlds run alone until one step before their bodies may return; the batched step
-            # below is the last waiting step, after which they respawn.
-            self.engine.wait_for_respawn(np.flatnonzero(resetting), short_by=1)
-        was_alive = state.alive.copy()
-        drive_before = body_drives(self.engine) if self._reward == "homeostatic" else None
-        outcome = self.engine.step(actions[:, None])
-        if resetting.any():
-            self.engine.respawn_when_ready(resetting[:, None])
-        view, vitals = self.engine.observe()
-        rewards = training_rewards(self._reward, self.engine, was_alive, drive_before)[:, 0]
-        terminated = outcome.died[:, 0] if self.on_death == "terminate" else np.zeros(self.num_envs, bool)
-        rewards[resetting] = 0.0
-        terminated = terminated & ~resetting
+        events, rewards = self.core.step(actions[:, None], autoreset=resetting)
+        terminated = events.died[:, 0] & ~resetting if self.on_death == "terminate" else np.zeros(self.num_envs, bool)
         self._autoreset = terminated.copy()
-        info = self._info(outcome, respawned=resetting)
-        return ({"view": view[:, 0], "vitals": vitals[:, 0]}, rewards, terminated,
-                np.zeros(self.num_envs, dtype=bool), info)
+        return (self._observations(), rewards[:, 0], terminated, np.zeros(self.num_envs, dtype=bool),
+                self._info(events))
 
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> bytes:
         """Everything that determines the future of these envs, exactly: the engine state (with its
         generators), which envs autoreset next, and the env's own generator."""
-        return pack_state(self.engine, self._np_random, autoreset=self._autoreset)
+        return self.core.get_state(autoreset=self._autoreset)
 
     def set_state(self, data: bytes) -> None:
         """Restore :meth:`get_state`; raises ``ValueError`` (leaving the envs untouched) if it does not fit."""
-        saved = self.engine.state
-        extra, generator = unpack_state(self.engine, data, "vector env")
-        autoreset = extra.get("autoreset")
-        if autoreset is None or autoreset.shape != (self.num_envs,):
-            self.engine.state = saved
-            raise ValueError(f"saved state is not one of {self.num_envs} vector envs")
-        self._autoreset, self._np_random = autoreset.astype(bool), generator
+        extra = self.core.set_state(data, "vector env", extra_shapes={"autoreset": (self.num_envs,)})
+        self._autoreset = extra["autoreset"].astype(bool)
 
     def render(self) -> Any:
         """World 0's frame (a vector env renders its first world)."""
         return render_frame(self.engine, self.render_mode)
 
     # ------------------------------------------------------------------ helpers
-    def _check_actions(self, actions: Any) -> np.ndarray:
-        arr = np.asarray(actions)
-        if arr.shape != (self.num_envs,):
-            raise ValueError(f"expected actions of shape ({self.num_envs},), got {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.integer):
-            if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
-                raise ValueError(f"actions contain NaN at env(s) {np.flatnonzero(np.isnan(arr)).tolist()}; "
-                                 f"this world takes integers in [0, {len(Action) - 1}]")
-            raise TypeError(f"actions must be integers in [0, {len(Action) - 1}], got dtype {arr.dtype}")
-        bad = (arr < 0) | (arr >= len(Action))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"action {int(arr[i])} of env {i} is outside the action space [0, {len(Action) - 1}]")
-        return arr.astype(np.int64, copy=False)
+    def _observations(self) -> dict[str, np.ndarray]:
+        view, vitals = self.core.observe()
+        return {"view": view[:, 0], "vitals": vitals[:, 0]}
 
-    def _respawn_dead_now(self) -> None:
+    def _info(self, events: StepOutcome) -> dict[str, Any]:
         state = self.engine.state
-        self.engine.wait_for_respawn(np.flatnonzero(~state.alive[:, 0]))
-        self.engine.respawn_when_ready(~state.alive)
-
-    def _info(self, outcome: Any, respawned: np.ndarray | None = None) -> dict[str, Any]:
-        state = self.engine.state
-        events = event_arrays(outcome, self.num_envs)
-        if respawned is not None:  # bodies brought back by this step's autoreset
-            events["respawn"] |= respawned
-        return {"world_step": state.clock.copy(), "alive": state.alive[:, 0].copy(), "events": events}
+        return {"world_step": state.clock.copy(), "alive": state.alive[:, 0].copy(), "events": event_arrays(events)}

@@ -200,12 +200,16 @@ class Monitor:
             self.flush()
 
     def record_info(self, vitals: npt.ArrayLike, info: Mapping[str, Any]) -> None:
-        """Record a step from openworld's ``info`` and ``obs["vitals"]``: the vector env's (arrays,
-        ``info["events"]["death"]``) or the single env's (scalars, ``"death" in info["events"]``)."""
-        events = info["events"]
-        died = events["death"] if isinstance(events, Mapping) else ["death" in events]
-        self.record(np.atleast_1d(info["world_step"]), np.atleast_1d(info["alive"]),
-                    np.asarray(vitals).reshape(np.size(np.atleast_1d(info["world_step"])), -1), died)
+        """Record a step from an openworld env's ``obs["vitals"]`` and ``info``.
+
+        The info of a batch of bodies (vector and population envs) holds arrays over the bodies, its
+        death flags in ``info["events"]["death"]``; the info of one body (the single env) holds scalars,
+        ``"death"`` among the names in ``info["events"]``. The clock's shape says which it is.
+        """
+        clock = np.atleast_1d(info["world_step"])
+        one_body = np.ndim(info["world_step"]) == 0
+        died = np.atleast_1d("death" in info["events"] if one_body else info["events"]["death"])
+        self.record(clock, np.atleast_1d(info["alive"]), np.asarray(vitals).reshape(clock.size, -1), died)
 
     def flush(self) -> None:
         """Write the buffered rows as one chunk file (nothing if the buffer is empty)."""

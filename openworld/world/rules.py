@@ -60,6 +60,20 @@ def register_rule(rule_id: str, apply: RuleFunction, defaults: Mapping[str, floa
     RULES[rule_id] = Rule(rule_id, apply, {k: float(v) for k, v in (defaults or {}).items()}, summary)
 
 
+def register_parameters(rule_id: str, defaults: Mapping[str, float], summary: str = "") -> None:
+    """Register tunable parameters under ``rules.<rule_id>`` with no engine phase.
+
+    For a world that brings its own env class (registry kind ``own-env``, e.g. MiniGridStream): its world
+    file sets them under ``rules:``, overrides and shifts reach them as ``rules.<rule_id>.<param>``, and
+    its env reads them from the world's shift schedule. The engine runs nothing for them.
+    """
+    register_rule(rule_id, no_engine_phase, defaults, summary)
+
+
+def no_engine_phase(engine: Engine, state: WorldState, params: Mapping[str, np.ndarray]) -> None:
+    """The engine phase of :func:`register_parameters`' rules: none."""
+
+
 def rule_ids() -> list[str]:
     load_plugins("openworld.worlds")  # catalogues register their rules before their worlds
     return sorted(RULES)

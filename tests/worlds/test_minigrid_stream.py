@@ -20,12 +20,12 @@ from openworld.testing import check_world
 from openworld.variants import UnknownVariantError, world_variants
 from openworld.world.shifts import ShiftSchedule
 from openworld.world.spec import SpecError
+from openworld.worlds.minigrid_oracle import StreamOracle
 from openworld.worlds.minigrid_stream import (
     ACTION_NAMES,
     FAMILIES,
     MiniGridStreamEnv,
     MiniGridStreamVectorEnv,
-    StreamOracle,
 )
 
 ID = "openworld/MiniGridStream-v0"

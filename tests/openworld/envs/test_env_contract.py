@@ -13,7 +13,8 @@ from gymnasium.utils.env_checker import check_env
 
 import openworld
 from openworld.enums import Action, Vital
-from openworld.envs.single import OpenWorldEnv, drive
+from openworld.envs.core import drive
+from openworld.envs.single import OpenWorldEnv
 from openworld.registry import load_world_spec
 from openworld.world.spec import WorldSpec, load_spec_text, spec_from_dict, to_dict
 
