@@ -1,7 +1,7 @@
 """Survival and adaptation scores computed from the recorded streams of one body.
 
-(Over the 400-line guide on purpose: this is the one reference of every formula, each with the docstring
-that ``docs/metrics.md`` follows; the argument checks and window sums are in :mod:`openworld.scoring.streams`.)
+Longer than 400 lines because it is the one reference of every formula, each with the docstring that
+``docs/metrics.md`` follows; the argument checks and window sums are in :mod:`openworld.scoring.streams`.
 
 Every function here is pure: it takes per-step arrays that the monitor recorded for a single body
 in a single run and returns plain numbers. The caller loops over bodies and seeds, and aggregates
