@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from openworld.scoring.scores import live_line
+
 PROGRESS_EVERY = 50  # steps between progress-bar refreshes
 
 
@@ -23,8 +25,7 @@ def format_log_line(label: str, done: int, total: int, interval: Mapping[str, fl
     """One plain progress line: steps, world steps per second (and body steps: times the bodies), the
     interval's alive fraction and wellbeing."""
     return (f"[{label}] step {done:,}/{total:,}  {steps_per_second:,.0f} steps/s "
-            f"({steps_per_second * num_envs:,.0f} body steps/s)  alive {interval['alive_fraction']:.3f}  "
-            f"wellbeing {interval['wellbeing']:.3f}")
+            f"({steps_per_second * num_envs:,.0f} body steps/s)  {live_line(interval)}")
 
 
 class Progress:
