@@ -200,16 +200,13 @@ class Monitor:
             self.flush()
 
     def record_info(self, vitals: npt.ArrayLike, info: Mapping[str, Any]) -> None:
-        """Record a step from an openworld env's ``obs["vitals"]`` and ``info``.
-
-        The info of a batch of bodies (vector and population envs) holds arrays over the bodies, its
-        death flags in ``info["events"]["death"]``; the info of one body (the single env) holds scalars,
-        ``"death"`` among the names in ``info["events"]``. The clock's shape says which it is.
-        """
+        """Record a step of a batch of bodies from an openworld vector (or population) env's
+        ``obs["vitals"]`` and ``info``: arrays over the bodies, the death flags in ``info["events"]["death"]``.
+        (A single env's step is recorded by :class:`~openworld.scoring.wrappers.RecordLifetime` with
+        :meth:`record`.)"""
         clock = np.atleast_1d(info["world_step"])
-        one_body = np.ndim(info["world_step"]) == 0
-        died = np.atleast_1d("death" in info["events"] if one_body else info["events"]["death"])
-        self.record(clock, np.atleast_1d(info["alive"]), np.asarray(vitals).reshape(clock.size, -1), died)
+        self.record(clock, np.atleast_1d(info["alive"]), np.asarray(vitals).reshape(clock.size, -1),
+                    np.atleast_1d(info["events"]["death"]))
 
     def flush(self) -> None:
         """Write the buffered rows as one chunk file (nothing if the buffer is empty)."""

@@ -62,7 +62,9 @@ class RecordLifetime(gym.Wrapper[Any, Any, Any, Any]):
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self.monitor.record_info(obs["vitals"], info)
+        # One body: its info holds scalars, and "death" among the names in info["events"].
+        self.monitor.record([info["world_step"]], [info["alive"]], np.reshape(obs["vitals"], (1, -1)),
+                            ["death" in info["events"]])
         return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
