@@ -87,10 +87,14 @@ class Stretch:
 
 Kind = TypeVar("Kind", bound="type[ShiftSpec]")
 _KINDS: dict[str, type[ShiftSpec]] = {}
+_KEYS: dict[str, tuple[type[ShiftSpec], dataclasses.Field[Any]]] = {}  # format key -> first kind declaring it
+_NO_KEY = object()
 
 
 def register_shift_kind(cls: Kind) -> Kind:
-    """Class decorator: make a :class:`ShiftSpec` subclass a kind of the world-file format, by its ``kind``.
+    """Make a :class:`ShiftSpec` subclass a kind of the world-file format, by its ``kind`` (a class decorator).
+
+    Its fields besides ``name`` become keys of the format (for every entry, see the module docstring).
 
     Raises:
         ValueError: a kind of that name is registered already, or the class is not a frozen dataclass.
@@ -101,6 +105,9 @@ def register_shift_kind(cls: Kind) -> Kind:
     if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         raise ValueError(f"shift kind '{name}': {cls.__qualname__} must be a frozen dataclass")
     _KINDS[name] = cls
+    for f in dataclasses.fields(cls):
+        if f.name != "name":
+            _KEYS.setdefault(f.name, (cls, f))
     return cls
 
 
@@ -111,28 +118,21 @@ def shift_kinds() -> dict[str, type[ShiftSpec]]:
 
 def shift_keys() -> tuple[str, ...]:
     """Every key a shift entry may have besides ``name`` (what a variant may patch), in file order."""
-    declared = {key: None for cls in _KINDS.values() for key in _own_keys(cls)}
-    return ("kind", *sorted(declared, key=lambda k: FORMAT_ORDER.index(k) if k in FORMAT_ORDER else len(FORMAT_ORDER)))
+    def order(key: str) -> int:
+        return FORMAT_ORDER.index(key) if key in FORMAT_ORDER else len(FORMAT_ORDER)
+    return ("kind", *sorted(_KEYS, key=order))
 
 
 def _own_keys(cls: type[ShiftSpec]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls) if f.name != "name")
 
 
-def _declaring_kind(key: str) -> type[ShiftSpec]:
-    return next(cls for cls in _KINDS.values() if key in _own_keys(cls))
-
-
-_NO_KEY = object()
-
-
 def _format_default(key: str) -> Any:
-    """The default of a format key (from the first kind that declares it), or ``_NO_KEY``."""
-    for cls in _KINDS.values():
-        for f in dataclasses.fields(cls):
-            if f.name == key and key != "name":
-                return f.default_factory() if callable(f.default_factory) else f.default
-    return _NO_KEY
+    """The default of a format key (as the first kind that declares it has it), or ``_NO_KEY``."""
+    if key not in _KEYS:
+        return _NO_KEY
+    f = _KEYS[key][1]
+    return f.default_factory() if callable(f.default_factory) else f.default
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class ShiftSpec(ABC):
                 continue
             if value == to_dict(_format_default(key)):  # what to_dict writes for a key the kind lacks
                 continue
-            build(_declaring_kind(key), {key: value}, path, source)  # its type and range, as that kind reads it
+            build(_KEYS[key][0], {key: value}, path, source)  # its type and range, as that kind reads it
             if value and not isinstance(value, int | float):  # content this kind would silently drop
                 reason = kind.refused.get(key, f"a {kind_name} shift has no '{key}'")
                 fail(source, f"{path}.{key}", reason)
