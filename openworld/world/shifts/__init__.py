@@ -44,8 +44,9 @@ from openworld.world.shifts.gradual import GradualShift
 from openworld.world.shifts.schedule import ShiftSchedule, describe
 
 # The built-in kinds, in the order the docs and error messages list them.
-for _kind in (AbruptShift, GradualShift, CyclicShift):
-    register_shift_kind(_kind)
+register_shift_kind(AbruptShift)
+register_shift_kind(GradualShift)
+register_shift_kind(CyclicShift)
 
 SHIFT_KEYS = shift_keys()  # what a variant may patch, for the built-in kinds (shift_keys() sees later ones too)
 
