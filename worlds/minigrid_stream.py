@@ -445,13 +445,8 @@ def _check_stream_spec(spec: WorldSpec, schedule: ShiftSchedule, columns: Mappin
         return
     times = {0}
     for shift in spec.shifts:
-        if shift.kind == "abrupt":
-            times.add(shift.at)
-        elif shift.kind == "gradual":
-            times.update((shift.start, shift.end))
-        else:
-            times.update(shift.start + j * shift.period for j in range(len(shift.regimes)))
-        for event in (*shift.map, *(e for regime in shift.regimes for e in regime.map)):
+        times.update(shift.value_times())
+        for event in (e for _, events in shift.map_event_lists() for e in events):
             if event.op != "regenerate" or event.resource != "all":
                 raise SpecError(f"{spec.source}: shifts.{shift.name}.map: MiniGridStream knows one map event, "
                                 "{op: regenerate, resource: all} (start a new task now)")

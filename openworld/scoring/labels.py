@@ -79,7 +79,7 @@ class ScheduleLookup:
         onsets: dict[int, list[str]] = {}
         for event in events:
             onsets.setdefault(event.t, []).append(f"{event.kind}:{event.name}@{event.t}")
-        ends = [shift.end for shift in self.schedule.shifts if shift.kind == "gradual" and lo < shift.end < hi]
+        ends = self.schedule.regime_changes(lo, hi)  # the onsets again, and where a ramp ends
         self._breaks = np.unique(np.array([lo, *onsets, *ends], np.int64))
         self._break_code = np.array([self._code(self._regime_code, self.regime_names,
                                                 self.schedule.regime_name(int(b))) for b in self._breaks], np.int32)

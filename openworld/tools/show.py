@@ -96,14 +96,7 @@ def show_world(world: str, out_dir: str | Path = ".", *, variant: str | None = N
 # ------------------------------------------------------------------------------------------ timeline
 def timeline_horizon(spec: WorldSpec) -> int:
     """The span the timeline shows: past the last onset, and two full cycles of every cyclic shift."""
-    ends = [0]
-    for shift in spec.shifts:
-        if shift.kind == "abrupt":
-            ends.append(shift.at)
-        elif shift.kind == "gradual":
-            ends.append(shift.end)
-        else:
-            ends.append(shift.start + 2 * shift.period * len(shift.regimes))
+    ends = [0, *(shift.display_until() for shift in spec.shifts)]
     return max(1000, int(max(ends) * 1.2))
 
 
@@ -141,26 +134,23 @@ def timeline_image(spec: WorldSpec, width: int = TIMELINE_WIDTH) -> np.ndarray:
 
 def _draw_shift(draw: ImageDraw.ImageDraw, shift: ShiftSpec, x: Any, top: int, bottom: int,
                 colour: tuple[int, int, int], font: Any, horizon: int) -> None:
-    if shift.kind == "abrupt":
-        draw.rectangle([x(shift.at), top, x(horizon), bottom], fill=colour)
-        draw.line([x(shift.at), top - 3, x(shift.at), bottom + 3], fill=TEXT, width=2)
-    elif shift.kind == "gradual":
-        steps = max(2, int(x(shift.end) - x(shift.start)))
-        for i in range(steps):  # a ramp: the bar grows from nothing to full height
-            frac = (i + 1) / steps
-            px = x(shift.start) + i
-            draw.line([px, bottom - frac * (bottom - top), px, bottom], fill=colour)
-        draw.rectangle([x(shift.end), top, x(horizon), bottom], fill=colour)
-    else:
-        k, t = 0, shift.start
-        while t < horizon:
-            regime = shift.regimes[k % len(shift.regimes)]
-            tone = _colour(k % len(shift.regimes), base=sum(map(ord, shift.name)) % 7)
-            x0, x1 = x(t), x(min(t + shift.period, horizon))
+    for piece in shift.timeline(horizon):
+        if piece.regime is not None:  # a turn of one regime: its own tone, named if it fits
+            tone = _colour(piece.regime, base=sum(map(ord, shift.name)) % 7)
+            x0, x1 = x(piece.start), x(piece.end)
             draw.rectangle([x0, top, x1, bottom], fill=tone, outline=BACKGROUND)
-            if x1 - x0 > 6 * len(regime.name) + 4:
-                draw.text((x0 + 3, top + 1), regime.name, fill=(20, 20, 20), font=font)
-            k, t = k + 1, t + shift.period
+            if x1 - x0 > 6 * len(piece.label) + 4:
+                draw.text((x0 + 3, top + 1), piece.label, fill=(20, 20, 20), font=font)
+        elif piece.level0 != piece.level1:  # a ramp: the bar's height follows the level
+            steps = max(2, int(x(piece.end) - x(piece.start)))
+            for i in range(steps):
+                frac = piece.level0 + (piece.level1 - piece.level0) * ((i + 1) / steps)
+                px = x(piece.start) + i
+                draw.line([px, bottom - frac * (bottom - top), px, bottom], fill=colour)
+        else:
+            draw.rectangle([x(piece.start), top, x(piece.end), bottom], fill=colour)
+        if piece.onset:
+            draw.line([x(piece.start), top - 3, x(piece.start), bottom + 3], fill=TEXT, width=2)
 
 
 def _ticks(horizon: int) -> list[int]:

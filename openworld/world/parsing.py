@@ -3,7 +3,9 @@
 Generic over dataclasses: a field's type hint says what it accepts (a nested dataclass, a ``Literal``,
 a ``dict`` or ``tuple`` of something, a number, a string) and its metadata says its range and whether
 it is static (fixes array shapes, never shifts). Every mistake raises :class:`SpecError` naming the
-file, the dotted key path and the problem, with the nearest valid key where there is one.
+file, the dotted key path and the problem, with the nearest valid key where there is one. A type that
+parses itself (a classmethod ``from_data(data, path, source)``, and ``to_data()`` for the way back) is
+left to do so: a shift entry, whose keys depend on its kind.
 
 Example:
     >>> from dataclasses import dataclass
@@ -43,6 +45,8 @@ def number_field(default: float, lo: float | None = None, hi: float | None = Non
 
 def to_dict(obj: Any) -> Any:
     """Plain, YAML-safe data for a spec (the inverse of :func:`spec_from_dict`)."""
+    if hasattr(obj, "to_data") and not isinstance(obj, type):  # a type that writes itself (a shift entry)
+        return obj.to_data()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
                 if not f.metadata.get("internal")}
@@ -83,6 +87,8 @@ def build(cls: type, data: Any, path: str, source: str) -> Any:
 def _convert(tp: Any, value: Any, path: str, source: str, meta: Mapping[str, Any]) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if isinstance(tp, type) and hasattr(tp, "from_data"):  # a type that parses itself (a shift entry, by kind)
+        return tp.from_data(value, path, source)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, path, source)
     if origin is Literal:

@@ -16,7 +16,7 @@ from typing import Any
 
 from openworld.errors import SpecError
 from openworld.world.parsing import set_path
-from openworld.world.shifts import SHIFT_KEYS
+from openworld.world.shifts import shift_keys
 
 SPLITS = ("train", "heldout", "dev")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # usable as a Hydra value: world.variant=heldout_early
@@ -81,10 +81,11 @@ def _patched_schedule(shifts: list[dict[str, Any]], patch: Any, where: str) -> l
 
 def _patched_shift(shift: dict[str, Any], change: Mapping[str, Any], where: str) -> dict[str, Any]:
     shift = dict(shift)
+    keys = shift_keys()
     for key, value in change.items():
-        if key not in SHIFT_KEYS:
-            close = difflib.get_close_matches(str(key), SHIFT_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (keys: {', '.join(SHIFT_KEYS)})"
+        if key not in keys:
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (keys: {', '.join(keys)})"
             raise SpecError(f"{where}.{key}: unknown key{hint}")
         if key == "set" and isinstance(value, Mapping):
             shift["set"] = _merged(shift.get("set") or {}, value)

@@ -4,6 +4,10 @@ exactly the declared step, with map events, deterministically, and invisibly to 
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -11,7 +15,18 @@ from openworld.enums import Action, Vital
 from openworld.envs.single import OpenWorldEnv
 from openworld.registry import load_world_spec, world_ids
 from openworld.world.engine import Engine
-from openworld.world.shifts import NEVER, ShiftEvent, ShiftSchedule
+from openworld.world.shifts import (
+    NEVER,
+    SHIFT_KEYS,
+    AbruptShift,
+    CyclicShift,
+    GradualShift,
+    ShiftEvent,
+    ShiftSchedule,
+    Stretch,
+    register_shift_kind,
+    shift_kinds,
+)
 from openworld.world.spec import SpecError, load_spec_text, spec_from_dict, to_dict
 
 SOURCE = "worlds/shifting.yaml"
@@ -306,6 +321,109 @@ def test_map_events_at() -> None:
     fired = [t for t in range(20) if sched.map_events_at(t)]
     assert fired == [5, 10, 11, 17]  # x begins at 5, 11, 17 (y, at 8 and 14, has no map events)
     assert not schedule(f"  - {{name: a, at: 1, set: {{{REGROW}: 0.5}}}}\n").has_map_events
+
+
+# ================================================================== kinds: one class each, registered by name
+def test_the_built_in_kinds_are_registered_once_each() -> None:
+    assert list(shift_kinds()) == ["abrupt", "gradual", "cyclic"]
+    assert shift_kinds()["cyclic"] is CyclicShift
+    with pytest.raises(ValueError, match="'abrupt' is registered already"):
+        register_shift_kind(AbruptShift)
+    assert SHIFT_KEYS == ("kind", "at", "start", "end", "period", "set", "regimes", "map")
+
+
+def test_a_shift_holds_its_own_keys_and_the_file_stays_flat() -> None:
+    spec = load_spec_text(BASE + "shifts:\n"
+                          "  - {name: a, at: 3, set: {resources.berry.regrow: 0.5}}\n"
+                          "  - {name: g, kind: gradual, start: 1, end: 4, set: {resources.berry.regrow: 0.2}}\n"
+                          "  - {name: c, kind: cyclic, period: 5, regimes: [{name: x}]}\n", source=SOURCE)
+    assert [type(shift) for shift in spec.shifts] == [AbruptShift, GradualShift, CyclicShift]
+    assert [f.name for f in dataclasses.fields(CyclicShift)] == ["name", "start", "period", "regimes"]
+    cyclic = spec.shifts[2]
+    assert (cyclic.at, cyclic.end, cyclic.set, cyclic.map) == (0, 0, {}, ())  # another kind's key: its default
+    entries = to_dict(spec)["shifts"]
+    assert [list(entry) for entry in entries] == [["name", *SHIFT_KEYS]] * 3
+    assert entries[2] == {"name": "c", "kind": "cyclic", "at": 0, "start": 0, "end": 0, "period": 5, "set": {},
+                          "regimes": [{"name": "x", "set": {}, "map": []}], "map": []}
+    assert spec_from_dict(to_dict(spec), source=SOURCE) == spec
+
+
+def test_another_kinds_key_is_ignored_unless_it_holds_content() -> None:
+    sched = schedule("  - {name: c, kind: cyclic, at: 7, end: 9, period: 3, regimes: [{name: x}]}\n")
+    assert sched.shifts[0].at == 0 and sched.events(0, 10)[0] == ShiftEvent(3, "cyclic", "x")
+    assert "shifts[0].at" in shift_error("  - {name: c, kind: cyclic, at: -7, period: 3, regimes: [{name: x}]}\n")
+    message = shift_error("  - {name: c, kind: cyclic, period: 3, map: [{op: regenerate}], regimes: [{name: x}]}\n")
+    assert "shifts[0].map: a cyclic shift puts 'set' and 'map' inside its regimes" in message
+
+
+def test_each_kind_describes_and_draws_itself() -> None:
+    sched = schedule(f"  - {{name: a, at: 10, set: {{{REGROW}: 0.5}}, map: [{{resource: berry, fraction: 0.5}}]}}\n"
+                     f"  - {{name: g, kind: gradual, start: 20, end: 30, set: {{{REGROW}: 0.0}}}}\n"
+                     "  - {name: c, kind: cyclic, start: 5, period: 40, regimes: [{name: x}, {name: y}]}\n")
+    abrupt, gradual, cyclic = sched.shifts
+    assert abrupt.describe() == "a (abrupt, at step 10): resources.berry.regrow=0.5, relocate berry (50%)"
+    assert gradual.describe() == "g (gradual, ramping over steps 20-30): resources.berry.regrow->0"
+    assert cyclic.describe() == "c (cyclic, every 40 steps from step 5): x / y"
+    assert [shift.display_until() for shift in sched.shifts] == [10, 30, 165]
+    assert [shift.value_times() for shift in sched.shifts] == [(10,), (20, 30), (5, 45)]
+    assert gradual.timeline(100) == [Stretch(20, 30, level0=0.0, level1=1.0), Stretch(30, 100)]
+    assert [(p.start, p.end, p.regime, p.label) for p in cyclic.timeline(100)] == [
+        (5, 45, 0, "x"), (45, 85, 1, "y"), (85, 100, 0, "x")]
+    assert sched.regime_changes(0, 50) == [5, 10, 20, 30, 45]
+
+
+PULSE_KIND = '''
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+import numpy as np
+from openworld.world.parsing import number_field
+from openworld.world.shifts import NEVER, ShiftEvent, ShiftSchedule, ShiftSpec, Stretch, register_shift_kind
+from openworld.world.spec import load_spec_text, to_dict
+
+@register_shift_kind
+@dataclass(frozen=True)
+class PulseShift(ShiftSpec):
+    """A test kind: the ``set`` values hold for ``period`` steps from ``at``, then the old ones again."""
+    kind: ClassVar[str] = "pulse"
+    at: int = number_field(0, 0, 10**12)
+    period: int = number_field(1, 1, 10**12)
+    set: dict[str, float] = field(default_factory=dict)
+    def value_sets(self): return (("set", self.set),)
+    def apply(self, theta, clock, assignments):
+        (a,) = assignments
+        on = ((clock >= self.at) & (clock < self.at + self.period))[:, None]
+        theta[:, a.columns] = np.where(on, a.values, theta[:, a.columns])
+    def next_change(self, t):
+        return self.at if t < self.at else (self.at + self.period if t < self.at + self.period else NEVER)
+    def onsets(self, t0, t1): return [ShiftEvent(self.at, self.kind, self.name)] if t0 <= self.at < t1 else []
+    def label(self, t): return self.name if self.at <= t < self.at + self.period else None
+    def label_changes(self, t0, t1): return [t for t in (self.at, self.at + self.period) if t0 < t < t1]
+    def value_times(self): return (self.at,)
+    def timing(self): return f"steps {self.at}-{self.at + self.period}"
+    def changes(self): return ", ".join(f"{k}={v:g}" for k, v in self.set.items())
+    def display_until(self): return self.at + self.period
+    def timeline(self, horizon): return [Stretch(self.at, self.at + self.period, onset=True)]
+
+spec = load_spec_text("name: P\\nresources: {berry: {regrow: 0.1}}\\nshifts:\\n"
+                      "  - {name: p, kind: pulse, at: 5, period: 3, set: {resources.berry.regrow: 0.5}}\\n")
+sched = ShiftSchedule(spec)
+col = sched.index["resources.berry.regrow"]
+print(sched.values(np.arange(10))[:, col].tolist())
+print([sched.constant_until(t) for t in (0, 5, 7, 8)] == [5, 8, 8, NEVER], sched.regime_name(6), sched.regime_name(8))
+print(spec.shifts[0].describe(), list(to_dict(spec)["shifts"][0]))
+'''
+
+
+def test_a_new_kind_is_one_class() -> None:
+    """A kind registered from outside (in a fresh process: the register is global) works everywhere."""
+    done = subprocess.run([sys.executable, "-c", PULSE_KIND], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "[0.1, 0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.5, 0.1, 0.1]",
+        "True p base",
+        "p (pulse, steps 5-8): resources.berry.regrow=0.5 "
+        "['name', 'kind', 'at', 'start', 'end', 'period', 'set', 'regimes', 'map']"]
 
 
 # ================================================================== inside the engine
