@@ -5,7 +5,8 @@ One step is a fixed chain of named phases, each a short function over the state 
     intent -> move -> interact -> metabolise -> hazards -> rules -> settle_deaths -> tick -> respawn
            -> apply_shifts            (observe is called separately, when an observation is needed)
 
-``rules`` runs the world's custom Python rules (:mod:`openworld.world.rules`), if it has any.
+``rules`` runs the world's custom Python rules (:mod:`openworld.world.rules`), if it has any, each with
+its own generator; what they do to bodies comes back by cause in the :class:`StepOutcome`.
 
 Regrowth has no per-step phase: when ``interact`` depletes a cell it draws the cell's regrowth time
 from the geometric distribution with the regrow probability in force (exactly the waiting time of a
@@ -26,17 +27,18 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from openworld.enums import DIRECTION_OFFSETS, WALKABLE_TERRAIN, Action, Entity, Terrain, Vital
+from openworld.enums import Action, Entity, Terrain, Vital
 from openworld.world.generation import generate_terrain, place_resources
-from openworld.world.rules import RULES
+from openworld.world.grid import WALKABLE, GridLayout
+from openworld.world.rules import RULES, run_rules
 from openworld.world.shifts import NEVER, MapEvent, ShiftSchedule
 from openworld.world.spec import WorldSpec
-from openworld.world.state import WorldState, make_rngs
+from openworld.world.state import WorldState, generator_names, make_rngs
 
 # Lookup tables indexed by action value; plain ints rather than enum attributes in the hot path,
 # because an IntEnum attribute lookup costs more than the numpy operation it feeds.
@@ -84,13 +86,20 @@ class StepParams:
 
 @dataclass
 class StepOutcome:
-    """What happened to each body during one step (all ``(B, N)``)."""
+    """What happened to each body during one step (every array ``(B, N)``).
+
+    ``damage`` and ``predator_damage`` keep their long-standing meaning (the envs' events read them);
+    ``damage_by_cause`` has every cause apart, rules included, and ``events`` the flags rules raised.
+    """
 
     died: np.ndarray  # bool
     respawned: np.ndarray  # bool
     consumed: np.ndarray  # int: resource index eaten this step, -1 for none
     damage: np.ndarray  # float: health lost to predators and starvation
     predator_damage: np.ndarray  # float: the part of ``damage`` dealt by predators
+    # cause -> float health lost: "starvation", "predator", and the id of each rule that reported damage
+    damage_by_cause: dict[str, np.ndarray] = field(default_factory=dict)
+    events: dict[str, np.ndarray] = field(default_factory=dict)  # "<rule id>.<event>" -> bool, raised by rules
 
 
 class Engine:
@@ -119,11 +128,11 @@ class Engine:
         self.view = spec.observation.view
         self.radius = self.view // 2
         self.height, self.width = spec.map.size
-        self.padded_shape = (self.height + 2 * self.radius, self.width + 2 * self.radius)
+        self.grid = GridLayout(self.height, self.width, border=self.radius)  # the flat-cell layout, for rules
+        self.padded_shape = self.grid.padded_shape
         self.num_resources = len(spec.resources)
         self.rules = [RULES[rule_id] for rule_id in spec.rules]
-        self.walkable = np.zeros(len(Terrain), dtype=bool)
-        self.walkable[list(WALKABLE_TERRAIN)] = True
+        self.walkable = WALKABLE
         self.grows_on = []
         for res in spec.resources.values():
             table = np.zeros(len(Terrain), dtype=bool)
@@ -141,15 +150,13 @@ class Engine:
         }
         width = self.padded_shape[1]
         # Flat-cell offsets: a move in each Direction, and every cell of a view around its centre.
-        self._delta = np.array([dr * width + dc for dr, dc in DIRECTION_OFFSETS], dtype=np.int64)
+        self._delta = self.grid.move_offsets
         rel = np.arange(self.view) - self.radius
         self._view_offsets = (rel[:, None] * width + rel[None, :]).reshape(-1)  # (V*V,) row-major
         self._slots = np.arange(self.num_predators)[None, :]  # (1, P) predator slot numbers
-        self._bases: dict[int, np.ndarray] = {}
         self._world_indices: dict[int, np.ndarray] = {}
         self._batch_indices: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        cells = np.arange(self.padded_shape[0] * width)
-        self._row, self._col = cells // width, cells % width  # lookup tables: cheaper than divmod
+        self._row, self._col = self.grid.row_of, self.grid.col_of  # lookup tables: cheaper than divmod
         self._spare_slot = self.view * self.view
         self._offset_slots = self._make_offset_slots()
         self._params: StepParams | None = None
@@ -161,23 +168,9 @@ class Engine:
         """Generate every world: world ``b`` from ``seeds[b]``; per-phase generators from ``rng_seed``."""
         if len(seeds) != self.num_worlds:
             raise ValueError(f"expected {self.num_worlds} seeds, got {len(seeds)}")
-        B, N, P, K = self.num_worlds, self.num_bodies, self.num_predators, len(Vital)
-        Hp, Wp = self.padded_shape
-        self.state = WorldState(
-            clock=np.zeros(B, np.int64),
-            world_seed=np.asarray(seeds, dtype=np.int64),
-            terrain=np.zeros((B, Hp, Wp), np.uint8),
-            resource=np.zeros((B, Hp, Wp), np.uint8),
-            ready_at=np.zeros((B, Hp, Wp), np.int32),
-            body_cell=np.zeros((B, N), np.int64),
-            body_dir=np.zeros((B, N), np.int64),
-            vitals=np.zeros((B, N, K), np.float64),
-            alive=np.zeros((B, N), bool),
-            respawn_at=np.zeros((B, N), np.int64),
-            deaths=np.zeros((B, N), np.int64),
-            pred_cell=np.zeros((B, P), np.int64),
-            rngs=make_rngs(rng_seed),
-        )
+        B, N = self.num_worlds, self.num_bodies
+        self.state = WorldState.zeros(self.sizes(), rngs=make_rngs(rng_seed, [rule.rule_id for rule in self.rules]))
+        self.state.world_seed[:] = np.asarray(seeds, dtype=np.int64)
         self._params_valid = (0, -1)
         params = self.params()
         for b in range(B):
@@ -227,23 +220,25 @@ class Engine:
                 table[dr * width + dc] = i * self.view + j  # negative offsets wrap to the end
         return table
 
+    def sizes(self) -> dict[str, int]:
+        """The named sizes of this engine's state arrays (see :meth:`WorldState.schema`)."""
+        Hp, Wp = self.padded_shape
+        return {"B": self.num_worlds, "N": self.num_bodies, "P": self.num_predators, "K": len(Vital),
+                "Hp": Hp, "Wp": Wp}
+
     def check_state(self, state: WorldState) -> None:
         """Raise ``ValueError`` naming the first array whose shape or dtype does not fit this engine
-        (e.g. a saved state of another world or another number of envs)."""
-        B, N, P, K = self.num_worlds, self.num_bodies, self.num_predators, len(Vital)
-        grid = (B, *self.padded_shape)
-        expected = {"clock": ((B,), np.int64), "world_seed": ((B,), np.int64), "terrain": (grid, np.uint8),
-                    "resource": (grid, np.uint8), "ready_at": (grid, np.int32), "body_cell": ((B, N), np.int64),
-                    "body_dir": ((B, N), np.int64), "vitals": ((B, N, K), np.float64), "alive": ((B, N), np.bool_),
-                    "respawn_at": ((B, N), np.int64), "deaths": ((B, N), np.int64), "pred_cell": ((B, P), np.int64)}
+        (e.g. a saved state of another world or another number of envs), or a wrong set of generators."""
         arrays = state.array_fields()
-        for name, (shape, dtype) in expected.items():
-            if arrays[name].shape != shape or arrays[name].dtype != dtype:
-                raise ValueError(f"saved state does not fit {self.spec.name} ({B} worlds x {N} bodies): "
-                                 f"{name} is {arrays[name].dtype}{list(arrays[name].shape)}, "
-                                 f"expected {np.dtype(dtype)}{list(shape)}")
-        if set(state.rngs) != set(self.state.rngs if self.state is not None else state.rngs):
-            raise ValueError(f"saved state has generators {sorted(state.rngs)}")
+        for name, (shape, dtype) in WorldState.schema(self.sizes()).items():
+            array = arrays[name]
+            if array.shape != shape or array.dtype != dtype:
+                raise ValueError(f"saved state does not fit {self.spec.name} ({self.num_worlds} worlds x "
+                                 f"{self.num_bodies} bodies): {name} is {array.dtype}{list(array.shape)}, "
+                                 f"expected {dtype}{list(shape)}")
+        expected = generator_names([rule.rule_id for rule in self.rules])
+        if set(state.rngs) != set(expected):
+            raise ValueError(f"saved state has generators {sorted(state.rngs)}, expected {sorted(expected)}")
 
     def load_state(self, state: WorldState) -> None:
         """Install a saved state after :meth:`check_state`. The parameter cache stays: parameters are a
@@ -336,14 +331,15 @@ class Engine:
         consumed = self._interact(s, p, base, interacting)
         starvation = self._metabolise(s, p, actions)
         predator_damage = self._hazards(s, p, base) if p.any_predators else self._no_damage(s)
-        for rule in self.rules:
-            rule.apply(self, s, p.rules[rule.rule_id])
+        rule_damage, events = run_rules(self.rules, self, s, p.rules) if self.rules else ({}, {})
         died = self._settle_deaths(s)
         s.clock += 1
         respawned = self._respawn(s) if self.auto_respawn else self._no_event(s)
         self._apply_shifts(s)
         return StepOutcome(died=died, respawned=respawned, consumed=consumed,
-                           damage=starvation + predator_damage, predator_damage=predator_damage)
+                           damage=starvation + predator_damage, predator_damage=predator_damage,
+                           damage_by_cause={"starvation": starvation, "predator": predator_damage, **rule_damage},
+                           events=events)
 
     def _intent(self, s: WorldState, p: StepParams,
                 actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -447,14 +443,25 @@ class Engine:
         health -= damage
         np.maximum(health, 0.0, out=health)
         chase_step = np.where(a_row >= a_col, np.sign(d_row) * width, np.sign(d_col))
-        draws = rng.random((2,) + pred.shape)
-        wander_step = self._delta[(draws[0] * 4).astype(np.int64)]
-        target = pred + np.where(chase, chase_step, wander_step)
-        flat = target + base
-        ok = active & (draws[1] < p.predator_speed) & self.walkable[s.terrain.reshape(-1)[flat]] & \
-            (s.resource.reshape(-1)[flat] == 0)
-        s.pred_cell = np.where(ok, target, pred)
+        s.pred_cell = self._move_predators(s, pred, base, rng.random((2,) + pred.shape), p, chase, chase_step)
         return damage
+
+    def _move_predators(self, s: WorldState, pred: np.ndarray, base: np.ndarray, draws: np.ndarray,
+                        p: StepParams, chase: np.ndarray | None = None,
+                        chase_step: np.ndarray | None = None) -> np.ndarray:
+        """Where these predators (flat cells ``pred``, worlds at ``base``) are after one move: an active
+        predator steps, with probability ``speed``, toward its quarry where it ``chase``-s (one of
+        ``chase_step``) and else in a random direction, if the cell there is free and walkable.
+        ``draws``: ``(2, *pred.shape)`` uniforms (direction, then speed). Shared by the step's hazards
+        phase and the fast-forward of bodiless worlds (where nobody is in sight)."""
+        step = self._delta[(draws[0] * 4).astype(np.int64)]
+        if chase is not None:
+            step = np.where(chase, chase_step, step)
+        target = pred + step
+        flat = target + base
+        ok = p.predator_active & (draws[1] < p.predator_speed) & self.walkable[s.terrain.reshape(-1)[flat]] & \
+            (s.resource.reshape(-1)[flat] == 0)
+        return np.where(ok, target, pred)
 
     def _settle_deaths(self, s: WorldState) -> np.ndarray:
         """Bodies whose health reached zero die; they may come back after the respawn delay."""
@@ -524,16 +531,12 @@ class Engine:
     # ================================================================== small cached arrays
     def _world_base(self, s: WorldState) -> np.ndarray:
         """(B, 1) offset of each world's first cell in the flattened grids."""
-        B = s.clock.shape[0]
-        base = self._bases.get(B)
-        if base is None:
-            cells_per_world = self.padded_shape[0] * self.padded_shape[1]
-            base = self._bases[B] = np.arange(B, dtype=np.int64)[:, None] * cells_per_world
-        return base
+        return self.grid.world_base(s.clock.shape[0])
 
     def world_base(self) -> np.ndarray:
-        """(B, 1) offset of each world's first cell: ``grid.reshape(-1)[cell + world_base()]`` reads a
-        ``(B, N)`` array of flat cells from a ``(B, Hp, Wp)`` grid. For use in rules."""
+        """(B, 1) offset of each world's first cell of the current state (a sub-batch's, inside a
+        fast-forward): ``grid.reshape(-1)[cell + world_base()]`` reads a ``(B, N)`` array of flat cells
+        from a ``(B, Hp, Wp)`` grid. For use in rules (see :class:`~openworld.world.grid.GridLayout`)."""
         return self._world_base(self.state)
 
     def _world_index(self, s: WorldState) -> np.ndarray:
@@ -671,9 +674,9 @@ class Engine:
 
         A world whose bodies are all dead changes only through its predators (which wander: nobody
         is in sight), its clock and its map events, since regrowth is lazy and parameters follow the
-        clock; such worlds take a fast path that runs just those parts (unless the world has custom
-        rules, which may act on an empty world). Worlds with a living body
-        run the full phases on a sub-state.
+        clock; such worlds take a fast path that runs just those parts. Worlds with a living body,
+        and every world with custom rules (which may act on an empty world, so they run here as in
+        any step), run the full phases on a sub-state.
         """
         if steps <= 0 or worlds.size == 0:
             return
@@ -688,7 +691,6 @@ class Engine:
         rng = s.rngs["hazards"]
         base = self._world_base(s)[worlds]
         pred = s.pred_cell[worlds]
-        terrain, resource = s.terrain.reshape(-1), s.resource.reshape(-1)
         clock = s.clock[worlds].copy()
         # Map events inside the fast-forward split it into stretches with an unchanging map.
         events = sorted((int(t - 1 - c), int(w), event) for w, c in zip(worlds, clock, strict=True)
@@ -702,11 +704,7 @@ class Engine:
             if shifting and k:
                 params = self._build_params(self.schedule.values(clock + k))
             if params.any_predators and draws is not None:
-                target = pred + self._delta[(draws[k, 0] * 4).astype(np.int64)]
-                flat = target + base
-                ok = params.predator_active & (draws[k, 1] < params.predator_speed) & \
-                    self.walkable[terrain[flat]] & (resource[flat] == 0)
-                pred = np.where(ok, target, pred)
+                pred = self._move_predators(s, pred, base, draws[k], params)
             while events and events[0][0] == k:  # events firing as this step ends
                 _, w, event = events.pop(0)
                 s.pred_cell[worlds] = pred
