@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from openworld.enums import Terrain
-from openworld.world.engine import NEVER_READY, geometric_delay
+from openworld.world.regrowth import NEVER_READY, geometric_delay
 from openworld.world.rules import register_rule
 
 if TYPE_CHECKING:
