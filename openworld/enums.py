@@ -88,11 +88,3 @@ class ViewChannel(IntEnum):
     TERRAIN = 0
     RESOURCE = 1  # 0 none; 1 + k: resource kind k available; 1 + R + k: kind k regrowing (R kinds)
     ENTITY = 2
-
-
-class Reward(IntEnum):
-    """Training signals a spec can select (no score ever uses reward)."""
-
-    NONE = 0
-    ALIVE = 1
-    HOMEOSTATIC = 2

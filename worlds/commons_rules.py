@@ -22,10 +22,10 @@ at the cells whose candidate is the next step and accepts each with probability
 ``floor + (1 - floor) * stock ** exponent`` (the stock now); a rejected cell draws a fresh candidate
 from the same geometric distribution. A cell thus regrows at each step with probability ``regrow``
 times the factor in force at that step, and the per-step work is one comparison over the grid, plus a
-count of the stock on the (few) steps that have candidates. Draws come from the world's ``regrowth``
-generator, so runs stay deterministic and saveable. (A shift of ``regrow`` acts on candidates drawn
-after it, as everywhere else in the engine; the engine's fast-forward of worlds whose bodies are all
-dead does not run rules, so candidates that fall in such a stretch are accepted.)
+count of the stock on the (few) steps that have candidates. Draws come from the rule's own generator
+(``state.rngs["stock-regrowth-v0"]``), so runs stay deterministic and saveable. (A shift of ``regrow``
+acts on candidates drawn after it, as everywhere else in the engine. The rule also runs while the
+engine fast-forwards worlds whose bodies are all dead, so candidates there are thinned as always.)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openworld.world.engine import NEVER_READY, geometric_delay
+from openworld.world.regrowth import NEVER_READY, geometric_delay
 from openworld.world.rules import register_rule
 
 if TYPE_CHECKING:
@@ -63,16 +63,15 @@ def _stock(engine: Engine, state: WorldState) -> np.ndarray:
 
 def stock_regrowth(engine: Engine, state: WorldState, params: Mapping[str, np.ndarray]) -> None:
     """Accept or postpone the regrowth candidates of the next step by the stock now (see module)."""
-    B = state.clock.shape[0]
     ready_at, resource = state.ready_at.reshape(-1), state.resource.reshape(-1)
     due = np.flatnonzero(state.ready_at == (state.clock + 1)[:, None, None])
     if due.size == 0:
         return
     due = due[resource[due] > 0]
-    world, kind = due // (ready_at.size // B), resource[due].astype(np.int64)
+    world, kind = due // engine.grid.cells_per_world, resource[due].astype(np.int64)
     floor, exponent = params["floor"][world, 0], params["exponent"][world, 0]
     accept = floor + (1.0 - floor) * _stock(engine, state)[world, kind] ** exponent
-    rng = state.rngs["regrowth"]
+    rng = state.rngs[RULE_ID]
     postponed = rng.random(due.size) >= accept
     if postponed.any():
         world, kind, cells = world[postponed], kind[postponed], due[postponed]

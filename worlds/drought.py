@@ -13,9 +13,9 @@ gradual shift.
 Cost: rather than a pass over every cell, each step draws ``k = ceil(max rate * cells)`` random cells
 per world and dries a sampled lake cell with probability ``rate * cells / k``: the same per-cell rate
 in expectation, at ``O(B * k)`` work (``k`` is 1 while the rate is below one cell per step). Draws come
-from the world's ``regrowth`` generator, so runs stay deterministic and saveable. Like every rule it
-does not run during the engine's fast-forward of worlds whose bodies are all dead (a vector env with
-``on_death="terminate"``): lakes do not dry while the body waits to respawn there.
+from the rule's own generator (``state.rngs["evaporation-v0"]``), so runs stay deterministic and
+saveable. Like every rule it also runs while the engine fast-forwards worlds whose bodies are all dead
+(a vector env with ``on_death="terminate"``): lakes go on drying while the body waits to respawn.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from openworld.enums import Terrain
-from openworld.world.engine import NEVER_READY, geometric_delay
+from openworld.world.regrowth import NEVER_READY, geometric_delay
 from openworld.world.rules import register_rule
 
 if TYPE_CHECKING:
     from openworld.world.engine import Engine
     from openworld.world.state import WorldState
+
+RULE_ID = "evaporation-v0"
 
 
 def evaporate(engine: Engine, state: WorldState, params: Mapping[str, np.ndarray]) -> None:
@@ -40,13 +42,14 @@ def evaporate(engine: Engine, state: WorldState, params: Mapping[str, np.ndarray
     top = float(rate.max())
     if top <= 0.0:
         return
-    cells = engine.height * engine.width
+    grid = engine.grid
+    cells = grid.height * grid.width
     k = min(cells, int(np.ceil(top * cells)))
-    rng = state.rngs["regrowth"]
-    B, r, width = rate.shape[0], engine.radius, engine.padded_shape[1]
-    rows = rng.integers(r, r + engine.height, (B, k))
-    cols = rng.integers(r, r + engine.width, (B, k))
-    flat = rows * width + cols + engine.world_base()
+    rng = state.rngs[RULE_ID]
+    B = rate.shape[0]
+    rows = rng.integers(0, grid.height, (B, k))
+    cols = rng.integers(0, grid.width, (B, k))
+    flat = grid.cell(rows, cols) + grid.world_base(B)
     hit = rng.random((B, k)) < (rate * cells / k)[:, None]
     resource, ready = state.resource.reshape(-1), state.ready_at.reshape(-1)
     dry = hit & (state.terrain.reshape(-1)[flat] == Terrain.WATER) & (resource[flat] > 0) & \
@@ -60,5 +63,5 @@ def evaporate(engine: Engine, state: WorldState, params: Mapping[str, np.ndarray
     ready[flat] = np.minimum(state.clock[world] + delay, NEVER_READY)
 
 
-register_rule("evaporation-v0", evaporate, {"rate": 0.0},
+register_rule(RULE_ID, evaporate, {"rate": 0.0},
               "available resources on lake cells dry up with probability `rate` per step, then refill")

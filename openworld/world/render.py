@@ -23,7 +23,8 @@ and lower-case when depleted; ``^ > v <`` the rendered body facing north, east, 
 another body; ``X`` a predator. A status line and a legend line follow the map.
 
 Everything is drawn with numpy: the map is built by indexing a table of pre-drawn terrain tiles with
-the terrain grid, and entities (a handful) are painted one by one. Drawing a 32 x 32 map at 8 pixels
+the terrain grid (the pre-drawn pieces and colours are in :mod:`openworld.world.sprites`), and entities
+(a handful) are painted one by one. Drawing a 32 x 32 map at 8 pixels
 a cell takes under a millisecond; the image is rebuilt from scratch each call.
 
 Example:
@@ -40,49 +41,28 @@ Example:
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openworld.enums import Direction, Terrain, Vital
+from openworld.enums import Terrain, Vital
+from openworld.world.sprites import (
+    DEPLETED_DIM,
+    DEPLETED_SHADE,
+    FACING_COLOUR,
+    OTHER_BODY_COLOUR,
+    OUTLINE_COLOUR,
+    PREDATOR_COLOUR,
+    SELF_COLOUR,
+    VIEW_ALPHA,
+    VIEW_COLOUR,
+    masks,
+    terrain_tiles,
+    vitals_panel,
+)
 
 if TYPE_CHECKING:
     from openworld.world.engine import Engine
-
-# ------------------------------------------------------------------------------------------- colours
-TERRAIN_COLOURS = {  # (base, accent) per terrain
-    Terrain.VOID: ((0, 0, 0), (0, 0, 0)),
-    Terrain.GRASS: ((118, 182, 74), (146, 206, 96)),
-    Terrain.SAND: ((226, 206, 150), (196, 172, 116)),
-    Terrain.FOREST: ((38, 102, 48), (22, 70, 30)),
-    Terrain.ROCK: ((128, 128, 134), (88, 88, 94)),
-    Terrain.WATER: ((38, 88, 196), (84, 136, 228)),
-}
-ROCK_HIGHLIGHT = (170, 170, 176)
-VITAL_COLOURS = {
-    Vital.HEALTH: (226, 48, 48),
-    Vital.FOOD: (246, 146, 30),
-    Vital.WATER: (56, 132, 246),
-    Vital.ENERGY: (246, 222, 40),
-}
-SELF_COLOUR = (255, 255, 255)
-OTHER_BODY_COLOUR = (255, 128, 220)
-FACING_COLOUR = (0, 0, 0)
-PREDATOR_COLOUR = (235, 20, 20)
-OUTLINE_COLOUR = (20, 20, 20)
-VIEW_COLOUR = (255, 255, 255)
-VIEW_ALPHA = 0.55  # the view outline is blended in, so the terrain under it stays readable
-DEPLETED_DIM = 0.7  # a depleted resource's dot: this much of its colour over the terrain
-DEPLETED_SHADE = 0.6  # ... ringed by the terrain darkened to this much
-PANEL_BACKGROUND = (28, 28, 32)
-BAR_BACKGROUND = (64, 64, 70)
-DEAD_GREY = (110, 110, 110)
-TEXT_COLOUR = (210, 210, 210)
-
-# 3 x 5 bitmaps of the digits, one string of 15 cells (row by row) each.
-DIGITS = ("111101101101111", "010110010010111", "111001111100111", "111001111001111", "101101111001001",
-          "111100111001111", "111100111101111", "111001001001001", "111101111101111", "111101111001111")
 
 # ---------------------------------------------------------------------------------------------- ansi
 TERRAIN_CHARS = {Terrain.VOID: " ", Terrain.GRASS: ".", Terrain.SAND: ":", Terrain.FOREST: "T",
@@ -125,7 +105,7 @@ def render_rgb(engine: Engine, world: int = 0, body: int = 0, tile: int = 8) -> 
 
     Returns:
         ``(height * tile + panel, width * tile, 3)`` uint8, where the vitals panel is
-        ``panel_height(tile)`` pixels tall.
+        ``openworld.world.sprites.panel_height(tile)`` pixels tall.
 
     Raises:
         ValueError: the engine was not reset, or ``world``, ``body`` or ``tile`` is out of range.
@@ -137,19 +117,19 @@ def render_rgb(engine: Engine, world: int = 0, body: int = 0, tile: int = 8) -> 
     inner = (world, slice(r, r + H), slice(r, r + W))
     terrain, resource = s.terrain[inner], s.resource[inner]
     available = s.ready_at[inner] <= s.clock[world]
-    masks = _masks(tile)
+    shapes = masks(tile)
 
     # Terrain: (H, W, t, t, 3) tiles picked from a table; resources painted on the cells that have one.
-    tiles = _terrain_tiles(tile)[terrain]
+    tiles = terrain_tiles(tile)[terrain]
     colours = _resource_colours(engine)[resource]  # (H, W, 3)
     rows, cols = np.nonzero((resource > 0) & available)
     marked = tiles[rows, cols]  # (M, t, t, 3)
-    marked[:, masks["diamond_outline"]] = OUTLINE_COLOUR
-    marked[:, masks["diamond"]] = colours[rows, cols][:, None, :]
+    marked[:, shapes["diamond_outline"]] = OUTLINE_COLOUR
+    marked[:, shapes["diamond"]] = colours[rows, cols][:, None, :]
     tiles[rows, cols] = marked
     rows, cols = np.nonzero((resource > 0) & ~available)
     marked = tiles[rows, cols].astype(np.float64)
-    ring, dot = masks["dot_outline"], masks["dot"]
+    ring, dot = shapes["dot_outline"], shapes["dot"]
     marked[:, ring] *= DEPLETED_SHADE  # a darker ring, like an empty socket
     marked[:, dot] = DEPLETED_DIM * colours[rows, cols][:, None, :] + (1 - DEPLETED_DIM) * marked[:, dot]
     tiles[rows, cols] = marked.astype(np.uint8)
@@ -159,24 +139,18 @@ def render_rgb(engine: Engine, world: int = 0, body: int = 0, tile: int = 8) -> 
     alive, body_cells, predator_cells = _entities(engine, world)
     for n in np.flatnonzero(alive):
         if n != body:
-            _paint_body(image, body_cells[n], int(s.body_dir[world, n]), OTHER_BODY_COLOUR, masks, tile)
+            _paint_body(image, body_cells[n], int(s.body_dir[world, n]), OTHER_BODY_COLOUR, shapes, tile)
     for cell in predator_cells:
-        _paint_mask(image, cell, masks["danger"], PREDATOR_COLOUR, tile)
-        _paint_mask(image, cell, masks["cross"], OUTLINE_COLOUR, tile)
+        _paint_mask(image, cell, shapes["danger"], PREDATOR_COLOUR, tile)
+        _paint_mask(image, cell, shapes["cross"], OUTLINE_COLOUR, tile)
     if alive[body]:
-        _paint_body(image, body_cells[body], int(s.body_dir[world, body]), SELF_COLOUR, masks, tile)
+        _paint_body(image, body_cells[body], int(s.body_dir[world, body]), SELF_COLOUR, shapes, tile)
         _paint_view(image, body_cells[body], engine.radius, tile)
 
     vital_max = engine.params().vital_max[world, 0]
-    panel = _vitals_panel(s.vitals[world, body] / vital_max, bool(alive[body]), int(s.clock[world]),
+    panel = vitals_panel(s.vitals[world, body] / vital_max, bool(alive[body]), int(s.clock[world]),
                           W * tile, tile)
     return np.concatenate([image, panel], axis=0)
-
-
-def panel_height(tile: int) -> int:
-    """Pixels of the vitals panel below the map at this tile size."""
-    bar, gap = _bar_height(tile), _gap(tile)
-    return len(Vital) * (bar + gap) + gap + _digit_scale(tile) * 5 + gap
 
 
 def _check_args(engine: Engine, world: int, body: int) -> None:
@@ -194,87 +168,6 @@ def _entities(engine: Engine, world: int) -> tuple[np.ndarray, np.ndarray, np.nd
     s, r = engine.state, engine.radius
     active = int(engine.params().predator_count[world, 0])
     return s.alive[world], s.body_pos[world] - r, s.pred_pos[world, :active] - r
-
-
-def _bar_height(tile: int) -> int:
-    return max(3, tile)
-
-
-def _gap(tile: int) -> int:
-    return max(1, tile // 2)
-
-
-def _digit_scale(tile: int) -> int:
-    return max(1, tile // 4)
-
-
-def _unit_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel centres of a ``size`` square in [0, 1] (rows ``y``, columns ``x``)."""
-    centres = (np.arange(size) + 0.5) / size
-    return centres[:, None], centres[None, :]
-
-
-@lru_cache(maxsize=8)
-def _masks(tile: int) -> dict[str, np.ndarray]:
-    """Boolean ``(tile, tile)`` shapes in unit coordinates, so that they scale with the tile."""
-    y, x = _unit_grid(tile)
-    px = 1.0 / tile  # one pixel, in unit coordinates: keeps thin strokes at least a pixel wide
-    manhattan = np.abs(x - 0.5) + np.abs(y - 0.5)
-    chebyshev = np.maximum(np.abs(x - 0.5), np.abs(y - 0.5))
-    dot = chebyshev <= max(0.1, 0.6 * px)
-    diamond = manhattan <= max(0.3, 1.1 * px)
-    cross_width = max(0.09, 0.6 * px)
-    cross = ((np.abs(x - y) <= cross_width) | (np.abs(x + y - 1) <= cross_width)) & (chebyshev <= 0.4)
-    square = chebyshev <= 0.36
-    # The facing mark of a body facing north: a bar along its top edge; rotated for other directions.
-    facing_north = square & (y <= 0.32) & (np.abs(x - 0.5) <= 0.26)
-    facing = [np.rot90(facing_north, -d) for d in Direction]  # clockwise quarter turns
-    return {
-        "dot": dot,
-        "dot_outline": _dilate(dot) & ~dot,
-        "diamond": diamond,
-        "diamond_outline": _dilate(diamond) & ~diamond,
-        "cross": cross,
-        "danger": chebyshev <= 0.5,  # the predator fills its cell, so it stands out from any resource
-        "square": square,
-        "square_outline": _dilate(square) & ~square,
-        **{f"facing_{d}": facing[d] for d in Direction},
-    }
-
-
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    """Grow a mask by one pixel in the four axis directions."""
-    out = mask.copy()
-    out[1:] |= mask[:-1]
-    out[:-1] |= mask[1:]
-    out[:, 1:] |= mask[:, :-1]
-    out[:, :-1] |= mask[:, 1:]
-    return out
-
-
-@lru_cache(maxsize=8)
-def _terrain_tiles(tile: int) -> np.ndarray:
-    """``(len(Terrain), tile, tile, 3)`` uint8: one pre-drawn tile per terrain code."""
-    y, x = _unit_grid(tile)
-    px = 1.0 / tile
-    w = max(0.07, 0.5 * px)  # half-width of a thin stroke
-    accents = {
-        Terrain.VOID: np.zeros((tile, tile), bool),
-        Terrain.GRASS: ((np.abs(x - 0.22) <= w) & (y >= 0.12) & (y <= 0.38))
-        | ((np.abs(x - 0.72) <= w) & (y >= 0.58) & (y <= 0.86)),
-        Terrain.SAND: (np.hypot(x - 0.2, y - 0.75) <= max(0.07, 0.5 * px))
-        | (np.hypot(x - 0.78, y - 0.22) <= max(0.07, 0.5 * px)),
-        Terrain.FOREST: ((np.abs(x - 0.5) <= (y - 0.08) * 0.55) & (y <= 0.78))  # a conifer
-        | ((np.abs(x - 0.5) <= w) & (y <= 0.95)),
-        Terrain.ROCK: (x >= 1 - 2 * w) | (y >= 1 - 2 * w),  # shadowed lower-right edges
-        Terrain.WATER: np.abs(y - (0.3 + 0.08 * np.sin(2 * np.pi * x))) <= w,
-    }
-    table = np.zeros((len(Terrain), tile, tile, 3), np.uint8)
-    for terrain, (base, accent) in TERRAIN_COLOURS.items():
-        table[terrain] = base
-        table[terrain][accents[terrain]] = accent
-    table[Terrain.ROCK][((x <= 2 * w) | (y <= 2 * w)) & ~accents[Terrain.ROCK]] = ROCK_HIGHLIGHT
-    return table
 
 
 def _resource_colours(engine: Engine) -> np.ndarray:
@@ -295,10 +188,10 @@ def _paint_mask(image: np.ndarray, cell: np.ndarray, mask: np.ndarray, colour: t
 
 
 def _paint_body(image: np.ndarray, cell: np.ndarray, direction: int, colour: tuple[int, int, int],
-                masks: dict[str, np.ndarray], tile: int) -> None:
-    _paint_mask(image, cell, masks["square_outline"], OUTLINE_COLOUR, tile)
-    _paint_mask(image, cell, masks["square"], colour, tile)
-    _paint_mask(image, cell, masks[f"facing_{direction}"], FACING_COLOUR, tile)
+                shapes: dict[str, np.ndarray], tile: int) -> None:
+    _paint_mask(image, cell, shapes["square_outline"], OUTLINE_COLOUR, tile)
+    _paint_mask(image, cell, shapes["square"], colour, tile)
+    _paint_mask(image, cell, shapes[f"facing_{direction}"], FACING_COLOUR, tile)
 
 
 def _paint_view(image: np.ndarray, cell: np.ndarray, radius: int, tile: int) -> None:
@@ -320,61 +213,6 @@ def _paint_view(image: np.ndarray, cell: np.ndarray, radius: int, tile: int) -> 
     colour = np.array(VIEW_COLOUR, np.float64)
     for edge in edges:
         image[edge] = (VIEW_ALPHA * colour + (1 - VIEW_ALPHA) * image[edge]).astype(np.uint8)
-
-
-@lru_cache(maxsize=8)
-def _icons(size: int) -> dict[Vital, np.ndarray]:
-    """A ``(size, size)`` icon shape per vital: a cross, a disc, a drop and a bolt."""
-    y, x = _unit_grid(size)
-    w = max(0.14, 0.5 / size)
-    drop = (np.hypot(x - 0.5, y - 0.62) <= 0.3) | ((np.abs(x - 0.5) <= (y - 0.08) * 0.6) & (y <= 0.62))
-    bolt = ((np.abs(x - (0.66 - 0.5 * y)) <= w) & (y <= 0.56)) \
-        | ((np.abs(x - (0.9 - 0.5 * y)) <= w) & (y >= 0.44)) \
-        | ((np.abs(y - 0.5) <= max(0.06, 0.5 / size)) & (x >= 0.36) & (x <= 0.68))
-    return {
-        Vital.HEALTH: ((np.abs(x - 0.5) <= w) | (np.abs(y - 0.5) <= w))
-        & (np.maximum(np.abs(x - 0.5), np.abs(y - 0.5)) <= 0.45),
-        Vital.FOOD: np.hypot(x - 0.5, y - 0.5) <= 0.42,
-        Vital.WATER: drop,
-        Vital.ENERGY: bolt & (x >= 0.1) & (x <= 0.9),
-    }
-
-
-def _vitals_panel(fractions: np.ndarray, alive: bool, clock: int, width: int, tile: int) -> np.ndarray:
-    """One bar per vital (icon at left, fill proportional to the fraction), then the step in digits."""
-    bar, gap, scale = _bar_height(tile), _gap(tile), _digit_scale(tile)
-    panel = np.empty((panel_height(tile), width, 3), np.uint8)
-    panel[:] = PANEL_BACKGROUND
-    icons = _icons(bar)
-    left = gap + bar + gap  # bars start after the icon
-    length = max(1, width - left - gap)
-    for vital in Vital:
-        top = gap + vital * (bar + gap)
-        colour = VITAL_COLOURS[vital] if alive else DEAD_GREY
-        panel[top:top + bar, gap:gap + bar][icons[vital]] = colour
-        panel[top:top + bar, left:left + length] = BAR_BACKGROUND
-        fraction = float(np.clip(fractions[vital], 0.0, 1.0)) if np.isfinite(fractions[vital]) else 0.0
-        panel[top:top + bar, left:left + int(round(fraction * length))] = colour
-    _paint_clock(panel, clock, top=gap + len(Vital) * (bar + gap), left=gap, scale=scale)
-    return panel
-
-
-def _paint_clock(panel: np.ndarray, clock: int, top: int, left: int, scale: int) -> None:
-    """A small clock face, then the step number in 3 x 5 digits, scaled by ``scale``."""
-    size = 5 * scale
-    y, x = _unit_grid(size)
-    ring = np.abs(np.hypot(x - 0.5, y - 0.5) - 0.4) <= max(0.08, 0.5 / size)
-    hands = ((np.abs(x - 0.5) <= 0.08) & (y >= 0.2) & (y <= 0.5)) \
-        | ((np.abs(y - 0.5) <= 0.08) & (x >= 0.5) & (x <= 0.75))
-    panel[top:top + size, left:left + size][ring | hands] = TEXT_COLOUR
-    column = left + size + 2 * scale
-    for char in str(clock):
-        if column + 3 * scale > panel.shape[1]:
-            break  # a very long number on a very narrow map: cut, rather than fail
-        glyph = np.array([c == "1" for c in DIGITS[int(char)]]).reshape(5, 3)
-        glyph = np.kron(glyph, np.ones((scale, scale), bool))
-        panel[top:top + 5 * scale, column:column + 3 * scale][glyph] = TEXT_COLOUR
-        column += 4 * scale
 
 
 # =========================================================================================== ansi

@@ -4,6 +4,10 @@ Grids carry a border of ``VOID`` cells as wide as the view radius, so that views
 look-ups never need bounds checks. Positions are flat cell indices ``row * Wp + col`` in these padded
 coordinates: a move is one addition and a view one gather.
 
+Every array is declared once, as a field of :class:`WorldState` with its dtype and its shape in named
+sizes (``B`` worlds, ``N`` bodies, ``P`` predator slots, ``K`` vitals, ``Hp x Wp`` padded grid); the engine
+builds a fresh state and checks a saved one from that declaration (:meth:`WorldState.schema`).
+
 The state is copyable, comparable and saveable exactly (including every random generator), which is
 what checkpoints and ``openworld.testing.check_world`` rely on.
 """
@@ -14,6 +18,8 @@ import copy
 import dataclasses
 import io
 import json
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,31 +27,61 @@ from typing import Any
 import numpy as np
 
 RNG_PHASES = ("intent", "regrowth", "hazards", "respawn", "observation", "map")
+RULE_SPAWN_KEY = 0x72756C65  # "rule": first spawn-key word of every rule's generator (phases use one-word keys)
 
 
-def make_rngs(seed: int) -> dict[str, np.random.Generator]:
-    """One independent generator per phase, all derived from one seed."""
+def generator_names(rule_ids: Sequence[str] = ()) -> list[str]:
+    """The keys of ``WorldState.rngs``: one per phase, then one per rule (its id)."""
+    return [*RNG_PHASES, *rule_ids]
+
+
+def make_rngs(seed: int, rule_ids: Sequence[str] = ()) -> dict[str, np.random.Generator]:
+    """One independent generator per phase, and one per rule keyed by the rule's id, all derived from one seed.
+
+    A rule's generator depends only on the seed and the rule's id (through a CRC-32 of the id in its
+    spawn key), so switching a rule on or off leaves every other stream as it was.
+    """
     children = np.random.SeedSequence(seed).spawn(len(RNG_PHASES))
-    return {name: np.random.Generator(np.random.PCG64(child)) for name, child in zip(RNG_PHASES, children, strict=True)}
+    rngs = {name: np.random.Generator(np.random.PCG64(child)) for name, child in zip(RNG_PHASES, children, strict=True)}
+    for rule_id in rule_ids:
+        sequence = np.random.SeedSequence(seed, spawn_key=(RULE_SPAWN_KEY, zlib.crc32(rule_id.encode())))
+        rngs[rule_id] = np.random.Generator(np.random.PCG64(sequence))
+    return rngs
+
+
+def _array(dtype: type, *dims: str) -> Any:
+    """Declare a state array: its dtype and its shape as named sizes (read by :meth:`WorldState.schema`)."""
+    return field(metadata={"dtype": np.dtype(dtype), "dims": dims})
 
 
 @dataclass
 class WorldState:
     """Everything that changes while ``B`` worlds live (``N`` bodies, ``P`` predator slots each)."""
 
-    clock: np.ndarray  # (B,) int64: world steps since generation; respawns never reset it
-    world_seed: np.ndarray  # (B,) int64: the seed each world was generated from
-    terrain: np.ndarray  # (B, Hp, Wp) uint8 Terrain codes, VOID border
-    resource: np.ndarray  # (B, Hp, Wp) uint8: 0 none, 1 + resource index
-    ready_at: np.ndarray  # (B, Hp, Wp) int32: the resource in a cell is available once clock >= ready_at
-    body_cell: np.ndarray  # (B, N) int64: row * Wp + col in padded coordinates
-    body_dir: np.ndarray  # (B, N) int64 Direction
-    vitals: np.ndarray  # (B, N, K) float64 in vital units, K = len(Vital)
-    alive: np.ndarray  # (B, N) bool
-    respawn_at: np.ndarray  # (B, N) int64: clock at which a dead body may come back
-    deaths: np.ndarray  # (B, N) int64: deaths so far
-    pred_cell: np.ndarray  # (B, P) int64: row * Wp + col in padded coordinates
-    rngs: dict[str, np.random.Generator] = field(default_factory=dict)
+    clock: np.ndarray = _array(np.int64, "B")  # world steps since generation; respawns never reset it
+    world_seed: np.ndarray = _array(np.int64, "B")  # the seed each world was generated from
+    terrain: np.ndarray = _array(np.uint8, "B", "Hp", "Wp")  # Terrain codes, VOID border
+    resource: np.ndarray = _array(np.uint8, "B", "Hp", "Wp")  # 0 none, 1 + resource index
+    ready_at: np.ndarray = _array(np.int32, "B", "Hp", "Wp")  # a cell's resource is available once clock >= ready_at
+    body_cell: np.ndarray = _array(np.int64, "B", "N")  # row * Wp + col in padded coordinates
+    body_dir: np.ndarray = _array(np.int64, "B", "N")  # Direction
+    vitals: np.ndarray = _array(np.float64, "B", "N", "K")  # in vital units, K = len(Vital)
+    alive: np.ndarray = _array(np.bool_, "B", "N")
+    respawn_at: np.ndarray = _array(np.int64, "B", "N")  # clock at which a dead body may come back
+    deaths: np.ndarray = _array(np.int64, "B", "N")  # deaths so far
+    pred_cell: np.ndarray = _array(np.int64, "B", "P")  # row * Wp + col in padded coordinates
+    rngs: dict[str, np.random.Generator] = field(default_factory=dict)  # see make_rngs
+
+    @classmethod
+    def schema(cls, sizes: Mapping[str, int]) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
+        """Shape and dtype of every array, given the named sizes (keys ``B N P K Hp Wp``)."""
+        return {f.name: (tuple(sizes[d] for d in f.metadata["dims"]), f.metadata["dtype"])
+                for f in dataclasses.fields(cls) if f.name != "rngs"}
+
+    @classmethod
+    def zeros(cls, sizes: Mapping[str, int], rngs: dict[str, np.random.Generator]) -> WorldState:
+        """A state of all-zero arrays of these sizes (see :meth:`schema`), with these generators."""
+        return cls(**{name: np.zeros(shape, dtype) for name, (shape, dtype) in cls.schema(sizes).items()}, rngs=rngs)
 
     @property
     def num_worlds(self) -> int:

@@ -3,7 +3,7 @@
 Each test builds a small all-grass world from YAML, puts bodies, resources, terrain and predators
 where it wants them by writing the state arrays, takes one or a few steps and compares with numbers
 worked out by hand from the phase order ``intent -> move -> interact -> metabolise -> hazards ->
-settle_deaths -> tick``.
+rules -> settle_deaths -> tick``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pytest
 from openworld.enums import Action, Direction, Entity, Terrain, ViewChannel, Vital
 from openworld.registry import load_world_spec
 from openworld.world.engine import NEVER_READY, Engine
+from openworld.world.rules import RULES, RuleEffect, register_rule
 from openworld.world.spec import WorldSpec, load_spec_text, spec_from_dict, to_dict
-from openworld.world.state import WorldState
+from openworld.world.state import WorldState, make_rngs
 
 TINY = """
 name: Tiny
@@ -644,3 +645,77 @@ def test_reset_requires_one_seed_per_world() -> None:
         engine.reset(seeds=[0], rng_seed=0)
     with pytest.raises(ValueError, match="num_worlds"):
         Engine(load_spec_text(TINY), num_worlds=0)
+
+
+# ================================================================== custom rules as a phase
+def sting(engine: Engine, state: WorldState, params: dict[str, np.ndarray]) -> RuleEffect:
+    """A test rule: each body is stung with probability ``chance`` (from the rule's own generator)."""
+    stung = state.rngs["sting-test-v0"].random(state.alive.shape) < params["chance"]
+    return RuleEffect(damage=params["damage"] * stung, events={"stung": stung})
+
+
+def stinging(chance: float, damage: float = 1.5) -> Engine:
+    if "sting-test-v0" not in RULES:
+        register_rule("sting-test-v0", sting, {"chance": 0.0, "damage": 1.5})
+    text = TINY + f"rules:\n  sting-test-v0: {{chance: {chance}, damage: {damage}}}\n"
+    engine = Engine(load_spec_text(text, source="tiny.yaml"), num_worlds=2, bodies=2)
+    engine.reset(seeds=[0, 1], rng_seed=3)
+    return engine
+
+
+def test_rule_damage_and_events_come_back_by_cause() -> None:
+    engine = stinging(chance=1.0)
+    engine.state.alive[1, 1] = False
+    health = engine.state.vitals[..., Vital.HEALTH].copy()
+    outcome = engine.step(np.zeros((2, 2), np.int64))
+    expected = np.array([[1.5, 1.5], [1.5, 0.0]])  # the dead are not hurt
+    assert np.array_equal(outcome.damage_by_cause["sting-test-v0"], expected)
+    assert np.allclose(engine.state.vitals[..., Vital.HEALTH], np.maximum(health - expected, 0))
+    assert outcome.events["sting-test-v0.stung"].all()
+    assert not outcome.damage.any() and not outcome.predator_damage.any()  # their meaning is unchanged
+    assert set(outcome.damage_by_cause) == {"starvation", "predator", "sting-test-v0"}
+
+
+def test_rule_damage_can_kill_and_never_drives_health_below_zero() -> None:
+    engine = stinging(chance=1.0, damage=25.0)
+    outcome = engine.step(np.zeros((2, 2), np.int64))
+    assert outcome.died.all() and (engine.state.vitals[..., Vital.HEALTH] == 0.0).all()
+
+
+def test_each_rule_has_its_own_generator_from_the_seed_and_its_id() -> None:
+    engine = stinging(chance=0.5)
+    assert set(engine.state.rngs) == {"intent", "regrowth", "hazards", "respawn", "observation", "map",
+                                      "sting-test-v0"}
+    plain = make_rngs(3)
+    assert all(engine.state.rngs[k].random() == plain[k].random() for k in plain)  # the phases are untouched
+    assert make_rngs(3, ["a-v0"])["a-v0"].random() != make_rngs(3, ["b-v0"])["b-v0"].random()
+    assert make_rngs(3, ["a-v0"])["a-v0"].random() == make_rngs(3, ["b-v0", "a-v0"])["a-v0"].random()
+
+
+def test_saved_state_with_other_generators_is_refused() -> None:
+    engine = stinging(chance=0.5)
+    saved = engine.state.copy()
+    del saved.rngs["sting-test-v0"]
+    with pytest.raises(ValueError, match="generators"):
+        engine.load_state(saved)
+
+
+def test_rules_run_while_a_dead_world_is_fast_forwarded() -> None:
+    engine = stinging(chance=1.0)
+    engine.state.alive[:] = False
+    engine.state.respawn_at[:] = 10**6
+    before = engine.state.rngs["sting-test-v0"].bit_generator.state
+    engine.advance_worlds(np.array([0]), 3)
+    assert engine.state.rngs["sting-test-v0"].bit_generator.state != before
+    assert engine.state.clock.tolist() == [3, 0]
+
+
+def test_state_schema_gives_every_array_its_shape_and_dtype() -> None:
+    engine = make(HUNTED, bodies=3)
+    schema = WorldState.schema(engine.sizes())
+    Hp, Wp = engine.padded_shape
+    assert schema["terrain"] == ((1, Hp, Wp), np.dtype(np.uint8))
+    assert schema["vitals"] == ((1, 3, len(Vital)), np.dtype(np.float64))
+    assert schema["pred_cell"] == ((1, 1), np.dtype(np.int64))
+    for name, array in engine.state.array_fields().items():
+        assert (array.shape, array.dtype) == schema[name], name

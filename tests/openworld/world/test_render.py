@@ -13,17 +13,8 @@ import openworld
 from openworld.enums import Direction, Vital
 from openworld.registry import load_world_spec
 from openworld.world.engine import Engine
-from openworld.world.render import (
-    FACING_CHARS,
-    OTHER_BODY_COLOUR,
-    PREDATOR_COLOUR,
-    SELF_COLOUR,
-    VITAL_COLOURS,
-    panel_height,
-    render_ansi,
-    render_rgb,
-    resource_letters,
-)
+from openworld.world.render import FACING_CHARS, render_ansi, render_rgb, resource_letters
+from openworld.world.sprites import OTHER_BODY_COLOUR, PREDATOR_COLOUR, SELF_COLOUR, VITAL_COLOURS, panel_height
 
 WORLD_IDS = openworld.world_ids()
 STATUS = re.compile(r"^step=(\d+) health=(\d\.\d\d) food=(\d\.\d\d) water=(\d\.\d\d) energy=(\d\.\d\d) (alive|dead)$")
