@@ -5,8 +5,9 @@ The one format is the engine's :class:`~openworld.world.engine.StepOutcome`: nam
 ``info["events"]`` in the shape of their API:
 
 * :func:`event_names`: one body's events as a list of names (the single and PettingZoo envs):
-  ``eat:<resource>`` / ``drink:<resource>``, ``damage:predator``, ``damage:starvation``, ``death``,
-  ``respawn``, in that order;
+  ``eat:<resource>`` / ``drink:<resource>``, ``damage:predator``, ``damage:starvation``,
+  ``damage:<rule id>`` and ``<rule id>.<event>`` for what a world's custom rules reported, ``death``,
+  ``respawn``, in that order (so a death a rule caused shows its cause);
 * :func:`event_arrays`: a dict of arrays over all bodies, flattened world by world (the vector and
   population envs): ``death``, ``respawn`` (bool), ``consumed`` (int64 resource index, -1 for none) and
   ``damage`` (float64 health lost to predators and starvation).
@@ -43,6 +44,10 @@ def event_names(events: StepOutcome, consume_names: list[str], world: int, body:
         names.append("damage:predator")
     if events.damage[world, body] > events.predator_damage[world, body]:
         names.append("damage:starvation")
+    for cause, dealt in events.damage_by_cause.items():
+        if cause not in ("starvation", "predator") and dealt[world, body] > 0:
+            names.append(f"damage:{cause}")
+    names.extend(name for name, raised in events.events.items() if raised[world, body])
     if events.died[world, body]:
         names.append("death")
     if events.respawned[world, body]:

@@ -719,3 +719,17 @@ def test_state_schema_gives_every_array_its_shape_and_dtype() -> None:
     assert schema["pred_cell"] == ((1, 1), np.dtype(np.int64))
     for name, array in engine.state.array_fields().items():
         assert (array.shape, array.dtype) == schema[name], name
+
+
+def test_a_death_a_rule_caused_names_the_rule_in_the_single_env_events() -> None:
+    """The env's per-body event names come from the outcome's causes: ``damage:<rule id>`` and the rule's
+    own event flags, before ``death``."""
+    from openworld.envs.single import OpenWorldEnv
+
+    stinging(chance=1.0)  # registers the rule
+    text = TINY + "rules:\n  sting-test-v0: {chance: 1.0, damage: 25.0}\n"
+    env = OpenWorldEnv(load_spec_text(text, source="tiny.yaml"))
+    env.reset(seed=0)
+    _, _, terminated, _, info = env.step(int(Action.NOOP))
+    assert terminated
+    assert info["events"][-3:] == ["damage:sting-test-v0", "sting-test-v0.stung", "death"]
