@@ -153,3 +153,23 @@ def test_imports_are_read_from_source(tmp_path: Path, source: str, expected: set
     modules = {"openworld.world", "openworld.world.engine", "openworld.world.spec", "openworld.scoring",
                "openworld.scoring.metrics"}
     assert imported_modules(path, modules, this="openworld.tools.probe") == expected
+
+
+def private_imports(path: Path) -> list[str]:
+    """``from openworld.x import _name`` in this file: a module reaching into another's private names."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [f"{node.module}.{alias.name}" for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("openworld")
+            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = {str(p.relative_to(PACKAGE.parent)): names for p in sorted(PACKAGE.rglob("*.py"))
+             if (names := private_imports(p))}
+    assert not found, f"imports of private names: {found}"
+
+
+def test_the_private_import_check_can_fail(tmp_path: Path) -> None:
+    path = tmp_path / "probe.py"
+    path.write_text("from openworld.registry import _WORLDS, world_ids\nfrom openworld import __version__\n")
+    assert private_imports(path) == ["openworld.registry._WORLDS"]
