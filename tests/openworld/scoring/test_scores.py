@@ -43,21 +43,38 @@ def test_every_score_is_in_the_summary_where_the_list_says(tmp_path: Path) -> No
         scores.DROP.of_run(summary)
 
 
-@pytest.mark.parametrize("summary", [
-    SUMMARY,
-    {**SUMMARY, "num_bodies": 1, "shifts": [], "forgetting": None},
-    {key: value for key, value in SUMMARY.items() if key not in ("mean_wellbeing", "num_bodies")},
-])
-def test_summary_lines_are_the_runners_printed_summary(summary: dict[str, Any], tmp_path: Path) -> None:
-    from openworld.runner import format_summary
+SHIFT_TABLE = ("        t  shift                    baseline    drop   recovery\n"
+               "    4,000  abrupt:blight               0.610  +0.225      1,234\n"
+               "   10,000  gradual:drought             0.500  -0.010    >=7,501\n"
+               "  forgetting -0.012\n")
 
-    printed = format_summary(summary, tmp_path, tmp_path / "report").splitlines()
-    assert scores.summary_lines(summary) == printed[:-2]
+
+# The runner's printed table before the scores were declared in one list (copied from its output then):
+# the list must print it character for character.
+@pytest.mark.parametrize("summary, expected", [
+    (SUMMARY, "Shiftlands-v0 / forager / seed 3: 17,500 world steps x 4 bodies\n"
+              "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.498\n"
+     + SHIFT_TABLE),
+    ({**SUMMARY, "num_bodies": 1, "shifts": [], "forgetting": None},
+     "Shiftlands-v0 / forager / seed 3: 17,500 world steps x 1 body\n"
+     "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.498\n"),
+    ({key: value for key, value in SUMMARY.items() if key not in ("mean_wellbeing", "num_bodies")},
+     "Shiftlands-v0 / forager / seed 3: 17,500 world steps x 1 body\n"
+     "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.000\n" + SHIFT_TABLE),
+])
+def test_the_printed_summary_is_the_runners_table(summary: dict[str, Any], expected: str) -> None:
+    from openworld.runner.summary import format_summary
+
+    assert "\n".join(scores.summary_lines(summary)) + "\n" == expected
+    printed = format_summary(summary, Path("/runs/x"), Path("/runs/x/report"))
+    assert printed == expected + "  run directory: /runs/x\n  report: /runs/x/report/report.md"
 
 
 def test_live_line_is_the_runners_live_log(capsys: pytest.CaptureFixture[str]) -> None:
-    from openworld.runner import Progress
+    from openworld.runner.progress import Progress
 
     interval = {"alive_fraction": 0.87654, "wellbeing": 0.41235, "deaths_per_10k": 3.0}
+    assert scores.live_line(interval) == "alive 0.877  wellbeing 0.412"
     Progress(100, "plain", "run").log(50, interval, 1234.0, 4)
-    assert capsys.readouterr().out.rstrip("\n").endswith("body steps/s)  " + scores.live_line(interval))
+    expected = "[run] step 50/100  1,234 steps/s (4,936 body steps/s)  alive 0.877  wellbeing 0.412\n"
+    assert capsys.readouterr().out == expected
