@@ -32,7 +32,7 @@ from openworld.enums import Entity, Terrain, Vital
 from openworld.envs.events import no_events
 from openworld.world.engine import Engine, StepOutcome
 from openworld.world.spec import WorldSpec
-from openworld.world.state import WorldState
+from openworld.world.state import WorldState, generator_from_state
 
 OnDeath = Literal["terminate", "respawn"]
 RESET_OPTIONS = frozenset({"regenerate"})
@@ -255,11 +255,7 @@ class EngineCore:
                 self.engine.state = saved
                 raise ValueError(f"saved state is not one of {self.num_worlds} {what}s")
         rng_state = json.loads(rng_json)
-        if rng_state is None:
-            self.np_random = None
-        else:
-            self.np_random = np.random.Generator(np.random.PCG64())
-            self.np_random.bit_generator.state = rng_state
+        self.np_random = None if rng_state is None else generator_from_state(rng_state)
         return arrays
 
 

@@ -37,7 +37,7 @@ class Counters:
         lived = int(np.sum(clock - np.asarray(self.clock, dtype=np.int64)))
         living = float(np.count_nonzero(alive))
         deaths = int(np.count_nonzero(info["events"]["death"]))
-        wellbeing = float(np.sum(metrics.wellbeing(alive, vitals, np.ones(vitals.shape[1]))))
+        wellbeing = float(np.sum(metrics.observed_wellbeing(alive, vitals)))
         self.clock = clock.tolist()
         self.alive += living
         self.deaths += deaths

@@ -117,9 +117,9 @@ class Lifetime:
 
     def _open_monitor(self, slots: int, resumed: bool) -> Monitor:
         from openworld.scoring.monitor import Monitor
-        from openworld.world.shifts import ShiftSchedule
 
-        return Monitor(self.run_dir, ShiftSchedule(self.world.spec), slots, window=self.config.monitor.window,
+        # The envs' engine compiled this world's schedule already; the monitor labels rows with it.
+        return Monitor(self.run_dir, self.envs.engine.schedule, slots, window=self.config.monitor.window,
                        chunk_rows=self.config.monitor.chunk_rows,
                        metadata={"world": self.world.world_id, "agent": self.agent_id, "seed": self.config.seed,
                                  "variant": self.world.variant},

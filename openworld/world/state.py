@@ -142,11 +142,7 @@ class WorldState:
         missing = [n for n in names + ["__rngs__"] if n not in arrays]
         if missing:
             raise ValueError(f"saved world state lacks {', '.join(missing)}")
-        rngs = {}
-        for name, state in json.loads(str(arrays.pop("__rngs__"))).items():
-            gen = np.random.Generator(np.random.PCG64())
-            gen.bit_generator.state = state
-            rngs[name] = gen
+        rngs = {name: generator_from_state(state) for name, state in json.loads(str(arrays.pop("__rngs__"))).items()}
         return cls(**{n: arrays[n] for n in names}, rngs=rngs)
 
     def save(self, path: str | Path) -> None:
@@ -160,3 +156,10 @@ class WorldState:
 def rng_states(rngs: dict[str, np.random.Generator]) -> dict[str, Any]:
     """JSON-safe states of a dict of generators (PCG64 states are plain ints)."""
     return {name: gen.bit_generator.state for name, gen in sorted(rngs.items())}
+
+
+def generator_from_state(state: Mapping[str, Any]) -> np.random.Generator:
+    """A PCG64 generator set to a saved ``bit_generator.state`` (the inverse of :func:`rng_states`' values)."""
+    generator = np.random.Generator(np.random.PCG64())
+    generator.bit_generator.state = state
+    return generator
