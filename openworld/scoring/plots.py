@@ -82,7 +82,7 @@ def _mark_shifts(ax: Any, groups: Sequence[Group]) -> None:
             onsets[t] = name
             if kind == "gradual":
                 ends = [r.get("ramp_end") for r in records]
-                ramps[t] = None if None in ends else max(int(end) for end in ends)
+                ramps[t] = max(int(end) for end in ends if end is not None) if None not in ends else None
     right = ax.get_xlim()[1] if ax.lines else max([*onsets, 1])
     for t, end in sorted(ramps.items()):
         ax.axvspan(t, right if end is None else end, color="0.5", alpha=0.15, linewidth=0)

@@ -129,7 +129,8 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         window = summary.get("window")
         for shift in summary["shifts"]:
             label = f"{shift['kind']}:{shift.get('name', '')}"
-            cells = " ".join(f"{_shift_value(shift, s):>{w}}" for s, w in zip(PRINTED_SHIFT_SCORES, widths, strict=True))
+            cells = " ".join(f"{_shift_value(shift, score):>{width}}"
+                             for score, width in zip(PRINTED_SHIFT_SCORES, widths, strict=True))
             line = f"  {shift['t']:>7,}  {label:<24} {shift['baseline']:>8.3f} {cells}"
             if not shift.get("observed", True):
                 seen = shift["observed_steps"]
