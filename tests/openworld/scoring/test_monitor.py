@@ -350,7 +350,8 @@ def test_summary_of_one_body_is_the_metrics_of_its_stream_with_shift_times_as_cl
     assert summary["steps"] == expected["steps"] == steps
     assert summary["survival"] == expected["survival"]
     assert summary["forgetting"] == expected["forgetting"]
-    shifts = zip(summary["shifts"], expected["shifts"], expected["alive_shifts"], [3, 4], ["scarce", "dry"], strict=True)
+    shifts = zip(summary["shifts"], expected["shifts"], expected["alive_shifts"], [3, 4], ["scarce", "dry"],
+                 strict=True)
     for got, want, alive_want, clock, name in shifts:
         alive_scores = {f"alive_{key}": alive_want[key] for key in ("baseline", "drop", "recovery_time", "censored")}
         ramp = {"ramp_end": 6} if name == "dry" else {}  # "dry~" over clocks [4, 6)
