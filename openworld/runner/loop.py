@@ -170,9 +170,10 @@ class Lifetime:
         extra: dict[str, Any] = {"evaluation": self.evaluations} if self.evaluations else {}  # zero-shot scores
         if config.bodies > 1:  # "bodies" lists each body (slot = world * bodies + body)
             extra["bodies_per_world"] = config.bodies
+        # lifetime_steps: the loop's steps, which world clocks pass by the death waits (the printed table says so).
         summary: dict[str, Any] = summarize(run_dir, window=config.metrics.window, tolerance=config.metrics.tolerance,
                                             world=self.world.world_id, agent=self.agent_id, seed=config.seed,
-                                            variant=self.world.variant, **extra)
+                                            variant=self.world.variant, lifetime_steps=config.steps, **extra)
         report_dir = write_run_report(run_dir, plots=config.report == "plots") if config.report != "off" else None
         add_run_artifacts(sacred_run, run_dir, report_dir)
         print(format_summary(summary, run_dir, report_dir), flush=True)

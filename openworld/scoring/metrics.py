@@ -73,16 +73,25 @@ class SurvivalScores(TypedDict):
     mean_lifetime: float
 
 
+class RegimeSurvival(TypedDict):
+    """Survival in one regime (see :func:`survival_by_regime`)."""
+
+    steps: int
+    alive_fraction: float
+
+
 class ShiftScores(TypedDict):
-    """Scores of one shift (see :func:`shift_metrics`)."""
+    """Scores of one shift (see :func:`shift_metrics`); drop and regret are None when unobserved."""
 
     t: int
     kind: str
     baseline: float
-    drop: float
+    drop: float | None
     recovery_time: int | None
     censored: bool
-    regret: float
+    regret: float | None
+    observed: bool
+    observed_steps: int
 
 
 FloatArray = streams.FloatArray
@@ -292,6 +301,42 @@ def mean_wellbeing(wellbeing: npt.ArrayLike, steps: npt.ArrayLike) -> float:
     return float(np.sum(np.asarray(wellbeing) * weights) / int(weights.sum()))
 
 
+def survival_by_regime(
+    alive: npt.ArrayLike, regimes: npt.ArrayLike, steps: npt.ArrayLike | None = None
+) -> dict[str, RegimeSurvival]:
+    """Alive fraction of the world time spent in each regime.
+
+    ``alive_fraction(r) = sum(steps_t * alive_t) / sum(steps_t)`` over the rows ``t`` whose regime
+    is ``r``, and ``steps(r) = sum(steps_t)``: the world steps spent in ``r`` (all its visits
+    together). ``alive_t`` is 0/1 for one body's step, or the fraction of a row's steps alive (a
+    recording window, or the mean over bodies).
+
+    Args:
+        alive: ``(R,)`` alive flag or fraction in [0, 1] of each row.
+        regimes: ``(R,)`` regime name of each row (e.g. ``regime_name(t)``).
+        steps: ``(R,)`` world steps of each row; one each if None.
+
+    Returns:
+        ``{regime: {"steps", "alive_fraction"}}``, in order of first appearance.
+
+    Example:
+        >>> survival_by_regime([1, 1, 0, 1], ["base", "base", "winter", "winter"])
+        {'base': {'steps': 2, 'alive_fraction': 1.0}, 'winter': {'steps': 2, 'alive_fraction': 0.5}}
+    """
+    fraction = streams.as_float_stream(alive, "alive")
+    if np.any((fraction < 0.0) | (fraction > 1.0)):
+        raise ValueError("alive must be flags or fractions in [0, 1]")
+    names = np.asarray(regimes)
+    weights = np.ones(fraction.size) if steps is None else np.asarray(steps, dtype=np.float64)
+    if names.shape != fraction.shape or weights.shape != fraction.shape:
+        raise ValueError(f"alive {fraction.shape}, regimes {names.shape} and steps {weights.shape} must match")
+    labels, first, where = np.unique(names, return_index=True, return_inverse=True)
+    spent = np.bincount(where, weights=weights)
+    lived = np.bincount(where, weights=weights * fraction)
+    return {str(labels[i]): {"steps": int(spent[i]), "alive_fraction": float(lived[i] / spent[i])}
+            for i in np.argsort(first)}
+
+
 def shift_metrics(
     wellbeing: npt.ArrayLike,
     shift_times: npt.ArrayLike,
@@ -306,25 +351,31 @@ def shift_metrics(
     the latest shift time before ``t_k`` (0 if none) and ``e_k`` the next shift time after it
     (``T`` if none):
 
+    - ``observed_steps = e_k - t_k``: the steps seen after the onset, before the next shift or the
+      end of the stream. ``observed = observed_steps >= W``: only then is a full ``W``-step
+      after-window seen. An **unobserved** shift (``observed`` False) has ``drop``,
+      ``recovery_time`` and ``regret`` None and ``censored`` True: a mean over a partial window
+      (a shift in the last steps of a run) would be scored as if it were the regime's level.
     - ``baseline b_k = m[s_k]`` with ``s_k = max(t_k - W, p_k)``: the mean wellbeing over
       ``[s_k, t_k)``, i.e. the last ``W`` steps before the shift, clipped at the previous shift
       and at 0. For ``t_k = 0`` there is no earlier step and ``s_k = 0``, so the baseline is
       ``m[0]``, the post-shift mean itself: the shift is reported as neutral (drop 0, recovery 0,
-      regret 0).
-    - ``drop = b_k - m[t_k]``: baseline minus the mean over ``[t_k, min(t_k + W, e_k))``.
-      Negative when the body does better after the shift.
+      regret 0) when observed.
+    - ``drop = b_k - m[t_k]``: baseline minus the mean over ``[t_k, t_k + W)``. Negative when the
+      body does better after the shift.
     - ``recovery_time tau_k``: the smallest ``tau >= 0`` such that
       ``m[t_k + tau] >= (1 - eps) * b_k`` (less :data:`ROUNDING_SLACK`), searched over
-      ``t_k + tau`` in ``[t_k, max(t_k, e_k - W)]``: the shift step itself (whose window may be
-      clipped) and every later step whose window of ``W`` steps fits before ``e_k``. A full
-      window is required so that a few good steps just before the next shift do not count as a
-      recovery. If there is none, the shift is ``censored`` and ``recovery_time`` is None.
+      ``t_k + tau`` in ``[t_k, e_k - W]``: every step whose window of ``W`` steps fits before
+      ``e_k``. A full window is required so that a few good steps just before the next shift do
+      not count as a recovery. If there is none, the shift is ``censored`` and ``recovery_time``
+      is None (the body was not seen to recover within ``observed_steps``).
       Consequences: ``tau_k = 0`` exactly when ``drop <= eps * b_k``; a baseline of 0 (e.g. a
       body dead throughout) has nothing to recover and gives ``tau_k = 0``.
     - ``regret = sum(max(0, b_k - m[t]))`` over ``t`` in ``[t_k, t_k + tau_k)``, or over
       ``[t_k, e_k)`` when censored. Units: wellbeing x steps.
 
-    Shifts at the same time share their segment and get the same scores.
+    Shifts at the same time share their segment and get the same scores. The same function scores
+    any stream in [0, 1]: the run summary also applies it to the alive fraction (``alive_drop``...).
 
     Args:
         wellbeing: ``(T,)`` stream in [0, 1] (see :func:`wellbeing`), ``T >= 1``.
@@ -335,7 +386,7 @@ def shift_metrics(
 
     Returns:
         One dict per shift, in input order, with keys exactly ``t, kind, baseline, drop,
-        recovery_time, censored, regret`` (plain Python values).
+        recovery_time, censored, regret, observed, observed_steps`` (plain Python values).
 
     Raises:
         ValueError: on invalid streams, times, kinds, window or tolerance.
@@ -345,6 +396,9 @@ def shift_metrics(
         >>> first = scores[0]
         >>> first["baseline"], first["drop"], first["recovery_time"], first["regret"]
         (1.0, 1.0, 2, 1.5)
+        >>> late = shift_metrics([1.0, 1.0, 1.0, 0.0], [3], ["abrupt"], window=2)[0]
+        >>> late["observed"], late["observed_steps"], late["drop"], late["recovery_time"], late["censored"]
+        (False, 1, None, None, True)
     """
     stream = streams.as_wellbeing_stream(wellbeing)
     window = streams.check_window(window)
@@ -367,10 +421,13 @@ def shift_metrics(
         previous = int(distinct[position - 1]) if position > 0 else 0
         segment_end = int(distinct[position + 1]) if position + 1 < distinct.size else size
         baseline = float(means[max(shift_time - window, previous)])
-        drop = baseline - float(means[shift_time])
-
-        last_candidate = max(shift_time, segment_end - window)
-        candidates = means[shift_time : last_candidate + 1]
+        observed_steps = segment_end - shift_time
+        if observed_steps < window:  # no full after-window: nothing to score but the baseline
+            records.append({"t": shift_time, "kind": kind, "baseline": baseline, "drop": None,
+                            "recovery_time": None, "censored": True, "regret": None, "observed": False,
+                            "observed_steps": observed_steps})
+            continue
+        candidates = means[shift_time : segment_end - window + 1]
         threshold = (1.0 - tolerance) * baseline - ROUNDING_SLACK
         recovered_at = np.flatnonzero(candidates >= threshold)
         if recovered_at.size > 0:
@@ -385,10 +442,12 @@ def shift_metrics(
                 "t": shift_time,
                 "kind": kind,
                 "baseline": baseline,
-                "drop": drop,
+                "drop": baseline - float(means[shift_time]),
                 "recovery_time": recovery_time,
                 "censored": recovery_time is None,
                 "regret": float(np.sum(shortfall)),
+                "observed": True,
+                "observed_steps": observed_steps,
             }
         )
     return records

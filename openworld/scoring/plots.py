@@ -1,4 +1,5 @@
-"""The report's plots: mean wellbeing over world time, drop and recovery per shift, survival per world.
+"""The report's plots: mean wellbeing and alive fraction over world time, drops and recoveries per shift,
+survival per world.
 
 Each function draws one PNG from the groups of runs (:mod:`openworld.scoring.runs`) and the rows that
 :func:`openworld.scoring.report.aggregate` computed. ``matplotlib`` and ``scipy`` are imported inside
@@ -17,15 +18,30 @@ import numpy.typing as npt
 from openworld.files import atomic_write
 from openworld.scoring import stats
 from openworld.scoring.runs import Group, shift_scores
+from openworld.scoring.scores import ALIVE_DROP, ALIVE_RECOVERY_TIME, DROP, RECOVERY_TIME
 
-BAND_REPS = 500  # bootstrap resamples of the wellbeing band (per plotted point; the tables use ``reps``)
-PLOT_POINTS = 200  # at most about this many points per wellbeing curve: finer is noise to the eye
+BAND_REPS = 500  # bootstrap resamples of the curves' bands (per plotted point; the tables use ``reps``)
+PLOT_POINTS = 200  # at most about this many points per curve: finer is noise to the eye
 
 
 def plot_wellbeing(groups: Sequence[Group], path: Path, confidence: float = stats.DEFAULT_CONFIDENCE,
                    seed: int = 0) -> Path:
     """Mean wellbeing over world time per world (one panel each), one line per agent: the IQM across
-    seeds with its bootstrap band; shifts as dotted vertical lines, named at the top."""
+    seeds with its bootstrap band; shift onsets as dotted vertical lines, named at the top, gradual ramps
+    as shaded spans."""
+    return _plot_over_time(groups, path, "wellbeing_curve", "wellbeing", "mean wellbeing", confidence, seed)
+
+
+def plot_alive(groups: Sequence[Group], path: Path, confidence: float = stats.DEFAULT_CONFIDENCE,
+               seed: int = 0) -> Path:
+    """The alive fraction over world time (``alive_curve``: the fraction of bodies alive, binned), drawn as
+    :func:`plot_wellbeing` draws wellbeing."""
+    return _plot_over_time(groups, path, "alive_curve", "alive_fraction", "alive fraction", confidence, seed)
+
+
+def _plot_over_time(groups: Sequence[Group], path: Path, curve: str, value: str, what: str, confidence: float,
+                    seed: int) -> Path:
+    """One panel per world (variant): each agent's IQM curve of ``summary[curve][value]`` with its band."""
     from matplotlib.figure import Figure
 
     labels = sorted({g.label for g in groups})
@@ -33,27 +49,22 @@ def plot_wellbeing(groups: Sequence[Group], path: Path, confidence: float = stat
     axes = fig.subplots(len(labels), 1, squeeze=False)[:, 0]
     colors = _agent_colors(groups)
     for ax, label in zip(axes, labels, strict=True):
-        shifts: dict[int, str] = {}
-        for group in (g for g in groups if g.label == label):
-            curve = _curves(group)
-            if curve is None:
+        members = [g for g in groups if g.label == label]
+        for group in members:
+            curves = _curves(group, curve, value)
+            if curves is None:
                 continue
-            x, matrix = curve
+            x, matrix = curves
             point, low, high = _iqm_band(matrix, BAND_REPS, confidence, seed)
             ax.plot(x, point, color=colors[group.agent], linewidth=1.4,
                     label=f"{group.agent} (IQM of {matrix.shape[0]} seeds)")
             ax.fill_between(x, low, high, color=colors[group.agent], alpha=0.2, linewidth=0)
-            for (t, name, _), _scores in shift_scores(group).items():
-                shifts[t] = name
-        top = 1.0
-        for t, name in sorted(shifts.items()):
-            ax.axvline(t, color="0.35", linestyle=":", linewidth=1)
-            ax.annotate(name, (t, top), xytext=(2, -2), textcoords="offset points", rotation=90, va="top",
-                        ha="left", fontsize=8, color="0.25")
+        _mark_shifts(ax, members)
         ax.set_ylim(0, 1.05)
-        ax.set_title(f"{label}: mean wellbeing ({round(100 * confidence)}% CI band across seeds; dotted: shifts)")
+        ax.set_title(f"{label}: {what} ({round(100 * confidence)}% CI band across seeds; dotted: shifts, "
+                     "shaded: gradual ramps)")
         ax.set_xlabel("world time (steps)")
-        ax.set_ylabel("wellbeing (binned mean)")
+        ax.set_ylabel(f"{what} (binned mean)")
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent", title_fontsize=8)
@@ -61,50 +72,82 @@ def plot_wellbeing(groups: Sequence[Group], path: Path, confidence: float = stat
     return path
 
 
+def _mark_shifts(ax: Any, groups: Sequence[Group]) -> None:
+    """Every shift onset of the groups' runs as a dotted line named at the top; a gradual shift's ramp as a
+    shaded span from its onset to its ``ramp_end`` (to the right edge when still ramping at the end)."""
+    onsets: dict[int, str] = {}
+    ramps: dict[int, int | None] = {}
+    for group in groups:
+        for (t, name, kind), records in shift_scores(group).items():
+            onsets[t] = name
+            if kind == "gradual":
+                ends = [r.get("ramp_end") for r in records]
+                ramps[t] = max(int(end) for end in ends if end is not None) if None not in ends else None
+    right = ax.get_xlim()[1] if ax.lines else max([*onsets, 1])
+    for t, end in sorted(ramps.items()):
+        ax.axvspan(t, right if end is None else end, color="0.5", alpha=0.15, linewidth=0)
+    for t, name in sorted(onsets.items()):
+        ax.axvline(t, color="0.35", linestyle=":", linewidth=1)
+        ax.annotate(name, (t, 1.0), xytext=(2, -2), textcoords="offset points", rotation=90, va="top", ha="left",
+                    fontsize=8, color="0.25")
+
+
+SHIFT_PANELS = ((DROP, "drop in mean wellbeing"), (RECOVERY_TIME, "wellbeing recovery time (steps)"),
+                (ALIVE_DROP, "drop in alive fraction"), (ALIVE_RECOVERY_TIME, "alive-fraction recovery time (steps)"))
+"""The panels of ``shifts.png`` for each world: the score and its axis label."""
+
+
 def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Drop and recovery time per shift, per world: bars (IQM) with CI whiskers, one bar per agent;
-    hatched bars have censored runs (counted at their observed steps, a lower bound)."""
+    """Drops and recovery times (of wellbeing and of the alive fraction) per shift, per world: bars (IQM) with
+    CI whiskers, one bar per agent; hatched bars have censored runs (counted at their observed steps, a lower
+    bound); a shift no run of an agent observed (fewer than W steps after it) has no bar but a note."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     labels = sorted({g.label for g in groups})
-    fig = Figure(figsize=(11, 6.4 * len(labels)), layout="constrained")
-    axes = fig.subplots(2 * len(labels), 1, squeeze=False)[:, 0]
+    panels = len(SHIFT_PANELS)
+    fig = Figure(figsize=(11, 3.2 * panels * len(labels)), layout="constrained")
+    axes = fig.subplots(panels * len(labels), 1, squeeze=False)[:, 0]
     colors = _agent_colors(groups)
     for k, label in enumerate(labels):
         members = [g for g in groups if g.label == label]
         keys = sorted({(r["shift_t"], r["shift_name"]) for r in rows
                        if r["shift_t"] is not None and (r["variant"] or r["world"]) == label})
-        for ax, metric, ylabel in ((axes[2 * k], "drop", "drop in mean wellbeing"),
-                                   (axes[2 * k + 1], "recovery_time", "recovery time (steps)")):
+        for ax, (score, ylabel) in zip(axes[panels * k:panels * (k + 1)], SHIFT_PANELS, strict=True):
             width = 0.8 / max(1, len(members))
             for j, group in enumerate(members):
                 found = {(r["shift_t"], r["shift_name"]): r for r in rows
-                         if r["metric"] == metric and r["agent"] == group.agent and r["world"] == group.world
-                         and r["variant"] == group.variant}
+                         if r["metric"] == score.key and r["agent"] == group.agent and r["world"] == group.world
+                         and r["variant"] == group.variant and r["shift_t"] is not None}
                 xs: list[float] = []
                 heights: list[float] = []
                 errors: list[list[float]] = [[], []]
                 hatches: list[str] = []
                 for i, key in enumerate(keys):
-                    if key in found:
-                        row = found[key]
-                        xs.append(i - 0.4 + width * (j + 0.5))
-                        heights.append(row["iqm"])
-                        errors[0].append(row["iqm"] - row["ci_low"])
-                        errors[1].append(row["ci_high"] - row["iqm"])
-                        hatches.append("//" if row["censored"] else "")
+                    if key not in found:
+                        continue
+                    row, x = found[key], i - 0.4 + width * (j + 0.5)
+                    if row["iqm"] is None:  # unobserved: nothing to draw, and no bar of height 0
+                        ax.annotate("unobserved", (x, 0), xytext=(0, 3), textcoords="offset points", rotation=90,
+                                    ha="center", va="bottom", fontsize=7, color="0.3")
+                        continue
+                    xs.append(x)
+                    heights.append(row["iqm"])
+                    errors[0].append(row["iqm"] - row["ci_low"])
+                    errors[1].append(row["ci_high"] - row["iqm"])
+                    hatches.append("//" if row["censored"] else "")
                 bars = ax.bar(xs, heights, width, yerr=errors, capsize=2, color=colors[group.agent],
                               label=group.agent, error_kw={"linewidth": 0.8})
                 for bar, hatch in zip(bars, hatches, strict=True):
                     bar.set_hatch(hatch)
             ax.set_xticks(range(len(keys)), [f"{name}\nt={t}" for t, name in keys], fontsize=8)
+            ax.set_xlim(-0.5, len(keys) - 0.5)  # every slot, even one with only "unobserved" notes
             ax.axhline(0, color="0.3", linewidth=0.8)
             ax.set_xlabel("shift (world time of onset)")
             ax.set_ylabel(ylabel)
-            title = "drop after each shift" if metric == "drop" else \
-                "recovery time after each shift (hatched: some runs censored, counted at observed steps)"
-            ax.set_title(f"{label}: {title}")
+            title = f"{ylabel} after each shift" if score.censored_by is None else \
+                f"{ylabel} after each shift (hatched: some runs censored, counted at observed steps)"
+            ax.set_title(f"{label}: {title}", fontsize=10)
             ax.grid(axis="y", alpha=0.3)
             if members:
                 handles = [Patch(facecolor=colors[g.agent], label=g.agent) for g in members]
@@ -143,18 +186,18 @@ def plot_survival(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path:
     return path
 
 
-def _curves(group: Group) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
-    """The runs' wellbeing curves on one grid: ``(x, (n_runs, n_points))``, over the world time every
-    run covers, at the coarsest bin of the runs (linear interpolation between bin centres)."""
-    curves = [run["wellbeing_curve"] for run in group.runs if run.get("wellbeing_curve", {}).get("t")]
+def _curves(group: Group, curve: str, value: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """The runs' curves ``summary[curve][value]`` on one grid: ``(x, (n_runs, n_points))``, over the world time
+    every run covers, at the coarsest bin of the runs (linear interpolation between bin centres)."""
+    curves = [run[curve] for run in group.runs if run.get(curve, {}).get("t")]
     if not curves:
         return None
     centres = [np.asarray(c["t"], np.float64) + c["bin"] / 2 for c in curves]
     lo, hi = max(c[0] for c in centres), min(c[-1] for c in centres)
     step = max(max(int(c["bin"]) for c in curves), (hi - lo) / PLOT_POINTS)
     x = np.arange(lo, hi + 1e-9, step) if hi > lo else np.array([lo])
-    matrix = np.stack([np.interp(x, c, np.asarray(curve["wellbeing"], np.float64))
-                       for c, curve in zip(centres, curves, strict=True)])
+    matrix = np.stack([np.interp(x, c, np.asarray(one[value], np.float64))
+                       for c, one in zip(centres, curves, strict=True)])
     return x, matrix
 
 

@@ -6,19 +6,23 @@ one) and agent, and aggregates each score across seeds as an interquartile mean 
 stratified-bootstrap confidence interval (:func:`openworld.scoring.stats.interquartile_mean_ci`). Writes
 into one output folder:
 
-* ``report.md``: a survival table and a per-shift table, every cell ``IQM [low, high]``;
-* ``report.csv`` and ``report.json``: the same numbers, one row per group, metric and shift;
-* ``wellbeing.png``: mean wellbeing over world time (IQM across seeds, with its confidence band)
-  with the shifts marked; ``shifts.png``: drop and recovery time per shift; ``survival.png``:
-  alive fraction per world variant.
+* ``report.md``: a survival table, a table of survival by regime and a per-shift table, every cell
+  ``IQM [low, high]``;
+* ``report.csv`` and ``report.json``: the same numbers, one row per group, metric and shift (or regime);
+* ``wellbeing.png`` and ``alive.png``: mean wellbeing and alive fraction over world time (IQM across
+  seeds, with its confidence band) with the shifts marked (onsets as lines, gradual ramps as spans);
+  ``shifts.png``: drops and recovery times per shift, of wellbeing and of the alive fraction;
+  ``survival.png``: alive fraction per world variant.
 
 The scores and their table titles come from :mod:`openworld.scoring.scores`; the runs are read and
 grouped by :mod:`openworld.scoring.runs`, the plots drawn by :mod:`openworld.scoring.plots`.
 
 Conventions (also in ``docs/scoring.md``): a censored recovery time counts as its observed steps
 (the time to the next shift or the end, a lower bound) and its cell is marked ``>=`` with the
-number of censored runs; a shift at the first recorded step is left out (it marks the initial
-regime); ``forgetting`` aggregates the runs where a regime recurred.
+number of censored runs; an unobserved shift (fewer than ``W`` steps seen after it) counts in no
+shift score, and a cell without an observed run reads ``unobserved``; a shift at the first recorded
+step is left out (it marks the initial regime); ``forgetting`` aggregates the runs where a regime
+recurred.
 
 Example:
     >>> import json, tempfile
@@ -49,37 +53,52 @@ from typing import Any
 
 from openworld.files import atomic_write_text
 from openworld.scoring import stats
-from openworld.scoring.plots import plot_shifts, plot_survival, plot_wellbeing
-from openworld.scoring.runs import Group, find_run_directories, load_groups, shift_scores
-from openworld.scoring.scores import DROP, RECOVERY_TIME, RUN_SCORES, SHIFT_SCORES
+from openworld.scoring.plots import plot_alive, plot_shifts, plot_survival, plot_wellbeing
+from openworld.scoring.runs import Group, find_run_directories, load_groups, regime_scores, shift_scores
+from openworld.scoring.scores import REGIME_SCORES, RUN_SCORES, SHIFT_SCORES, Score
 from openworld.scoring.storage import SUMMARY_FILE
 
-CSV_FIELDS = ("world", "variant", "agent", "metric", "shift_t", "shift_name", "shift_kind", "n", "iqm", "ci_low",
-              "ci_high", "censored")
+CSV_FIELDS = ("world", "variant", "agent", "metric", "shift_t", "shift_name", "shift_kind", "regime", "n", "iqm",
+              "ci_low", "ci_high", "censored", "unobserved", "observed_steps")
 
 
 def aggregate(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS, confidence: float = stats.DEFAULT_CONFIDENCE,
               seed: int = 0) -> list[dict[str, Any]]:
-    """One record per group and metric (and shift): ``n``, ``iqm``, ``ci_low``, ``ci_high`` across
-    seeds, and for shift scores the number of ``censored`` runs (see the module docstring)."""
+    """One record per group and metric (and shift, or regime): ``n``, ``iqm``, ``ci_low``, ``ci_high`` across
+    seeds; for shift scores the number of ``unobserved`` runs (left out: ``n`` counts the others, and with none
+    ``iqm`` and its bounds are None), the fewest ``observed_steps`` of a run, and for recovery times the number
+    of ``censored`` runs (see the module docstring)."""
     rows: list[dict[str, Any]] = []
     for group in groups:
-        base = {"world": group.world, "variant": group.variant, "agent": group.agent}
+        base = {"world": group.world, "variant": group.variant, "agent": group.agent, "shift_t": None,
+                "shift_name": None, "shift_kind": None, "regime": None, "censored": None, "unobserved": None,
+                "observed_steps": None}
         for score in RUN_SCORES:
             values = [score.of_run(run) for run in group.runs]
             present = [float(v) for v in values if v is not None]
             if present:
-                rows.append({**base, "metric": score.key, "shift_t": None, "shift_name": None, "shift_kind": None,
-                             **_ci(present, reps, confidence, seed), "censored": None})
+                rows.append({**base, "metric": score.key, **_ci(present, reps, confidence, seed)})
+        for regime, records in regime_scores(group).items():
+            for score in REGIME_SCORES:
+                rows.append({**base, "metric": score.key, "regime": regime,
+                             **_ci([float(r[score.key]) for r in records], reps, confidence, seed)})
         for (t, name, kind), records in shift_scores(group).items():
+            observed = [r for r in records if r.get("observed", True)]
+            shift = {"shift_t": t, "shift_name": name, "shift_kind": kind, "unobserved": len(records) - len(observed),
+                     "observed_steps": min(int(r["observed_steps"]) for r in records)}
             for score in SHIFT_SCORES:
-                recovery = score is RECOVERY_TIME
-                shift_values = [float(r["observed_steps"] if recovery and r["censored"] else r[score.key])
-                                for r in records]
-                censored = sum(bool(r["censored"]) for r in records) if recovery else None
-                rows.append({**base, "metric": score.key, "shift_t": t, "shift_name": name, "shift_kind": kind,
-                             **_ci(shift_values, reps, confidence, seed), "censored": censored})
+                scored = [r for r in observed if score.key in r]  # a summary from before the score has none
+                censored = None if score.censored_by is None else sum(bool(r[score.censored_by]) for r in scored)
+                rows.append({**base, **shift, "metric": score.key, "censored": censored,
+                             **_ci([_shift_value(r, score) for r in scored], reps, confidence, seed)})
     return rows
+
+
+def _shift_value(record: dict[str, Any], score: Score) -> float:
+    """An observed shift's value of ``score``; a censored recovery time counts as its observed steps."""
+    if score.censored_by is not None and record[score.censored_by]:
+        return float(record["observed_steps"])
+    return float(record[score.key])
 
 
 def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] = "report", *,
@@ -110,6 +129,7 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     atomic_write_text(written[2], json.dumps(document, indent=1, allow_nan=False))
     if plots:
         written += [plot_wellbeing(groups, out / "wellbeing.png", confidence, seed),
+                    plot_alive(groups, out / "alive.png", confidence, seed),
                     plot_shifts(groups, rows, out / "shifts.png"),
                     plot_survival(groups, rows, out / "survival.png", confidence)]
     return written
@@ -118,7 +138,7 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
 # =============================================================================== tables
 def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], config: dict[str, Any],
                     unscored: Sequence[Path] = (), plots: bool = True) -> str:
-    """The Markdown report: a survival table and a per-shift table."""
+    """The Markdown report: a survival table, survival by regime and a per-shift table."""
     level = round(100 * config["confidence"])
     lines = ["# openworld report", "",
              f"{sum(len(g.runs) for g in groups)} runs from {', '.join(config['paths'])}. Every cell is the "
@@ -132,36 +152,77 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
     lines += ["## Survival", "",
               "| world | agent | seeds | " + " | ".join(score.title for score in RUN_SCORES) + " |",
               "| --- | --- | ---: | " + " | ".join("---:" for _ in RUN_SCORES) + " |"]
-    index = {(r["world"], r["variant"], r["agent"], r["metric"], r["shift_t"], r["shift_name"]): r for r in rows}
+    index = {(r["world"], r["variant"], r["agent"], r["metric"], r["shift_t"], r["shift_name"], r["regime"]): r
+             for r in rows}
     for g in groups:
         cells = []
         for score in RUN_SCORES:
-            row = index.get((g.world, g.variant, g.agent, score.key, None, None))
+            row = index.get((g.world, g.variant, g.agent, score.key, None, None, None))
             cells.append("—" if row is None else _cell(row, score.digits, with_n=row["n"] != len(g.runs)))
         lines.append(f"| {g.label} | {g.agent} | {len(g.runs)} | " + " | ".join(cells) + " |")
-    shift_rows = [r for r in rows if r["shift_t"] is not None]
-    if shift_rows:
-        lines += ["", "## Shifts", "",
-                  "Drop: baseline minus mean wellbeing over the W steps after the shift (positive: worse). "
-                  "Recovery time in world steps; `>=` marks cells with censored runs (no recovery before the next "
-                  "shift or the end; counted at their observed steps), with the number censored.", "",
-                  "| world | shift | t | kind | agent | " + " | ".join(s.title for s in SHIFT_SCORES) + " | censored |",
-                  "| --- | --- | ---: | --- | --- | " + " | ".join("---:" for _ in SHIFT_SCORES) + " | ---: |"]
-        keys = sorted({(r["world"], r["variant"], r["shift_t"], r["shift_name"], r["shift_kind"], r["agent"])
-                       for r in shift_rows}, key=lambda k: (k[0], k[1] or "", k[2], k[3], k[5]))
-        for world, variant, t, name, kind, agent in keys:
-            cell = {s.key: index[(world, variant, agent, s.key, t, name)] for s in SHIFT_SCORES}
-            censored = cell[RECOVERY_TIME.key]["censored"]
-            cells = [("≥ " if s is RECOVERY_TIME and censored else "") + _cell(cell[s.key], s.digits)
-                     for s in SHIFT_SCORES]
-            lines.append(f"| {variant or world} | {name} | {t} | {kind} | {agent} | " + " | ".join(cells) +
-                         f" | {censored}/{cell[DROP.key]['n']} |")
+    lines += _regime_table(groups, index)
+    lines += _shift_table(rows, index)
     if unscored:
         lines += ["", "Recordings without a summary (not included): " + ", ".join(f"`{p}`" for p in unscored)]
     if plots:
         lines += ["", "## Plots", "", "![mean wellbeing over world time](wellbeing.png)", "",
+                  "![alive fraction over world time](alive.png)", "",
                   "![drop and recovery time per shift](shifts.png)", "", "![alive fraction](survival.png)"]
     return "\n".join(lines)
+
+
+def _regime_table(groups: Sequence[Group], index: dict[tuple[Any, ...], dict[str, Any]]) -> list[str]:
+    """Survival in each regime (``summary["survival_by_regime"]``), regimes in order of first appearance."""
+    if not any(run.get("survival_by_regime") for g in groups for run in g.runs):
+        return []
+    lines = ["", "## Survival by regime", "",
+             "Alive fraction of the world time each regime was in force (all its visits together); regimes are "
+             "the active shifts joined by `+` (`~`: a gradual shift still ramping).", "",
+             "| world | regime | agent | seeds | " + " | ".join(s.title for s in REGIME_SCORES) + " |",
+             "| --- | --- | --- | ---: | " + " | ".join("---:" for _ in REGIME_SCORES) + " |"]
+    for g in groups:
+        for regime, records in regime_scores(g).items():
+            cells = [_cell(index[(g.world, g.variant, g.agent, s.key, None, None, regime)], s.digits,
+                           with_n=len(records) != len(g.runs)) for s in REGIME_SCORES]
+            lines.append(f"| {g.label} | {regime} | {g.agent} | {len(g.runs)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _shift_table(rows: Sequence[dict[str, Any]], index: dict[tuple[Any, ...], dict[str, Any]]) -> list[str]:
+    """Each shift's scores; a recovery cell with censored runs reads ``≥``, a cell without an observed run
+    ``unobserved``; the last column says how many runs saw a full window after the shift."""
+    shift_rows = [r for r in rows if r["shift_t"] is not None]
+    if not shift_rows:
+        return []
+    lines = ["", "## Shifts", "",
+             "Drop: baseline minus the mean over the W steps after the shift (positive: worse), of wellbeing and of "
+             "the alive fraction. Recovery time in world steps; `≥` marks cells with censored runs (not seen to "
+             "recover before the next shift or the end; counted at their observed steps). A run with fewer than W "
+             "steps after the shift (the next shift or the end came first) is unobserved and counts in no score "
+             "here: `observed` gives the runs that saw a full window.", "",
+             "| world | shift | t | kind | agent | " + " | ".join(s.title for s in SHIFT_SCORES) + " | observed |",
+             "| --- | --- | ---: | --- | --- | " + " | ".join("---:" for _ in SHIFT_SCORES) + " | ---: |"]
+    keys = sorted({(r["world"], r["variant"], r["shift_t"], r["shift_name"], r["shift_kind"], r["agent"])
+                   for r in shift_rows}, key=lambda k: (k[0], k[1] or "", k[2], k[3], k[5]))
+    for world, variant, t, name, kind, agent in keys:
+        cells = {s.key: index[(world, variant, agent, s.key, t, name, None)] for s in SHIFT_SCORES}
+        first = cells[SHIFT_SCORES[0].key]
+        runs = first["n"] + first["unobserved"]
+        text = []
+        for score in SHIFT_SCORES:
+            cell = cells[score.key]
+            if cell["n"] == 0:  # every run unobserved (or, "—", summaries written before the score)
+                text.append("unobserved" if first["unobserved"] == runs else "—")
+            elif cell["censored"]:
+                text.append(f"≥ {_cell(cell, score.digits)} ({cell['censored']} censored)")
+            else:
+                text.append(_cell(cell, score.digits))
+        observed = f"{runs - first['unobserved']}/{runs}"
+        if first["unobserved"]:
+            observed += f" (fewest steps after the shift: {first['observed_steps']:,})"
+        lines.append(f"| {variant or world} | {name} | {t} | {kind} | {agent} | " + " | ".join(text) +
+                     f" | {observed} |")
+    return lines
 
 
 def _cell(row: dict[str, Any], digits: int = 3, with_n: bool = False) -> str:
@@ -179,6 +240,8 @@ def _csv_text(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _ci(values: Sequence[float], reps: int, confidence: float, seed: int) -> dict[str, Any]:
+    if not values:  # no run observed it (an unobserved shift)
+        return {"n": 0, "iqm": None, "ci_low": None, "ci_high": None}
     if len(values) == 1:  # what stats returns for one run (every resample is that run), without the bootstrap
         point = low = high = float(values[0])
     else:

@@ -87,3 +87,13 @@ def shift_scores(group: Group) -> dict[tuple[int, str, str], list[dict[str, Any]
             key = (int(shift["t"]), str(shift.get("name", shift["kind"])), str(shift["kind"]))
             found.setdefault(key, []).append(shift)
     return dict(sorted(found.items()))
+
+
+def regime_scores(group: Group) -> dict[str, list[dict[str, Any]]]:
+    """Each regime's survival records (``summary["survival_by_regime"][name]``) across the group's runs, keyed by
+    regime name in order of first appearance; runs that never were in a regime have no record of it."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for run in group.runs:
+        for regime, record in run.get("survival_by_regime", {}).items():
+            found.setdefault(str(regime), []).append(record)
+    return found

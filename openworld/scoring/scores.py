@@ -7,7 +7,7 @@ the report's tables (:mod:`openworld.scoring.report`), the short table printed a
 
 Example:
     >>> [score.key for score in SCORES if score.section == "shift"]
-    ['drop', 'recovery_time', 'regret']
+    ['drop', 'recovery_time', 'regret', 'alive_drop', 'alive_recovery_time']
     >>> summary = {"world": "Meadow-v0", "agent": "forager", "seed": 0, "steps": 1000, "shifts": [],
     ...            "survival": {"alive_fraction": 0.5, "deaths_per_10k": 20.0, "mean_lifetime": 250.0},
     ...            "mean_wellbeing": 0.25, "forgetting": None}
@@ -32,7 +32,9 @@ class Score:
     Attributes:
         key: its key in ``summary.json``, inside its ``section``.
         section: where the summary keeps it: ``"survival"`` (``summary["survival"][key]``), ``"run"``
-            (``summary[key]``) or ``"shift"`` (``summary["shifts"][i][key]``, one per shift).
+            (``summary[key]``), ``"shift"`` (``summary["shifts"][i][key]``, one per shift; None when the
+            shift was unobserved) or ``"regime"`` (``summary["survival_by_regime"][name][key]``, one per
+            regime).
         computed_by: the function of :mod:`openworld.scoring.metrics` that computes it.
         higher_is_better: its direction: True if a higher value is better.
         title: its column title in the report's tables.
@@ -41,10 +43,12 @@ class Score:
         format: the format spec of one run's value there (and in the live log).
         optional: it may be None (e.g. no regime recurs): then it is left out of aggregates and printed
             on a line of its own only when present.
+        censored_by: for a recovery time, the key of the shift's flag that says it was not seen to recover
+            (the value is then None; aggregates count it at the shift's ``observed_steps``, a lower bound).
     """
 
     key: str
-    section: Literal["survival", "run", "shift"]
+    section: Literal["survival", "run", "shift", "regime"]
     computed_by: Callable[..., Any]
     higher_is_better: bool
     title: str
@@ -52,6 +56,7 @@ class Score:
     label: str
     format: str
     optional: bool = False
+    censored_by: str | None = None
 
     def of_run(self, summary: Mapping[str, Any]) -> Any:
         """This score's value in a run summary (a ``survival`` or ``run`` score); None if absent."""
@@ -59,7 +64,8 @@ class Score:
             return summary["survival"].get(self.key)
         if self.section == "run":
             return summary.get(self.key)
-        raise ValueError(f"{self.key} is scored per shift: read it from each of summary['shifts']")
+        raise ValueError(f"{self.key} is scored per {self.section}: read it from each of summary['shifts'] or "
+                         "summary['survival_by_regime']")
 
 
 ALIVE_FRACTION = Score("alive_fraction", "survival", metrics.survival_from_counts, True, "alive fraction", 3,
@@ -73,11 +79,17 @@ MEAN_WELLBEING = Score("mean_wellbeing", "run", metrics.mean_wellbeing, True, "m
 FORGETTING = Score("forgetting", "run", metrics.forgetting, False, "forgetting", 3, "forgetting", "+.3f",
                    optional=True)
 DROP = Score("drop", "shift", metrics.shift_metrics, False, "drop", 3, "drop", "+.3f")
-RECOVERY_TIME = Score("recovery_time", "shift", metrics.shift_metrics, False, "recovery time", 0, "recovery", ",")
+RECOVERY_TIME = Score("recovery_time", "shift", metrics.shift_metrics, False, "recovery time", 0, "recovery", ",",
+                      censored_by="censored")
 REGRET = Score("regret", "shift", metrics.shift_metrics, False, "regret", 1, "regret", ",.1f")
+ALIVE_DROP = Score("alive_drop", "shift", metrics.shift_metrics, False, "alive drop", 3, "alive drop", "+.3f")
+ALIVE_RECOVERY_TIME = Score("alive_recovery_time", "shift", metrics.shift_metrics, False, "alive recovery time", 0,
+                            "alive recovery", ",", censored_by="alive_censored")
+REGIME_ALIVE_FRACTION = Score("alive_fraction", "regime", metrics.survival_by_regime, True, "alive fraction", 3,
+                              "alive fraction", ".3f")
 
 SCORES: tuple[Score, ...] = (ALIVE_FRACTION, DEATHS_PER_10K, MEAN_LIFETIME, MEAN_WELLBEING, FORGETTING, DROP,
-                             RECOVERY_TIME, REGRET)
+                             RECOVERY_TIME, REGRET, ALIVE_DROP, ALIVE_RECOVERY_TIME, REGIME_ALIVE_FRACTION)
 """Every score, in the order the report's tables show them."""
 
 SURVIVAL_SCORES: tuple[Score, ...] = tuple(s for s in SCORES if s.section == "survival")
@@ -89,31 +101,72 @@ RUN_SCORES: tuple[Score, ...] = tuple(s for s in SCORES if s.section in ("surviv
 SHIFT_SCORES: tuple[Score, ...] = tuple(s for s in SCORES if s.section == "shift")
 """One value per shift: the report's shift table."""
 
+REGIME_SCORES: tuple[Score, ...] = tuple(s for s in SCORES if s.section == "regime")
+"""One value per regime: the report's table of survival by regime."""
+
+PRINTED_SHIFT_SCORES: tuple[Score, ...] = (DROP, RECOVERY_TIME, ALIVE_DROP, ALIVE_RECOVERY_TIME)
+"""The shift scores of the table printed at the end of a run (after each shift's baseline)."""
+
 
 def summary_lines(summary: Mapping[str, Any]) -> list[str]:
-    """The short table printed at the end of a run: who and how long, the run's scores, then each shift's
-    baseline, drop and recovery (``>=`` the observed steps when censored), then the optional scores.
+    """The short table printed at the end of a run: who and how long, where the world clocks went (when they
+    ran past the lifetime's steps or apart), the run's scores, then each shift's baseline, drops and
+    recoveries (``>=`` the observed steps when censored; ``—`` and a note when unobserved), then the
+    optional scores.
 
     The runner prints these lines followed by the run directory and the report's path.
     """
     bodies = int(summary.get("num_bodies", 1))
     lines = [f"{summary['world']} / {summary['agent']} / seed {summary['seed']}: {summary['steps']:,} world steps "
              f"x {bodies} bod{'ies' if bodies > 1 else 'y'}"]
+    lines += _clock_lines(summary)
     always = [s for s in RUN_SCORES if not s.optional]
     lines.append("  " + "   ".join(f"{s.label} {_run_value(summary, s):{s.format}}" for s in always))
     if summary["shifts"]:
-        lines.append(f"  {'t':>7}  {'shift':<24} {'baseline':>8} {DROP.label:>7} {RECOVERY_TIME.label:>10}")
+        widths = [max(len(s.label), 10 if s.censored_by else 7) for s in PRINTED_SHIFT_SCORES]  # ">=29,396" fits
+        lines.append(f"  {'t':>7}  {'shift':<24} {'baseline':>8} " +
+                     " ".join(f"{s.label:>{w}}" for s, w in zip(PRINTED_SHIFT_SCORES, widths, strict=True)))
+        window = summary.get("window")
         for shift in summary["shifts"]:
-            recovery = f">={shift['observed_steps']:,}" if shift["censored"] else \
-                f"{shift[RECOVERY_TIME.key]:{RECOVERY_TIME.format}}"
             label = f"{shift['kind']}:{shift.get('name', '')}"
-            lines.append(f"  {shift['t']:>7,}  {label:<24} {shift['baseline']:>8.3f} "
-                         f"{format(shift[DROP.key], DROP.format):>7} {recovery:>10}")
+            cells = " ".join(f"{_shift_value(shift, score):>{width}}"
+                             for score, width in zip(PRINTED_SHIFT_SCORES, widths, strict=True))
+            line = f"  {shift['t']:>7,}  {label:<24} {shift['baseline']:>8.3f} {cells}"
+            if not shift.get("observed", True):
+                seen = shift["observed_steps"]
+                line += (f"   unobserved: {seen:,} step{'s' if seen != 1 else ''} after the onset" +
+                         (f" (< W = {window:,})" if window else ""))
+            lines.append(line)
     for score in (s for s in RUN_SCORES if s.optional):
         value = score.of_run(summary)
         if value is not None:
             lines.append(f"  {score.label} {value:{score.format}}")
     return lines
+
+
+def _clock_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Two lines on the world clocks when they ran past the lifetime's steps (``lifetime_steps``, written by
+    ``openworld run``) or apart: a dead body's respawn delay is world time, so its world's clock runs on while
+    the loop waits; the top level is scored over the clocks every body recorded. None otherwise."""
+    start = int(summary.get("start", 1))
+    last = start + int(summary["steps"]) - 1
+    ends = [int(b["start"]) + int(b["steps"]) - 1 for b in summary.get("bodies", [])] or [last]
+    lived = summary.get("lifetime_steps")
+    if max(ends) == min(ends) and (lived is None or max(ends) <= int(lived)):
+        return []
+    reached = f"{min(ends):,}" if min(ends) == max(ends) else f"{min(ends):,}-{max(ends):,}"
+    lived_text = f" in {int(lived):,} steps" if lived is not None else ""
+    return [f"  world clocks reached {reached}{lived_text}: a dead body's respawn delay runs its world's clock on;",
+            f"  scored over clocks {start:,}-{last:,}, which every body recorded (see docs/experiments.md)"]
+
+
+def _shift_value(shift: Mapping[str, Any], score: Score) -> str:
+    """One shift's printed cell: the value, ``>=`` the observed steps if censored, ``—`` if not scored."""
+    if not shift.get("observed", True) or score.key not in shift:  # unobserved, or a summary from before the score
+        return "—"
+    if score.censored_by is not None and shift[score.censored_by]:
+        return f">={shift['observed_steps']:,}"
+    return format(shift[score.key], score.format)
 
 
 def live_line(interval: Mapping[str, float]) -> str:

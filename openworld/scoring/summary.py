@@ -27,7 +27,10 @@ from openworld.scoring.scores import SURVIVAL_SCORES
 from openworld.scoring.storage import SUMMARY_FILE
 
 CURVE_POINTS: int = 512
-"""At most this many points of the mean wellbeing curve kept in ``summary.json`` for plots."""
+"""At most this many points of the mean wellbeing and alive-fraction curves kept in ``summary.json`` for plots."""
+
+RAMPING = "~"
+"""What a gradual shift's part of a regime label ends with while it ramps (``drought~``; see the shift kinds)."""
 
 
 def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAULT_WINDOW,
@@ -41,8 +44,11 @@ def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAUL
     over bodies of each body's survival scores. ``"bodies"`` holds the same record for each body over
     its whole stream. With one body the top level is that body's record. See ``docs/scoring.md``.
 
-    A shift's ``t`` is its world clock (not a stream index); each shift also carries its ``name``
-    and ``observed_steps`` (steps until the next shift or the end: the censoring time).
+    A shift's ``t`` is its world clock (not a stream index); each shift also carries its ``name``,
+    ``observed_steps`` (steps until the next shift or the end: the censoring time) and ``observed``
+    (a full ``window`` after the onset was seen: else drop, recovery and regret are null), the same
+    scores on the alive fraction (``alive_baseline``, ``alive_drop``, ``alive_recovery_time``,
+    ``alive_censored``) and, for a gradual shift, ``ramp_end``.
 
     Args:
         directory: the run directory.
@@ -89,7 +95,9 @@ def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAUL
     summary.update({"num_bodies": len(streams), "window": window, "tolerance": tolerance,
                     "recording": {"mode": recording.mode, "window": recording.window, "closed": recording.closed}})
     summary["bodies"] = [{"body": s.body, **_score(s, window, tolerance)} for s in streams]
-    summary["wellbeing_curve"] = _curve(_BodyStream.mean(common))
+    mean_stream = _BodyStream.mean(common)
+    summary["wellbeing_curve"] = _curve(mean_stream, mean_stream.wellbeing, "wellbeing")
+    summary["alive_curve"] = _curve(mean_stream, mean_stream.alive_fraction, "alive_fraction")
     if write:
         atomic_write_text(Path(directory) / SUMMARY_FILE, json.dumps(summary, indent=1, allow_nan=False))
     return summary
@@ -110,7 +118,14 @@ class _BodyStream:
     regime: npt.NDArray[np.int32]
     shift: npt.NDArray[np.int32]
     shift_labels: tuple[str, ...]
+    regime_names: tuple[str, ...]
     alive: npt.NDArray[np.bool_] | None = None  # step mode only: exact per-step alive
+
+    @property
+    def alive_fraction(self) -> npt.NDArray[np.float64]:
+        """The fraction of each row's world steps alive (0/1 for one body's step)."""
+        fraction: npt.NDArray[np.float64] = self.alive_steps / self.steps
+        return fraction
 
     @classmethod
     def of(cls, recording: Recording, body: int) -> _BodyStream:
@@ -121,12 +136,12 @@ class _BodyStream:
             alive = rows["alive"]
             stream = cls(body, 1, t, steps, alive.astype(np.float64), rows["died"].astype(np.int64), alive,
                          rows["wellbeing"].astype(np.float64), rows["regime"], rows["shift"],
-                         recording.shift_labels, alive)
+                         recording.shift_labels, recording.regime_names, alive)
         else:
             steps = rows["steps"].astype(np.int64)
             stream = cls(body, recording.window, t, steps, rows["alive_steps"].astype(np.float64),
                          rows["deaths"].astype(np.int64), rows["alive_last"], rows["wellbeing"].astype(np.float64),
-                         rows["regime"], rows["shift"], recording.shift_labels)
+                         rows["regime"], rows["shift"], recording.shift_labels, recording.regime_names)
         holes = np.flatnonzero(t[1:] != t[:-1] + steps[:-1])
         if holes.size:
             raise ValueError(f"{recording.directory}: body {body}'s stream has a hole after world clock "
@@ -143,13 +158,16 @@ class _BodyStream:
 
     @classmethod
     def mean(cls, streams: Sequence[_BodyStream]) -> _BodyStream:
-        """The mean wellbeing stream of aligned streams (survival fields of the first; unused)."""
+        """The mean stream of aligned streams: at each row the mean over bodies of the wellbeing and of the
+        alive fraction (kept as ``alive_steps``); deaths and ``alive_last`` are the first body's (unused:
+        the top level's survival is the mean of each body's)."""
         if len(streams) == 1:
             return streams[0]
         base = streams[0]
         wellbeing = np.mean([s.wellbeing for s in streams], axis=0)
-        return _BodyStream(-1, base.width, base.t, base.steps, base.alive_steps, base.deaths, base.alive_last,
-                           wellbeing, base.regime, base.shift, base.shift_labels, base.alive)
+        alive_steps = np.mean([s.alive_fraction for s in streams], axis=0) * base.steps
+        return _BodyStream(-1, base.width, base.t, base.steps, alive_steps, base.deaths, base.alive_last,
+                           wellbeing, base.regime, base.shift, base.shift_labels, base.regime_names)
 
 
 def _survival(stream: _BodyStream) -> metrics.SurvivalScores:
@@ -174,30 +192,58 @@ def _score(stream: _BodyStream, window: int, tolerance: float,
     rows = window // width
     events = shift_events(stream.shift, stream.shift_labels)
     times = [row for row, _, _, _ in events]
-    shift_scores = metrics.shift_metrics(stream.wellbeing, times, [kind for _, _, kind, _ in events], rows, tolerance)
+    kinds = [kind for _, _, kind, _ in events]
+    wellbeing_scores = metrics.shift_metrics(stream.wellbeing, times, kinds, rows, tolerance)
+    alive_scores = metrics.shift_metrics(stream.alive_fraction, times, kinds, rows, tolerance)
     end_clock = int(stream.t[-1] + stream.steps[-1])
     onsets = sorted({t for _, t, _, _ in events})
     shifts = []
-    for score, (_, clock, kind, name) in zip(shift_scores, events, strict=True):
+    for score, alive, (row, clock, kind, name) in zip(wellbeing_scores, alive_scores, events, strict=True):
         later = [t for t in onsets if t > clock]
-        shifts.append({"t": clock, "kind": kind, "name": name, "baseline": score["baseline"], "drop": score["drop"],
-                       "recovery_time": None if score["recovery_time"] is None else score["recovery_time"] * width,
-                       "censored": score["censored"], "regret": score["regret"] * width,
-                       "observed_steps": (later[0] if later else end_clock) - clock})
+        record: dict[str, Any] = {
+            "t": clock, "kind": kind, "name": name, "baseline": score["baseline"], "drop": score["drop"],
+            "recovery_time": _steps(score["recovery_time"], width), "censored": score["censored"],
+            "regret": _steps(score["regret"], width), "observed_steps": (later[0] if later else end_clock) - clock,
+            "observed": score["observed"], "alive_baseline": alive["baseline"], "alive_drop": alive["drop"],
+            "alive_recovery_time": _steps(alive["recovery_time"], width), "alive_censored": alive["censored"]}
+        if kind == "gradual":
+            record["ramp_end"] = _ramp_end(stream, row, name)
+        shifts.append(record)
     steps = int(stream.steps.sum())
     return {"steps": steps, "start": int(stream.t[0]),
             "survival": survival if survival is not None else _survival(stream),
+            "survival_by_regime": _survival_by_regime(stream),
             "shifts": shifts,
             "forgetting": metrics.forgetting(stream.wellbeing, stream.regime, rows),
             "mean_wellbeing": metrics.mean_wellbeing(stream.wellbeing, stream.steps)}
 
 
-def _curve(stream: _BodyStream) -> dict[str, Any]:
-    """Mean wellbeing in bins of ``width * 2**k`` world steps aligned to multiples of the bin."""
+def _steps(value: float | None, width: int) -> Any:
+    """A recovery time or regret counted in rows, in world steps (None stays None)."""
+    return None if value is None else value * width
+
+
+def _ramp_end(stream: _BodyStream, row: int, name: str) -> int | None:
+    """The world clock at which the gradual shift ``name`` (onset in ``row``) stops ramping: the first later row
+    whose regime label no longer has ``name~``; None if it still ramps at the end of the stream."""
+    ramping = np.array([f"{name}{RAMPING}" in label.split("+") for label in stream.regime_names], bool)
+    done = np.flatnonzero(~ramping[stream.regime[row:]])
+    return int(stream.t[row + done[0]]) if done.size else None
+
+
+def _survival_by_regime(stream: _BodyStream) -> dict[str, metrics.RegimeSurvival]:
+    """``metrics.survival_by_regime`` keyed by regime name (computed on the codes: sorting names is slow)."""
+    by_code = metrics.survival_by_regime(stream.alive_fraction, stream.regime, stream.steps)
+    return {stream.regime_names[int(code)]: scores for code, scores in by_code.items()}
+
+
+def _curve(stream: _BodyStream, values: npt.NDArray[np.float64], name: str) -> dict[str, Any]:
+    """``values`` (one per row: the mean wellbeing or alive fraction) in bins of ``width * 2**k`` world steps
+    aligned to multiples of the bin, as ``{"bin", "t", name}``."""
     total = int(stream.steps.sum())
     bin_steps = stream.width * 2 ** max(0, math.ceil(math.log2(max(1.0, total / stream.width / CURVE_POINTS))))
     key = stream.t // bin_steps
     keys, where = np.unique(key, return_inverse=True)
     weight = np.bincount(where, weights=stream.steps.astype(np.float64))
-    value = np.bincount(where, weights=stream.wellbeing * stream.steps) / weight
-    return {"bin": int(bin_steps), "t": (keys * bin_steps).tolist(), "wellbeing": np.round(value, 6).tolist()}
+    value = np.bincount(where, weights=values * stream.steps) / weight
+    return {"bin": int(bin_steps), "t": (keys * bin_steps).tolist(), name: np.round(value, 6).tolist()}

@@ -61,16 +61,21 @@ def run_demo(world: str = "Shiftlands-v0", agent: str = "forager", steps: int = 
 
 
 def _median_scores(scores: list[metrics.ShiftScores]) -> metrics.ShiftScores:
-    recovered = [s["recovery_time"] for s in scores if s["recovery_time"] is not None]
-    censored = sum(s["censored"] for s in scores)
+    observed = [s for s in scores if s["observed"]]
+    first = scores[0]
+    if not observed:  # the demo ended fewer than `window` steps after the shift: nothing to score
+        return {**first, "baseline": float(np.median([s["baseline"] for s in scores]))}
+    recovered = [s["recovery_time"] for s in observed if s["recovery_time"] is not None]
+    censored = sum(s["censored"] for s in observed)
     return {
-        "t": scores[0]["t"], "kind": scores[0]["kind"],
-        "baseline": float(np.median([s["baseline"] for s in scores])),
-        "drop": float(np.median([s["drop"] for s in scores])),
+        "t": first["t"], "kind": first["kind"],
+        "baseline": float(np.median([s["baseline"] for s in observed])),
+        "drop": float(np.median([s["drop"] for s in observed])),
         # Median over the worlds that recovered; None if more than half never did.
-        "recovery_time": int(np.median(recovered)) if censored * 2 <= len(scores) and recovered else None,
-        "censored": censored * 2 > len(scores),
-        "regret": float(np.median([s["regret"] for s in scores])),
+        "recovery_time": int(np.median(recovered)) if censored * 2 <= len(observed) and recovered else None,
+        "censored": censored * 2 > len(observed),
+        "regret": float(np.median([s["regret"] for s in observed])),
+        "observed": True, "observed_steps": first["observed_steps"],
     }
 
 
@@ -88,9 +93,14 @@ def format_demo(result: DemoResult, window: int = 500) -> str:
         t = s["t"]
         before = result.deaths[max(0, t - window):t].sum()
         after = result.deaths[t:t + window].sum()
+        drop = s["drop"]
+        if drop is None:  # fewer than `window` steps seen after the shift
+            lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {'—':>6} {'—':>6} "
+                         f"{'unobserved':>13}  {before:>3} / {after:<3}")
+            continue
         recovery = "not before next" if s["censored"] else f"{s['recovery_time']} steps"
-        lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {s['baseline'] - s['drop']:>6.2f} "
-                     f"{s['drop']:>+6.2f} {recovery:>13}  {before:>3} / {after:<3}")
+        lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {s['baseline'] - drop:>6.2f} "
+                     f"{drop:>+6.2f} {recovery:>13}  {before:>3} / {after:<3}")
     survival = [metrics.survival(result.alive[:, i]) for i in range(n)]
     lines += ["", f"overall: alive fraction {np.mean([s['alive_fraction'] for s in survival]):.3f}, "
               f"deaths per 10k steps {np.mean([s['deaths_per_10k'] for s in survival]):.2f}, "

@@ -94,3 +94,29 @@ def test_a_finished_run_is_not_overwritten_without_overwrite(finished_run: tuple
     assert json.loads((copy / "summary.json").read_text())["steps"] == 200
     assert sorted(p.name for p in (copy / "sacred").iterdir() if p.name != "_sources") == ["1"]
     assert not (copy / "report").exists()
+
+
+def test_a_shift_at_the_end_of_the_run_is_reported_unobserved(tmp_path: Path) -> None:
+    """`openworld run world=blight steps=20000` with the onset arithmetic made cheap: the quick variant's blight
+    at 1,500 and a lifetime of 1,500 steps. A world whose body never died ends at clock 1,500, so the scores
+    over the clocks every body recorded see at most a few steps of the blight: unobserved, never drop or 0."""
+    import subprocess
+    import sys
+
+    args = ["world=blight", "world.variant=quick", "agent=forager", "steps=1500", "num_envs=2", "report=off",
+            "checkpoint_every=1500", "log_every=1500", "progress=plain"]
+    result = subprocess.run([sys.executable, "-m", "openworld.tools.cli", "run", *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = [path.parent for path in (tmp_path / "runs").rglob("summary.json")]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (blight,) = [shift for shift in summary["shifts"] if shift["name"] == "blight"]
+    assert blight["t"] == 1500 and blight["observed"] is False and blight["observed_steps"] < summary["window"]
+    assert (blight["drop"], blight["recovery_time"], blight["regret"], blight["censored"]) == (None, None, None, True)
+    assert (blight["alive_drop"], blight["alive_recovery_time"]) == (None, None)
+    line = next(line for line in result.stdout.splitlines() if "abrupt:blight" in line)
+    assert "unobserved" in line and "+" not in line.split("abrupt:blight")[1]  # no signed drop printed
+    # World clocks past the lifetime's steps (a death wait) are explained; clocks that stayed are not.
+    last_clocks = [body["start"] + body["steps"] - 1 for body in summary["bodies"]]
+    assert summary["lifetime_steps"] == 1500
+    assert ("world clocks reached" in result.stdout) == (max(last_clocks) > 1500)

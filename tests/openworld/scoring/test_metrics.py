@@ -105,6 +105,23 @@ def test_survival_rejects_inconsistent_deaths() -> None:
         metrics.survival([True, False], deaths=[False])
 
 
+def test_survival_by_regime_weights_rows_by_their_steps() -> None:
+    # Rows of 2, 2, 4 and 2 world steps; alive fractions 1, 0.5, 0.25, 1 (windows or means over bodies).
+    by_regime = metrics.survival_by_regime([1.0, 0.5, 0.25, 1.0], ["base", "winter", "winter", "base"],
+                                           steps=[2, 2, 4, 2])
+    # base: (2 * 1 + 2 * 1) / 4 = 1.0 over 4 steps; winter: (2 * 0.5 + 4 * 0.25) / 6 = 2 / 6 over 6 steps.
+    assert by_regime == {"base": {"steps": 4, "alive_fraction": 1.0},
+                         "winter": {"steps": 6, "alive_fraction": 2 / 6}}
+    assert list(by_regime) == ["base", "winter"]  # order of first appearance
+
+
+def test_survival_by_regime_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        metrics.survival_by_regime([1.5], ["base"])
+    with pytest.raises(ValueError, match="must match"):
+        metrics.survival_by_regime([1.0, 0.0], ["base"])
+
+
 # --------------------------------------------------------------------------- shifts
 
 
@@ -124,6 +141,8 @@ def test_shift_with_recovery() -> None:
         "recovery_time": 2,
         "censored": False,
         "regret": 1.75,
+        "observed": True,
+        "observed_steps": 6,
     }
 
 
@@ -145,6 +164,8 @@ def test_no_recovery_before_next_shift_is_censored() -> None:
         "recovery_time": None,
         "censored": True,
         "regret": 2.5,
+        "observed": True,
+        "observed_steps": 4,
     }
     # Shift at 8: baseline window [max(8 - 2, 4), 8) = [6, 8): (0 + 1)/2 = 0.5.
     # drop = 0.5 - mean(w[8:10]) = 0.5 - 1.0 = -0.5 (better after the shift); m[8] = 1 >= 0.375,
@@ -157,6 +178,8 @@ def test_no_recovery_before_next_shift_is_censored() -> None:
         "recovery_time": 0,
         "censored": False,
         "regret": 0.0,
+        "observed": True,
+        "observed_steps": 4,
     }
 
 
@@ -184,6 +207,8 @@ def test_shift_at_time_zero_is_neutral() -> None:
         "recovery_time": 0,
         "censored": False,
         "regret": 0.0,
+        "observed": True,
+        "observed_steps": 4,
     }
 
 
@@ -201,31 +226,40 @@ def test_agent_dead_throughout_has_nothing_to_recover() -> None:
             "recovery_time": 0,
             "censored": False,
             "regret": 0.0,
+            "observed": True,
+            "observed_steps": 2,
         }
 
 
-def test_window_longer_than_segments_and_shifts_closer_than_window() -> None:
-    # W = 4, shifts at 3 and 5: every segment is shorter than W.
+def test_segments_shorter_than_window_are_unobserved() -> None:
+    # W = 4, shifts at 3 and 5, T = 8: the segments [3, 5) and [5, 8) are shorter than W.
     wellbeing = [1.0, 1.0, 0.25, 0.5, 0.25, 1.0, 1.0, 0.25]
     first, second = metrics.shift_metrics(
         wellbeing, [3, 5], ["abrupt", "abrupt"], window=4, tolerance=0.25
     )
     # Shift at 3: baseline window [max(3 - 4, 0), 3) = [0, 3): (1 + 1 + 0.25)/3 = 0.75.
-    # m[3] = mean(w[3:min(7, 5)]) = (0.5 + 0.25)/2 = 0.375 -> drop = 0.75 - 0.375 = 0.375.
-    # Only candidate is t = 3 (no full window fits in [3, 5)): 0.375 < 0.75 * 0.75 -> censored.
-    # regret over t = 3, 4: (0.75 - 0.375) + (0.75 - w[4] = 0.75 - 0.25) = 0.375 + 0.5 = 0.875
-    assert first["baseline"] == 0.75
-    assert first["drop"] == 0.375
-    assert first["recovery_time"] is None
-    assert first["censored"] is True
-    assert first["regret"] == 0.875
+    # Only 5 - 3 = 2 steps seen after it (< W = 4): no drop, recovery or regret from a partial window.
+    assert first == {"t": 3, "kind": "abrupt", "baseline": 0.75, "drop": None, "recovery_time": None,
+                     "censored": True, "regret": None, "observed": False, "observed_steps": 2}
     # Shift at 5: the baseline window is clipped at the previous shift: [max(5 - 4, 3), 5) = [3, 5)
     # -> (0.5 + 0.25)/2 = 0.375 (NOT mean(w[1:5]) = 0.5, which would mix in the earlier regime).
-    # m[5] = mean(w[5:8]) = (1 + 1 + 0.25)/3 = 0.75 -> drop = 0.375 - 0.75 = -0.375; tau = 0.
-    assert second["baseline"] == 0.375
-    assert second["drop"] == -0.375
-    assert second["recovery_time"] == 0
-    assert second["regret"] == 0.0
+    # 8 - 5 = 3 steps seen after it (< 4): unobserved too, although m[5] = 0.75 looks like a recovery.
+    assert second == {"t": 5, "kind": "abrupt", "baseline": 0.375, "drop": None, "recovery_time": None,
+                      "censored": True, "regret": None, "observed": False, "observed_steps": 3}
+
+
+def test_shift_in_the_last_steps_is_unobserved_not_recovered() -> None:
+    # A run ending one step after the onset (the blight of `openworld run world=blight steps=20000`):
+    # the old rule gave drop 1 - 0.5 = 0.5 from that one step; now it is unobserved.
+    wellbeing = [1.0, 1.0, 1.0, 1.0, 0.5]
+    (scores,) = metrics.shift_metrics(wellbeing, [4], ["abrupt"], window=2)
+    assert scores == {"t": 4, "kind": "abrupt", "baseline": 1.0, "drop": None, "recovery_time": None,
+                      "censored": True, "regret": None, "observed": False, "observed_steps": 1}
+    # Exactly W steps after the onset is observed: drop 1 - mean(w[4:6]) = 1 - 0.75 = 0.25,
+    # m[4] = 0.75 < 0.95 and no later full window -> censored, regret 0.25.
+    (scores,) = metrics.shift_metrics([*wellbeing, 1.0], [4], ["abrupt"], window=2)
+    assert (scores["observed"], scores["observed_steps"], scores["drop"], scores["recovery_time"],
+            scores["censored"], scores["regret"]) == (True, 2, 0.25, None, True, 0.25)
 
 
 def test_simultaneous_shifts_share_their_segment() -> None:
@@ -268,8 +302,13 @@ def test_constant_stream_has_no_drop_and_immediate_recovery(level: float, tolera
     records = metrics.shift_metrics(
         np.full(steps, level), times, ["k"] * len(times), window=1000, tolerance=tolerance
     )
+    # Segments [0, 1), [1, 999), [50_000, 50_001) and [steps - 1, steps) are shorter than W.
+    assert [record["observed"] for record in records] == [False, False, True, False, True, True, False]
     for record in records:
         assert record["baseline"] == pytest.approx(level, abs=1e-12)
+        if not record["observed"]:
+            assert (record["drop"], record["recovery_time"], record["regret"]) == (None, None, None)
+            continue
         assert record["drop"] == pytest.approx(0.0, abs=1e-12)
         assert record["recovery_time"] == 0
         assert record["censored"] is False
@@ -278,7 +317,7 @@ def test_constant_stream_has_no_drop_and_immediate_recovery(level: float, tolera
 
 def _reference_shift_metrics(
     wellbeing: np.ndarray, times: list[int], window: int, tolerance: float
-) -> list[tuple[float, float, int | None, float]]:
+) -> list[tuple[float, float | None, int | None, float | None]]:
     """Slow, loop-by-loop transcription of docs/metrics.md, independent of windowed_mean."""
     size = len(wellbeing)
     results = []
@@ -294,6 +333,9 @@ def _reference_shift_metrics(
             baseline = float(np.mean(wellbeing[baseline_start:time]))
         else:
             baseline = post_mean(time)
+        if end - time < window:  # unobserved: no full after-window
+            results.append((baseline, None, None, None))
+            continue
         drop = baseline - post_mean(time)
         recovery = None
         for step in range(time, end):
@@ -325,6 +367,11 @@ def test_shift_metrics_match_loop_reference_on_random_streams(case: int) -> None
     expected = _reference_shift_metrics(stream, times, window, tolerance)
     for record, (baseline, drop, recovery, regret) in zip(records, expected, strict=True):
         assert record["baseline"] == pytest.approx(baseline, abs=1e-12)
+        assert record["observed"] == (drop is not None)
+        if drop is None:
+            assert (record["drop"], record["recovery_time"], record["regret"], record["censored"]) == (
+                None, None, None, True)
+            continue
         assert record["drop"] == pytest.approx(drop, abs=1e-12)
         assert record["recovery_time"] == recovery
         assert record["censored"] == (recovery is None)

@@ -303,7 +303,8 @@ def test_single_env_wrapper_records_the_respawn_delay_of_reset(tmp_path: Path) -
 
 
 CONTRACT = {"steps": int, "world": str, "agent": str, "seed": int, "survival": dict, "shifts": list}
-SHIFT_TYPES = {"t": int, "kind": str, "baseline": float, "drop": float, "censored": bool, "regret": float}
+SHIFT_TYPES = {"t": int, "kind": str, "baseline": float, "censored": bool, "observed": bool, "observed_steps": int}
+OBSERVED_TYPES = {"drop": float, "regret": float, "alive_drop": float}  # None when the shift was unobserved
 
 
 def check_contract(summary: dict[str, object]) -> None:
@@ -319,6 +320,8 @@ def check_contract(summary: dict[str, object]) -> None:
     for shift in shifts:
         for key, kind in SHIFT_TYPES.items():
             assert isinstance(shift[key], kind), key
+        for key, kind in OBSERVED_TYPES.items():
+            assert isinstance(shift[key], kind) if shift["observed"] else shift[key] is None, key
         assert shift["recovery_time"] is None or isinstance(shift["recovery_time"], int)
         assert shift["kind"] in ("abrupt", "gradual", "cyclic")
     json.dumps(summary, allow_nan=False)
@@ -342,12 +345,21 @@ def test_summary_of_one_body_is_the_metrics_of_its_stream_with_shift_times_as_cl
     regimes = [TOY_SCHEDULE.regime_name(t + 1) for t in range(steps)]
     expected = {"steps": steps, "survival": metrics.survival(alive, died),
                 "shifts": metrics.shift_metrics(stream, [2, 3], ["abrupt", "gradual"], window=2),
+                "alive_shifts": metrics.shift_metrics(alive.astype(float), [2, 3], ["abrupt", "gradual"], window=2),
                 "forgetting": metrics.forgetting(stream, regimes, window=2)}
     assert summary["steps"] == expected["steps"] == steps
     assert summary["survival"] == expected["survival"]
     assert summary["forgetting"] == expected["forgetting"]
-    for got, want, clock, name in zip(summary["shifts"], expected["shifts"], [3, 4], ["scarce", "dry"], strict=True):
-        assert got == {**want, "t": clock, "name": name, "observed_steps": (4 if clock == 3 else steps + 1) - clock}
+    shifts = zip(summary["shifts"], expected["shifts"], expected["alive_shifts"], [3, 4], ["scarce", "dry"],
+                 strict=True)
+    for got, want, alive_want, clock, name in shifts:
+        alive_scores = {f"alive_{key}": alive_want[key] for key in ("baseline", "drop", "recovery_time", "censored")}
+        ramp = {"ramp_end": 6} if name == "dry" else {}  # "dry~" over clocks [4, 6)
+        assert got == {**want, **alive_scores, **ramp, "t": clock, "name": name,
+                       "observed_steps": (4 if clock == 3 else steps + 1) - clock}
+    # The shift at clock 3 has one step before the next one at 4 (< W = 2): unobserved.
+    assert [shift["observed"] for shift in summary["shifts"]] == [False, True]
+    assert summary["survival_by_regime"] == metrics.survival_by_regime(alive, regimes)
     assert summary["variant"] == "toy-a" and summary["num_bodies"] == 1
     assert summary["bodies"][0]["survival"] == summary["survival"]
 

@@ -19,10 +19,17 @@ SUMMARY: dict[str, Any] = {
     "survival": {"alive_fraction": 0.95125, "deaths_per_10k": 4.857, "mean_lifetime": 12_345.6},
     "mean_wellbeing": 0.4981, "forgetting": -0.01234,
     "shifts": [{"t": 4000, "kind": "abrupt", "name": "blight", "baseline": 0.61, "drop": 0.2249, "recovery_time": 1234,
-                "censored": False, "regret": 530.4, "observed_steps": 6000},
+                "censored": False, "regret": 530.4, "observed_steps": 6000, "observed": True, "alive_baseline": 0.99,
+                "alive_drop": 0.0512, "alive_recovery_time": None, "alive_censored": True},
                {"t": 10_000, "kind": "gradual", "name": "drought", "baseline": 0.5, "drop": -0.01,
-                "recovery_time": None, "censored": True, "regret": 12.0, "observed_steps": 7501}],
+                "recovery_time": None, "censored": True, "regret": 12.0, "observed_steps": 7501, "observed": True,
+                "alive_baseline": 0.95, "alive_drop": 0.0, "alive_recovery_time": 0, "alive_censored": False,
+                "ramp_end": 14_000}],
 }
+# The blight at the last clock of `openworld run world=blight steps=20000`: one step seen after it.
+UNOBSERVED = {"t": 20_000, "kind": "abrupt", "name": "blight", "baseline": 0.597, "drop": None, "recovery_time": None,
+              "censored": True, "regret": None, "observed_steps": 1, "observed": False, "alive_baseline": 0.98,
+              "alive_drop": None, "alive_recovery_time": None, "alive_censored": True}
 
 
 def test_every_score_is_in_the_summary_where_the_list_says(tmp_path: Path) -> None:
@@ -38,19 +45,23 @@ def test_every_score_is_in_the_summary_where_the_list_says(tmp_path: Path) -> No
         assert score.key in (summary["survival"] if score.section == "survival" else summary)
     for score in scores.SHIFT_SCORES:
         assert all(score.key in shift for shift in summary["shifts"])
+        assert score.censored_by is None or all(score.censored_by in shift for shift in summary["shifts"])
+    for score in scores.REGIME_SCORES:
+        assert all(score.key in regime for regime in summary["survival_by_regime"].values())
+    assert list(summary["survival_by_regime"]) == ["base", "scarce"]
     assert len(summary["shifts"]) == 1
     with pytest.raises(ValueError, match="per shift"):
         scores.DROP.of_run(summary)
 
 
-SHIFT_TABLE = ("        t  shift                    baseline    drop   recovery\n"
-               "    4,000  abrupt:blight               0.610  +0.225      1,234\n"
-               "   10,000  gradual:drought             0.500  -0.010    >=7,501\n"
+SHIFT_TABLE = ("        t  shift                    baseline    drop   recovery alive drop alive recovery\n"
+               "    4,000  abrupt:blight               0.610  +0.225      1,234     +0.051        >=6,000\n"
+               "   10,000  gradual:drought             0.500  -0.010    >=7,501     +0.000              0\n"
                "  forgetting -0.012\n")
 
 
-# The runner's printed table before the scores were declared in one list (copied from its output then):
-# the list must print it character for character.
+# The runner's printed table (its survival lines as before the scores were declared in one list, copied from
+# its output then; the shift table with the alive fraction's scores): the list must print it exactly.
 @pytest.mark.parametrize("summary, expected", [
     (SUMMARY, "Shiftlands-v0 / forager / seed 3: 17,500 world steps x 4 bodies\n"
               "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.498\n"
@@ -61,6 +72,21 @@ SHIFT_TABLE = ("        t  shift                    baseline    drop   recovery\
     ({key: value for key, value in SUMMARY.items() if key not in ("mean_wellbeing", "num_bodies")},
      "Shiftlands-v0 / forager / seed 3: 17,500 world steps x 1 body\n"
      "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.000\n" + SHIFT_TABLE),
+    # Clocks past the lifetime's steps are explained; an unobserved shift shows no score, and says why.
+    ({**SUMMARY, "steps": 20_000, "start": 1, "lifetime_steps": 20_000, "window": 1000, "forgetting": None,
+      "bodies": [{"start": 1, "steps": 20_000}, {"start": 1, "steps": 20_731}], "shifts": [UNOBSERVED]},
+     "Shiftlands-v0 / forager / seed 3: 20,000 world steps x 4 bodies\n"
+     "  world clocks reached 20,000-20,731 in 20,000 steps: a dead body's respawn delay runs its world's clock on;\n"
+     "  scored over clocks 1-20,000, which every body recorded (see docs/experiments.md)\n"
+     "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.498\n"
+     "        t  shift                    baseline    drop   recovery alive drop alive recovery\n"
+     "   20,000  abrupt:blight               0.597       —          —          —              —"
+     "   unobserved: 1 step after the onset (< W = 1,000)\n"),
+    # Clocks that stayed at the lifetime's steps need no note.
+    ({**SUMMARY, "steps": 17_500, "start": 1, "lifetime_steps": 17_500, "shifts": [], "forgetting": None,
+      "bodies": [{"start": 1, "steps": 17_500}] * 4},
+     "Shiftlands-v0 / forager / seed 3: 17,500 world steps x 4 bodies\n"
+     "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.498\n"),
 ])
 def test_the_printed_summary_is_the_runners_table(summary: dict[str, Any], expected: str) -> None:
     from openworld.runner.summary import format_summary

@@ -23,7 +23,8 @@ from openworld.scoring.monitor import Monitor, summarize
 from openworld.world.shifts import ShiftSchedule
 from openworld.world.spec import load_spec_text
 
-SHIFT_KEYS = {"t", "kind", "name", "baseline", "drop", "recovery_time", "censored", "regret", "observed_steps"}
+SHIFT_KEYS = {"t", "kind", "name", "baseline", "drop", "recovery_time", "censored", "regret", "observed_steps",
+              "observed", "alive_baseline", "alive_drop", "alive_recovery_time", "alive_censored"}
 
 
 def schedule(shifts: str) -> ShiftSchedule:
@@ -56,14 +57,26 @@ def _assert_plain_json(summary: dict[str, Any]) -> None:
         assert type(value) is float
         assert math.isfinite(value)
     for record in summary["shifts"]:
-        assert set(record) == SHIFT_KEYS
+        assert set(record) - {"ramp_end"} == SHIFT_KEYS
+        assert ("ramp_end" in record) == (record["kind"] == "gradual")
         assert type(record["t"]) is int
         assert type(record["kind"]) is str
-        for key in ("baseline", "drop", "regret"):
+        assert type(record["observed"]) is bool
+        assert type(record["observed_steps"]) is int
+        # Unobserved (after-window shorter than W): only the baselines are numbers.
+        for key in ("baseline", "alive_baseline", *(("drop", "regret", "alive_drop") if record["observed"] else ())):
             assert type(record[key]) is float
             assert math.isfinite(record[key])
-        assert record["recovery_time"] is None or type(record["recovery_time"]) is int
+        if not record["observed"]:
+            assert (record["drop"], record["regret"], record["recovery_time"], record["censored"]) == (
+                None, None, None, True)
+            assert (record["alive_drop"], record["alive_recovery_time"], record["alive_censored"]) == (None, None, True)
+        for key in ("recovery_time", "alive_recovery_time"):
+            assert record[key] is None or type(record[key]) is int
         assert type(record["censored"]) is bool
+        assert type(record["alive_censored"]) is bool
+    for regime, scores in summary["survival_by_regime"].items():
+        assert type(regime) is str and type(scores["steps"]) is int and type(scores["alive_fraction"]) is float
     assert summary["forgetting"] is None or type(summary["forgetting"]) is float
     encoded = json.dumps(summary, allow_nan=False)
     assert json.loads(encoded) == summary
@@ -106,6 +119,13 @@ def test_summary_builds_the_json_contract(tmp_path: Path) -> None:
             "censored": False,
             "regret": 1.75,
             "observed_steps": 4,
+            "observed": True,
+            # Alive a = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1]: baseline mean(a[2:4]) = 1, drop 1 - mean(a[4:6]) = 1,
+            # m[4] = 0, m[5] = 0.5, m[6] = 1 >= 0.75 -> tau 2.
+            "alive_baseline": 1.0,
+            "alive_drop": 1.0,
+            "alive_recovery_time": 2,
+            "alive_censored": False,
         },
         {
             "t": 8,
@@ -116,9 +136,19 @@ def test_summary_builds_the_json_contract(tmp_path: Path) -> None:
             "recovery_time": 0,
             "censored": False,
             "regret": 0.0,
-            "observed_steps": 2,
+            "observed_steps": 2,  # = W: a full after-window, so scored
+            "observed": True,
+            "alive_baseline": 1.0,
+            "alive_drop": 0.0,
+            "alive_recovery_time": 0,
+            "alive_censored": False,
         },
     ]
+    # summer: clocks 0-3 and 8-9, all alive; winter: clocks 4-7, alive at 6 and 7.
+    assert summary["survival_by_regime"] == {"summer": {"steps": 6, "alive_fraction": 1.0},
+                                             "winter": {"steps": 4, "alive_fraction": 0.5}}
+    assert summary["alive_curve"] == {"bin": 1, "t": list(range(10)),
+                                      "alive_fraction": [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]}
     # "summer" returns at 8: end of previous visit mean(w[2:4]) = 1.0, start mean(w[8:10]) = 0.75
     # -> forgetting = 1.0 - 0.75 = 0.25
     assert summary["forgetting"] == 0.25
@@ -152,3 +182,40 @@ def test_summary_rejects_non_integer_seed(tmp_path: Path) -> None:
     record(tmp_path, None, [True], [[1.0]])
     with pytest.raises(TypeError, match="seed"):
         summarize(tmp_path, world="W", agent="a", seed=1.5)
+
+
+def test_summary_reports_a_shift_at_the_end_as_unobserved(tmp_path: Path) -> None:
+    # The blight at the last recorded clock (like `openworld run world=blight steps=20000`): one step seen.
+    record(tmp_path, schedule("[{name: blight, kind: abrupt, at: 5, set: {resources.berry.regrow: 0.001}}]"),
+           [True] * 6, [[1.0]] * 5 + [[0.5]])
+    summary = summarize(tmp_path, window=2, world="W-v0", agent="a", seed=0)
+    _assert_plain_json(summary)
+    (blight,) = summary["shifts"]
+    assert (blight["t"], blight["observed"], blight["observed_steps"]) == (5, False, 1)
+    assert (blight["baseline"], blight["drop"], blight["recovery_time"], blight["censored"]) == (1.0, None, None, True)
+    assert '"drop": null' in json.dumps(summary)
+
+
+def test_summary_scores_the_mean_alive_fraction_of_several_bodies(tmp_path: Path) -> None:
+    # Two bodies at clocks 0..7; body 1 dies at 4 and is back at 6.
+    alive = np.array([[1, 1], [1, 1], [1, 1], [1, 1], [1, 0], [1, 0], [1, 1], [1, 1]], bool)
+    ramp = schedule("[{name: drought, kind: gradual, start: 4, end: 6, set: {resources.berry.regrow: 0.001}}]")
+    with Monitor(tmp_path, ramp, 2, vital_names=["v0"]) as recorder:
+        for t in range(8):
+            died = np.array([False, t == 4])
+            recorder.record([t, t], alive[t], np.ones((2, 1)), died)
+    summary = summarize(tmp_path, window=2, tolerance=0.0, world="W-v0", agent="a", seed=0)
+    _assert_plain_json(summary)
+    # Mean alive fraction a = [1, 1, 1, 1, 0.5, 0.5, 1, 1]; the drought's onset at 4 (segment [4, 8), eps = 0):
+    # baseline mean(a[2:4]) = 1, drop 1 - mean(a[4:6]) = 0.5, m[5] = 0.75, m[6] = 1 >= 1 -> tau 2.
+    (drought,) = summary["shifts"]
+    assert (drought["alive_baseline"], drought["alive_drop"], drought["alive_recovery_time"],
+            drought["alive_censored"]) == (1.0, 0.5, 2, False)
+    assert drought["ramp_end"] == 6  # the label is "drought~" over [4, 6), "drought" from 6
+    assert summary["alive_curve"]["alive_fraction"] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 1.0, 1.0]
+    # base: clocks 0-3 all alive; drought~: 4-5 half alive; drought: 6-7 all alive.
+    assert summary["survival_by_regime"] == {"base": {"steps": 4, "alive_fraction": 1.0},
+                                             "drought~": {"steps": 2, "alive_fraction": 0.5},
+                                             "drought": {"steps": 2, "alive_fraction": 1.0}}
+    # Each body's own record: body 1's alive fraction in drought~ is 0.
+    assert summary["bodies"][1]["survival_by_regime"]["drought~"] == {"steps": 2, "alive_fraction": 0.0}
