@@ -3,7 +3,9 @@
 The demo runs ``num_envs`` copies of one world (different seeds) in one batched vector env with
 ``on_death="respawn"``, so every world step is recorded and death costs the respawn delay. For each
 shift onset it prints the mean wellbeing before and after (over ``window`` steps), the drop, how long
-wellbeing took to recover (median over worlds), and deaths around the shift.
+wellbeing took to recover, and deaths around the shift. The shifts are scored as a run's summary
+scores them: on the mean wellbeing over worlds at each step (``docs/metrics.md``), so the demo and
+``openworld run`` answer the same question.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class DemoResult:
     alive: np.ndarray  # (T, n)
     wellbeing: np.ndarray  # (T, n)
     deaths: np.ndarray  # (T, n)
-    shifts: list[metrics.ShiftScores]  # per shift, median over worlds
+    shifts: list[metrics.ShiftScores]  # per shift, on the mean wellbeing over worlds
     seconds: float
 
 
@@ -54,29 +56,10 @@ def run_demo(world: str = "Shiftlands-v0", agent: str = "forager", steps: int = 
     # Step t of the stream is world time t + 1 (clocks stay aligned with on_death="respawn").
     events = schedule.events(1, steps)
     times, kinds = [e.t - 1 for e in events], [f"{e.kind}:{e.name}" for e in events]
-    per_world = [metrics.shift_metrics(wellbeing[:, i], times, kinds, window=window) for i in range(num_envs)]
-    shifts = [_median_scores([w[k] for w in per_world]) for k in range(len(events))]
+    # Scored like a run's summary (openworld.scoring.summary): on the mean stream over worlds.
+    shifts = metrics.shift_metrics(wellbeing.mean(axis=1), times, kinds, window=window)
     envs.close()
     return DemoResult(world_id, agent, steps, alive, wellbeing, deaths, shifts, seconds)
-
-
-def _median_scores(scores: list[metrics.ShiftScores]) -> metrics.ShiftScores:
-    observed = [s for s in scores if s["observed"]]
-    first = scores[0]
-    if not observed:  # the demo ended fewer than `window` steps after the shift: nothing to score
-        return {**first, "baseline": float(np.median([s["baseline"] for s in scores]))}
-    recovered = [s["recovery_time"] for s in observed if s["recovery_time"] is not None]
-    censored = sum(s["censored"] for s in observed)
-    return {
-        "t": first["t"], "kind": first["kind"],
-        "baseline": float(np.median([s["baseline"] for s in observed])),
-        "drop": float(np.median([s["drop"] for s in observed])),
-        # Median over the worlds that recovered; None if more than half never did.
-        "recovery_time": int(np.median(recovered)) if censored * 2 <= len(observed) and recovered else None,
-        "censored": censored * 2 > len(observed),
-        "regret": float(np.median([s["regret"] for s in observed])),
-        "observed": True, "observed_steps": first["observed_steps"],
-    }
 
 
 def format_demo(result: DemoResult, window: int = 500) -> str:
@@ -87,7 +70,7 @@ def format_demo(result: DemoResult, window: int = 500) -> str:
     lines = [f"openworld demo: {result.agent} lives {result.steps:,} steps in {n} worlds of {result.world} "
              f"({result.steps * n / result.seconds:,.0f} agent-steps/s with the agent)", "", "shift schedule:"]
     lines += [f"  {line}" for line in describe(spec)] or ["  (none)"]
-    lines += ["", f"what each shift did (medians over {n} worlds; windows of {window} steps):",
+    lines += ["", f"what each shift did (mean wellbeing over {n} worlds; windows of {window} steps):",
               f"  {'step':>6}  {'shift':<26} {'before':>6} {'after':>6} {'drop':>6} {'recovered in':>13}  deaths -/+"]
     for s in result.shifts:
         t = s["t"]
@@ -98,7 +81,8 @@ def format_demo(result: DemoResult, window: int = 500) -> str:
             lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {'—':>6} {'—':>6} "
                          f"{'unobserved':>13}  {before:>3} / {after:<3}")
             continue
-        recovery = "not before next" if s["censored"] else f"{s['recovery_time']} steps"
+        # Censored: not seen back by the next shift or the end, as `openworld run` prints it.
+        recovery = f">={s['observed_steps']:,} steps" if s["censored"] else f"{s['recovery_time']:,} steps"
         lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {s['baseline'] - drop:>6.2f} "
                      f"{drop:>+6.2f} {recovery:>13}  {before:>3} / {after:<3}")
     survival = [metrics.survival(result.alive[:, i]) for i in range(n)]
