@@ -130,17 +130,21 @@ def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ComposedConfig:
     return ComposedConfig(typed, plain, plain.get("prior"))
 
 
-def resolve_num_envs(composed: ComposedConfig, agent_num_envs: int) -> None:
+def resolve_num_envs(composed: ComposedConfig, agent_num_envs: int) -> int:
     """Fill in ``num_envs: null`` (the root config's default) with the agent's own default, in the typed and
     the recorded config alike, so that Sacred, ``.hydra/config.yaml`` and a checkpoint hold the number used.
 
     Args:
         composed: the composed config, changed in place.
         agent_num_envs: the agent's registered default (``openworld.registry.register_agent``).
+
+    Returns:
+        The number of worlds the run lives in.
     """
     if composed.typed.num_envs is None:
         composed.typed.num_envs = agent_num_envs
         composed.plain["num_envs"] = agent_num_envs
+    return composed.typed.num_envs
 
 
 def check_run_config(config: RunConfig) -> None:

@@ -54,7 +54,7 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     config = composed.typed
     agent_name, kwargs = agent_kwargs(config.agent)
     registered_agent = agent_entry(agent_name)
-    resolve_num_envs(composed, registered_agent.num_envs)  # num_envs=null: the agent's own default
+    num_envs = resolve_num_envs(composed, registered_agent.num_envs)  # null: the agent's own default
     check_run_config(config)
     resume, overwrite = resolve_resume(run_dir, config.resume, config.overwrite)
     mode = progress_mode(config.progress)
@@ -63,7 +63,7 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     if composed.prior is not None:  # the agent loads its prior (DESIGN section 6)
         kwargs["prior"] = composed.prior
     identity = {"world": world.world_id, "variant": world.variant, "agent": agent_id, "seed": config.seed,
-                "num_envs": config.num_envs, "bodies": config.bodies}
+                "num_envs": num_envs, "bodies": config.bodies}
     check_run_dir(run_dir, resume, overwrite, overrides)
     resumption = read_resumption(run_dir, identity, composed.plain, config.steps) if resume else None
     try:  # writes nothing yet
@@ -76,14 +76,14 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     previous_threads, previous_rngs = torch.get_num_threads(), global_rngs()
     torch.set_num_threads(config.threads)
     try:
-        envs, agent = build_envs_and_agent(world, agent_id, kwargs, num_envs=config.num_envs, bodies=config.bodies,
+        envs, agent = build_envs_and_agent(world, agent_id, kwargs, num_envs=num_envs, bodies=config.bodies,
                                            seed=config.seed, on_death=config.on_death)
         # From here on the run writes.
         run_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
             clear_run_dir(run_dir)
         if resumption is None:
-            save_hydra_files(run_dir, with_num_envs(cfg, config.num_envs), hydra_config, overrides)
+            save_hydra_files(run_dir, with_num_envs(cfg, num_envs), hydra_config, overrides)
         lifetime = Lifetime(config, composed.plain, run_dir, world, agent_id, envs, agent, identity, mode)
         result: dict[str, Any] = run_tracked(
             f"{world.world_id}/{agent_id}", sacred_safe(composed.plain), observers,
