@@ -213,5 +213,7 @@ def fixed_forager(observation_space: spaces.Space, action_space: spaces.Space, n
     return Forager(observation_space, action_space, num_envs, seed, learn=False, **config)
 
 
-register_agent("forager-v0", Forager, "scripted survival policy that learns what each resource does")
-register_agent("fixed-forager-v0", fixed_forager, "the forager with learning off: does not adapt to shifts")
+# 256 worlds: the forager's cost per step hardly grows with the number of worlds (the main job).
+register_agent("forager-v0", Forager, "scripted survival policy that learns what each resource does", num_envs=256)
+register_agent("fixed-forager-v0", fixed_forager, "the forager with learning off: does not adapt to shifts",
+               num_envs=256)

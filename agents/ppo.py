@@ -573,4 +573,6 @@ def _as_tensors(obs: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]
     return view, vitals
 
 
-register_agent("ppo-v0", PPO, "continual PPO (torch): learns online every rollout, no episodes assumed")
+# 16 worlds: PPO pays a forward pass per step and an update per rollout, so world steps/s fall with more worlds
+# (on 2 cores, about 150 at 16 and 40 at 256; docs/experiments.md).
+register_agent("ppo-v0", PPO, "continual PPO (torch): learns online every rollout, no episodes assumed", num_envs=16)

@@ -168,4 +168,5 @@ def ppo_rnd(observation_space: spaces.Space, action_space: spaces.Space, num_env
     return PPO(observation_space, action_space, num_envs, seed, bonus=bonus, **ppo_config)
 
 
-register_agent("ppo-rnd-v0", ppo_rnd, "continual PPO with a random-network-distillation exploration bonus")
+register_agent("ppo-rnd-v0", ppo_rnd, "continual PPO with a random-network-distillation exploration bonus",
+               num_envs=16)  # a PPO learner (see ppo-v0)

@@ -93,4 +93,5 @@ class SB3Agent:
         self.policy.load_state_dict(state["policy"])
 
 
-register_agent("sb3-v0", SB3Agent, "a saved stable-baselines3 model (path=...), frozen, acting through the protocol")
+register_agent("sb3-v0", SB3Agent, "a saved stable-baselines3 model (path=...), frozen, acting through the protocol",
+               num_envs=16)  # a torch forward pass per step

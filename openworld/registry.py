@@ -4,6 +4,15 @@ Catalogues are found through Python entry points, so the core never imports a pa
 agent: a package declares ``[project.entry-points."openworld.worlds"]`` (or ``"openworld.agents"``)
 naming a module whose import registers its entries. openworld's own catalogue is found the same way.
 
+A package whose entry point names a *package* (a folder with or without ``__init__.py``) gets every
+``*.yaml`` world file in that folder registered, after its own code ran (files it registered itself are
+left alone): a catalogue of world files needs no code (``docs/examples/tidepools/``).
+
+A world file of one's own needs no registration either: every function here that takes a world name
+also takes the path of a world file (``path/to/tides.yaml``: a name ending in ``.yaml`` or ``.yml``,
+relative to the current directory or absolute), which registers it on first use
+(:func:`register_world_file`).
+
 Ids carry a version (``Meadow-v0``); registering an id twice is an error. World ids are also
 registered with Gymnasium as ``openworld/<Name>-v<N>``.
 
@@ -19,15 +28,18 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
-from openworld.errors import UnknownIdError
-from openworld.plugins import ID_PATTERN, load_plugins
+from openworld.errors import SpecError, UnknownIdError
+from openworld.plugins import ID_PATTERN, add_plugin_hook, load_plugins
 from openworld.world.spec import WorldSpec, load_spec
 
 NAMESPACE = "openworld"
 ENGINE_ENTRY_POINT = "openworld.envs.single:OpenWorldEnv"
 ENGINE_VECTOR_ENTRY_POINT = "openworld.envs.vector:OpenWorldVectorEnv"
+WORLD_FILE_SUFFIXES = (".yaml", ".yml")  # a world name ending so is the path of a world file
+DEFAULT_AGENT_NUM_ENVS = 16  # an agent that declares no num_envs: few worlds, as a per-step learner wants
 
 WorldKind = Literal["engine", "own-env"]
 """``engine``: openworld's engine runs the world (every env of :mod:`openworld.envs`, any number of
@@ -44,6 +56,7 @@ class WorldEntry:
     kind: WorldKind = "engine"
     entry_point: str = ENGINE_ENTRY_POINT  # its Gymnasium env class, "module:Class"
     vector_entry_point: str | None = ENGINE_VECTOR_ENTRY_POINT  # its vector env for gymnasium.make_vec, if any
+    by_path: bool = False  # registered from a path (register_world_file), not by a catalogue
 
     @property
     def engine_world(self) -> bool:
@@ -56,6 +69,7 @@ class AgentEntry:
     agent_id: str
     factory: Callable[..., Any]
     summary: str
+    num_envs: int = DEFAULT_AGENT_NUM_ENVS  # worlds lived in at once when a run does not say (num_envs=null)
 
 
 _WORLDS: dict[str, WorldEntry] = {}
@@ -87,25 +101,98 @@ def register_world(world_id: str | None, spec_path: str | Path, *, entry_point: 
             worlds are left out of :func:`world_ids` unless ``engine_only=False``.
         vector_entry_point: its vector env, for ``gymnasium.make_vec`` (only with ``entry_point``).
     """
-    import gymnasium
-
     spec = load_spec(spec_path)
     world_id = world_id or f"{spec.name}-v{spec.version}"
+    if world_id in _WORLDS:
+        raise ValueError(f"world id '{world_id}' is already registered (from {_WORLDS[world_id].spec_path}); "
+                         f"{spec_path} must give its world another name or version")
     _check_id("world", world_id, _WORLDS)
-    summary = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
     if entry_point is None:
-        entry = WorldEntry(world_id, Path(spec_path), summary, spec)
+        _add_world(WorldEntry(world_id, Path(spec_path), _summary(spec), spec))
     else:
-        entry = WorldEntry(world_id, Path(spec_path), summary, spec, "own-env", entry_point, vector_entry_point)
-    _WORLDS[world_id] = entry
-    gymnasium.register(id=f"{NAMESPACE}/{world_id}", entry_point=entry.entry_point,
-                       vector_entry_point=entry.vector_entry_point, kwargs={"world": world_id})
+        _add_world(WorldEntry(world_id, Path(spec_path), _summary(spec), spec, "own-env", entry_point,
+                              vector_entry_point))
 
 
-def register_agent(agent_id: str, factory: Callable[..., Any], summary: str = "") -> None:
-    """Register an agent class or factory ``factory(observation_space, action_space, num_envs, seed, **config)``."""
+def register_world_file(path: str | Path) -> WorldEntry:
+    """The entry of a world file given by its path, registered as its own ``<name>-v<version>`` on first use.
+
+    Asking again for the same file (by any path that resolves to it) returns the same entry, so every
+    process of a sweep can call this with the path its config records. A world file may name the Python
+    modules that register its rules under ``rule_modules`` (``docs/designing-worlds.md``).
+
+    Args:
+        path: the world file, relative to the current directory or absolute.
+
+    Raises:
+        SpecError: no such file; the file is invalid (naming the key); or its ``<name>-v<version>`` is
+            already registered from another file.
+    """
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise SpecError(f"{path}: no such world file ({file.resolve()})" if not file.is_dir() else
+                        f"{path}: is a folder; a world is one YAML file (name it: {path}/<world>.yaml)")
+    resolved = file.resolve()
+    load_plugins("openworld.worlds")  # the catalogues first: a clash with one of their ids is named below
+    for entry in _WORLDS.values():
+        if entry.spec_path.resolve() == resolved:
+            return entry
+    spec = load_spec(resolved)
+    world_id = f"{spec.name}-v{spec.version}"
+    if world_id in _WORLDS:
+        raise SpecError(f"{resolved}: declares the world {world_id} (name: {spec.name}, version: {spec.version}), "
+                        f"which is already registered from {_WORLDS[world_id].spec_path}; give your world its own "
+                        "name or version")
+    _check_id("world", world_id, _WORLDS)
+    entry = WorldEntry(world_id, resolved, _summary(spec), spec, by_path=True)
+    _add_world(entry)
+    return entry
+
+
+def register_world_folder(module: ModuleType) -> None:
+    """Register every world file in the folder of a package found through the ``openworld.worlds``
+    entry-point group that its own code did not register (a plain module registers its worlds itself)."""
+    folders = getattr(module, "__path__", None)
+    if folders is None:
+        return
+    registered = {entry.spec_path.resolve() for entry in _WORLDS.values()}
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).iterdir() if p.suffix in WORLD_FILE_SUFFIXES):
+            if path.resolve() not in registered:
+                register_world(None, path)
+
+
+add_plugin_hook("openworld.worlds", register_world_folder)
+
+
+def _summary(spec: WorldSpec) -> str:
+    return spec.description.strip().splitlines()[0] if spec.description.strip() else ""
+
+
+def _add_world(entry: WorldEntry) -> None:
+    import gymnasium
+
+    _WORLDS[entry.world_id] = entry
+    gymnasium.register(id=f"{NAMESPACE}/{entry.world_id}", entry_point=entry.entry_point,
+                       vector_entry_point=entry.vector_entry_point, kwargs={"world": entry.world_id})
+
+
+def register_agent(agent_id: str, factory: Callable[..., Any], summary: str = "", *,
+                   num_envs: int = DEFAULT_AGENT_NUM_ENVS) -> None:
+    """Register an agent class or factory ``factory(observation_space, action_space, num_envs, seed, **config)``.
+
+    Args:
+        agent_id: ``name-vN``.
+        factory: builds the agent.
+        summary: one line, for listings.
+        num_envs: the number of worlds ``openworld run`` lives in at once with this agent when the run does
+            not say (``num_envs=null``, the root config's default): many for a cheap scripted policy, few
+            for a learner that updates per step (``docs/experiments.md``).
+    """
     _check_id("agent", agent_id, _AGENTS)
-    _AGENTS[agent_id] = AgentEntry(agent_id, factory, summary)
+    if num_envs < 1:
+        raise ValueError(f"agent '{agent_id}': num_envs must be >= 1, got {num_envs}")
+    _AGENTS[agent_id] = AgentEntry(agent_id, factory, summary, num_envs)
 
 
 def world_ids(*, engine_only: bool = True) -> list[str]:
@@ -121,7 +208,8 @@ def world_entries() -> list[WorldEntry]:
 
 
 def world_entry(name: str) -> WorldEntry:
-    """The registry entry of a world (its world file, summary and validated spec), by id or name."""
+    """The registry entry of a world (its world file, summary and validated spec), by id, name or the path
+    of its world file."""
     return _WORLDS[resolve_world_id(name)]
 
 
@@ -143,7 +231,21 @@ def _resolve(kind: str, name: str, table: Mapping[str, Any]) -> str:
     raise UnknownIdError(f"unknown {kind} '{name}'.{hint} Registered {kind}s: {', '.join(sorted(table)) or 'none'}")
 
 
+def is_world_file(name: str | Path) -> bool:
+    """Whether a world name is the path of a world file (it ends in ``.yaml`` or ``.yml``)."""
+    return str(name).endswith(WORLD_FILE_SUFFIXES)
+
+
 def resolve_world_id(name: str) -> str:
+    """The registered id of a world named by id (``Meadow-v0``, ``openworld/Meadow-v0``), name (``meadow``:
+    the latest version) or the path of its world file (registered on first use: :func:`register_world_file`).
+
+    Raises:
+        UnknownIdError: naming the nearest registered id.
+        SpecError: a world file that is missing or invalid.
+    """
+    if is_world_file(name):
+        return register_world_file(name).world_id
     load_plugins("openworld.worlds")
     return _resolve("world", name, _WORLDS)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from openworld.errors import AgentError, CheckpointError, RunError, SpecError, UnknownIdError
-from openworld.runner.groups import register_config_groups
+from openworld.runner.groups import choose_world_files, register_config_groups
 from openworld.runner.runner import run_experiment
 
 CONFIG_PATH = "pkg://openworld.experiments.conf"
@@ -32,6 +32,11 @@ def hydra_main(argv: Sequence[str]) -> int:
     from openworld.plugins import load_plugins
 
     load_plugins("openworld.worlds")  # registers the catalogues
+    try:
+        argv = choose_world_files(argv)  # world=path/to/x.yaml: registered, and chosen by its group choice
+    except SpecError as err:
+        print(f"openworld run: error: {err}", file=sys.stderr, flush=True)
+        return 2
 
     register_config_groups()
     failures: list[str] = []

@@ -26,17 +26,23 @@ class WorldChoice:
 def world_spec_from_config(world: Mapping[str, Any], overrides: Sequence[str] = ()) -> WorldChoice:
     """The validated world of a ``world`` config node (command-line overrides included).
 
+    A node with a ``source`` (a world chosen by the path of its file) registers that file first, so that a
+    sweep's job rebuilds the world from its config alone, in any process.
+
     Raises:
         SpecError: naming the key, and the command-line override that set it if one did.
         UnknownVariantError: listing the world's variants.
     """
     from omegaconf import DictConfig, OmegaConf
 
-    from openworld.registry import resolve_world_id, world_entry
+    from openworld.registry import register_world_file, resolve_world_id, world_entry
     from openworld.world.spec import spec_from_dict
 
     plain: Any = OmegaConf.to_container(world, resolve=True) if isinstance(world, DictConfig) else world
     data = dict(plain)
+    world_file = data.pop("source", None)
+    if world_file is not None:
+        register_world_file(str(world_file))
     world_id = resolve_world_id(str(data.pop("id")))
     variant = data.pop("variant", None)
     source = f"{world_entry(world_id).spec_path} (with command-line overrides)"

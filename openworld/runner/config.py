@@ -75,7 +75,7 @@ class RunConfig:
     agent: Any = MISSING
     steps: int = MISSING
     seed: int = MISSING
-    num_envs: int = MISSING
+    num_envs: int | None = MISSING  # None: the agent's own default (resolve_num_envs)
     on_death: str = MISSING
     bodies: int = MISSING
     threads: int = MISSING
@@ -130,6 +130,23 @@ def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ComposedConfig:
     return ComposedConfig(typed, plain, plain.get("prior"))
 
 
+def resolve_num_envs(composed: ComposedConfig, agent_num_envs: int) -> int:
+    """Fill in ``num_envs: null`` (the root config's default) with the agent's own default, in the typed and
+    the recorded config alike, so that Sacred, ``.hydra/config.yaml`` and a checkpoint hold the number used.
+
+    Args:
+        composed: the composed config, changed in place.
+        agent_num_envs: the agent's registered default (``openworld.registry.register_agent``).
+
+    Returns:
+        The number of worlds the run lives in.
+    """
+    if composed.typed.num_envs is None:
+        composed.typed.num_envs = agent_num_envs
+        composed.plain["num_envs"] = agent_num_envs
+    return composed.typed.num_envs
+
+
 def check_run_config(config: RunConfig) -> None:
     """The checks of values a type cannot express, in the order a user meets them.
 
@@ -140,7 +157,7 @@ def check_run_config(config: RunConfig) -> None:
         raise RunError("evaluation on held-out variants drives single-body worlds; with bodies > 1 set "
                        "evaluation.every=0")
     for key, value in (("steps", config.steps), ("num_envs", config.num_envs), ("bodies", config.bodies)):
-        if value < 1:
+        if value is None or value < 1:
             raise RunError(f"{key} must be >= 1, got {value}")
     if config.resume != "auto" and not isinstance(config.resume, bool):
         raise RunError(f"resume must be true, false or auto, got {config.resume!r}")

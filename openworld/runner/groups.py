@@ -3,12 +3,17 @@
 A world's node is its whole spec (so ``world.resources.berry.regrow=0.02`` overrides a key of the world
 file and is validated like one), plus ``id`` and ``variant``; an agent's node is ``id`` plus the
 factory's keyword defaults, with ``agents/<name>.yaml`` (if any) on top. See ``docs/experiments.md``.
+
+A world file of one's own is chosen by its path, ``world=path/to/tides.yaml``: :func:`choose_world_files`
+registers the file and puts its group choice (``tides``) in the command line before Hydra reads it, and
+its node records the file as ``source``, so that a sweep's job in another process rebuilds the world
+from its config alone (``openworld.runner.build``).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -34,7 +39,7 @@ def register_config_groups() -> None:
     from omegaconf import OmegaConf
 
     from openworld.errors import UnknownIdError
-    from openworld.registry import agent_entry, agent_ids, load_world_spec, world_ids
+    from openworld.registry import agent_entry, agent_ids, world_entry, world_ids
     from openworld.world.spec import to_dict
 
     global _stored_for
@@ -44,8 +49,10 @@ def register_config_groups() -> None:
     register_schema()
     store = ConfigStore.instance()
     for world_id in world_ids():  # the worlds openworld's engine runs (the runner's vector env)
-        node = {"id": world_id, "variant": None, **to_dict(load_world_spec(world_id))}
-        store.store(group="world", name=choice_name(world_id), node=node)
+        entry = world_entry(world_id)
+        source = {"source": str(entry.spec_path)} if entry.by_path else {}
+        node = {"id": world_id, "variant": None, **source, **to_dict(entry.spec)}
+        store.store(group="world", name=world_choice(world_id), node=node)
     nodes: dict[str, dict[str, Any]] = {}
     for agent_id in agent_ids():
         nodes[choice_name(agent_id)] = {"id": agent_id, **factory_defaults(agent_entry(agent_id).factory)}
@@ -67,6 +74,41 @@ def register_config_groups() -> None:
 def choice_name(entry_id: str) -> str:
     """The group choice of a registry id: ``Shiftlands-v0`` -> ``shiftlands``."""
     return entry_id.rsplit("-v", 1)[0].lower()
+
+
+def world_choice(world_id: str) -> str:
+    """The ``world`` group choice of a registered world: its :func:`choice_name`, or for a world registered
+    by path whose name another world has already (``Meadow-v1`` beside the catalogue's ``Meadow-v0``), its
+    id in lower case (``meadow-v1``)."""
+    from openworld.registry import world_entry, world_ids
+
+    name = choice_name(world_id)
+    if world_entry(world_id).by_path and any(choice_name(other) == name for other in world_ids() if other != world_id):
+        return world_id.lower()
+    return name
+
+
+def choose_world_files(argv: Sequence[str]) -> list[str]:
+    """The command line with every world file named in ``world=`` (one, or a sweep's comma-separated list)
+    replaced by its group choice, each file registered (:func:`openworld.registry.register_world_file`).
+
+    ``world=path/to/tides.yaml`` (a value ending in ``.yaml`` or ``.yml``, relative to the current directory
+    or absolute) becomes ``world=tides``; the run directory is then ``runs/tides/...``.
+
+    Raises:
+        SpecError: naming a missing or invalid world file.
+    """
+    from openworld.registry import is_world_file, register_world_file
+
+    out = []
+    for argument in argv:
+        key, equals, value = argument.partition("=")
+        if key.lstrip("+") == "world" and equals and "(" not in value:
+            value = ",".join(world_choice(register_world_file(item).world_id) if is_world_file(item) else item
+                             for item in value.split(","))
+            argument = f"{key}={value}"
+        out.append(argument)
+    return out
 
 
 def factory_defaults(factory: Callable[..., Any]) -> dict[str, Any]:

@@ -53,6 +53,12 @@ class Lifetime:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def num_envs(self) -> int:
+        """Worlds lived in at once (``num_envs: null`` is resolved to the agent's default before a run is built)."""
+        assert self.config.num_envs is not None, "run_experiment resolves num_envs before building the lifetime"
+        return self.config.num_envs
+
+    @property
     def label(self) -> str:
         variant = f" ({self.world.variant})" if self.world.variant else ""
         return f"{self.world.world_id}{variant} / {self.agent_id} / seed {self.config.seed}"
@@ -72,8 +78,8 @@ class Lifetime:
             print(f"openworld run: resuming {self.label} at step {state.step:,} in {run_dir}", flush=True)
         else:
             counters = Counters(clock=[0] * slots)
-            print(f"openworld run: {self.label}: {steps:,} steps in {config.num_envs} "
-                  f"world{'s' if config.num_envs > 1 else ''} -> {run_dir}", flush=True)
+            print(f"openworld run: {self.label}: {steps:,} steps in {self.num_envs} "
+                  f"world{'s' if self.num_envs > 1 else ''} -> {run_dir}", flush=True)
         sacred_run.info["run_dir"] = str(run_dir.resolve())
 
         progress = Progress(steps, self.progress_mode, self.label, start=state.step if state is not None else 0)
@@ -155,7 +161,7 @@ class Lifetime:
         held_out = held_out_variants(self.world.base, evaluation.split)
         if not held_out:
             return
-        scores = evaluate(self.agent, held_out, steps=evaluation.steps, num_envs=self.config.num_envs,
+        scores = evaluate(self.agent, held_out, steps=evaluation.steps, num_envs=self.num_envs,
                           seed=self.config.seed)
         for name, variant_scores in scores.items():
             for metric in ("alive_fraction", "wellbeing"):

@@ -3,7 +3,8 @@
 :func:`run_experiment` checks everything that can be refused (the config's values, the world spec, the
 agent, the run directory, the checkpoint) before anything is written, builds the envs and the agent, and
 lives the lifetime (``openworld.runner.loop``) as a Sacred run whose recorded sources are this file, the
-lifetime loop and the agent's module.
+lifetime loop, the agent's module and every module that defines a rule the world uses (with the world file
+as the artifact ``world.yaml``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from openworld.errors import RunError
-from openworld.runner.build import agent_kwargs, build_envs_and_agent, world_spec_from_config
-from openworld.runner.config import check_run_config, read_run_config
+from openworld.runner.build import WorldChoice, agent_kwargs, build_envs_and_agent, world_spec_from_config
+from openworld.runner.config import check_run_config, read_run_config, resolve_num_envs
 from openworld.runner.loop import Lifetime
 from openworld.runner.progress import progress_mode
 from openworld.runner.rng import global_rngs, set_global_rngs
@@ -51,16 +52,18 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
 
     composed = read_run_config(cfg)
     config = composed.typed
+    agent_name, kwargs = agent_kwargs(config.agent)
+    registered_agent = agent_entry(agent_name)
+    num_envs = resolve_num_envs(composed, registered_agent.num_envs)  # null: the agent's own default
     check_run_config(config)
     resume, overwrite = resolve_resume(run_dir, config.resume, config.overwrite)
     mode = progress_mode(config.progress)
     world = world_spec_from_config(config.world, overrides)
-    agent_name, kwargs = agent_kwargs(config.agent)
-    agent_id = agent_entry(agent_name).agent_id
+    agent_id = registered_agent.agent_id
     if composed.prior is not None:  # the agent loads its prior (DESIGN section 6)
         kwargs["prior"] = composed.prior
     identity = {"world": world.world_id, "variant": world.variant, "agent": agent_id, "seed": config.seed,
-                "num_envs": config.num_envs, "bodies": config.bodies}
+                "num_envs": num_envs, "bodies": config.bodies}
     check_run_dir(run_dir, resume, overwrite, overrides)
     resumption = read_resumption(run_dir, identity, composed.plain, config.steps) if resume else None
     try:  # writes nothing yet
@@ -73,23 +76,33 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     previous_threads, previous_rngs = torch.get_num_threads(), global_rngs()
     torch.set_num_threads(config.threads)
     try:
-        envs, agent = build_envs_and_agent(world, agent_id, kwargs, num_envs=config.num_envs, bodies=config.bodies,
+        envs, agent = build_envs_and_agent(world, agent_id, kwargs, num_envs=num_envs, bodies=config.bodies,
                                            seed=config.seed, on_death=config.on_death)
         # From here on the run writes.
         run_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:
             clear_run_dir(run_dir)
         if resumption is None:
-            save_hydra_files(run_dir, cfg, hydra_config, overrides)
+            save_hydra_files(run_dir, with_num_envs(cfg, num_envs), hydra_config, overrides)
         lifetime = Lifetime(config, composed.plain, run_dir, world, agent_id, envs, agent, identity, mode)
         result: dict[str, Any] = run_tracked(
             f"{world.world_id}/{agent_id}", sacred_safe(composed.plain), observers,
             lambda run: lifetime.run(run, resumption), capture="no" if mode == "bar" else "sys",
-            artifacts=[(world_entry(world.world_id).spec_path, "world.yaml")], sources=sources(agent))
+            artifacts=[(world_entry(world.world_id).spec_path, "world.yaml")],
+            sources=[*sources(agent), *rule_sources(world)])
         return result
     finally:  # a library call leaves the process as it found it (a resumed run sets the global generators)
         torch.set_num_threads(previous_threads)
         set_global_rngs(previous_rngs)
+
+
+def with_num_envs(cfg: Any, num_envs: int) -> Any:
+    """The composed config as Hydra gave it, with ``num_envs`` as resolved (for ``.hydra/config.yaml``)."""
+    from omegaconf import OmegaConf
+
+    out = OmegaConf.create(OmegaConf.to_container(cfg))
+    out.num_envs = num_envs
+    return out
 
 
 def sources(agent: Any) -> list[str]:
@@ -102,3 +115,13 @@ def sources(agent: Any) -> list[str]:
     if agent_file:
         files.append(agent_file)
     return files
+
+
+def rule_sources(world: WorldChoice) -> list[str]:
+    """The Python files that define the rules of the world lived in and of its variants (the ones the
+    held-out evaluation lives in), each once, for Sacred."""
+    from openworld.world.rules import rule_source_file
+
+    rule_ids = dict.fromkeys([*world.base.rules, *world.spec.rules])
+    files = (rule_source_file(rule_id) for rule_id in rule_ids)
+    return list(dict.fromkeys(file for file in files if file is not None))

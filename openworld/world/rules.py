@@ -22,6 +22,13 @@ applies the damage and reports it, and the event flags, by cause in the step's
 :class:`~openworld.world.engine.StepOutcome` (``damage_by_cause[rule_id]``, ``events["<rule_id>.<name>"]``).
 A rule that only changes the map returns ``None``.
 
+Where rules come from: a catalogue package imports its rule modules itself (``worlds/__init__.py``); a
+world file of one's own names its modules under ``rule_modules:`` and :func:`import_rule_modules`
+imports them before the file's ``rules:`` are checked. An entry ending in ``.py`` is a file, relative to
+the world file's folder (imported on its own, once per file); any other entry is an importable module
+name (``mypackage.tide_rules``). Every rule's defining module, :func:`rule_source_file`, is what Sacred
+records with a run.
+
 Example:
     >>> import numpy as np
     >>> from openworld.world.rules import RuleEffect, register_rule, RULES
@@ -37,8 +44,14 @@ Example:
 from __future__ import annotations
 
 import difflib
+import hashlib
+import importlib
+import importlib.util
+import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,16 +128,106 @@ def rule_ids() -> list[str]:
     return sorted(RULES)
 
 
-def complete_rule_params(rules: Mapping[str, Mapping[str, float]], source: str) -> dict[str, dict[str, float]]:
-    """Check a spec's ``rules`` section and fill in defaults; raise ``SpecError`` naming the problem."""
+# Rule modules imported so far (a file by its resolved path, else the module name) -> the rule ids their
+# import registered.
+_IMPORTED: dict[str, tuple[str, ...]] = {}
+FILE_MODULE_PREFIX = "openworld_rule_file_"  # sys.modules names of rule module files (plus stem and path hash)
+
+
+def import_rule_modules(modules: Sequence[str], source: str) -> dict[str, tuple[str, ...]]:
+    """Import the rule modules a world file names under ``rule_modules`` (each once per process).
+
+    Args:
+        modules: entries ending in ``.py`` are files (absolute here: :func:`openworld.world.spec.load_spec`
+            resolves them against the world file's folder); others are importable module names.
+        source: the world file, named in errors.
+
+    Returns:
+        entry -> the rule ids that importing it registered.
+
+    Raises:
+        SpecError: naming the world file and the entry: a missing file, a module that cannot be found,
+            or an error raised while importing it (with the file and line where it was raised).
+    """
+    registered: dict[str, tuple[str, ...]] = {}
+    for index, entry in enumerate(modules):
+        where = f"{source}: rule_modules[{index}]"
+        key = str(Path(entry).resolve()) if entry.endswith(".py") else entry
+        if key not in _IMPORTED:
+            before = set(RULES)
+            if entry.endswith(".py"):
+                _import_file(Path(key), where)
+            else:
+                _import_module(entry, where)
+            _IMPORTED[key] = tuple(sorted(set(RULES) - before))
+        registered[entry] = _IMPORTED[key]
+    return registered
+
+
+def _import_module(name: str, where: str) -> None:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        raise SpecError(f"{where}: cannot import rule module '{name}': {err} (an entry without .py is an "
+                        "importable module name; a file next to the world file is named with .py)") from err
+    except Exception as err:
+        raise SpecError(f"{where}: importing rule module '{name}' failed: {_describe(err)}") from err
+
+
+def _import_file(path: Path, where: str) -> None:
+    """Import one rule module file under a name of its own (its stem and a hash of its path)."""
+    if not path.is_file():
+        raise SpecError(f"{where}: no rule module file {path} (a .py entry is a file next to the world file, or a "
+                        "path relative to its folder)")
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    name = f"{FILE_MODULE_PREFIX}{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"{where}: {path} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it: dataclasses and pickling look the module up by name
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        del sys.modules[name]
+        raise SpecError(f"{where}: importing {path} failed: {_describe(err)}") from err
+
+
+def _describe(err: BaseException) -> str:
+    """An exception and the innermost file and line it came from."""
+    frames = traceback.extract_tb(err.__traceback__)
+    place = f" (at {frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(err).__name__}: {err}{place}"
+
+
+def rule_source_file(rule_id: str) -> str | None:
+    """The Python file that defines a registered rule's function (None for one defined interactively)."""
+    module = sys.modules.get(getattr(RULES[rule_id].apply, "__module__", "") or "")
+    filename = getattr(module, "__file__", None)
+    return str(filename) if filename else None
+
+
+def complete_rule_params(rules: Mapping[str, Mapping[str, float]], source: str,
+                         modules: Mapping[str, Sequence[str]] | None = None) -> dict[str, dict[str, float]]:
+    """Check a spec's ``rules`` section and fill in defaults; raise ``SpecError`` naming the problem.
+
+    Args:
+        rules: rule id -> the parameters the world file sets.
+        source: the world file, named in errors.
+        modules: the world's ``rule_modules`` entries and the rules each registered, named in the error
+            for an unknown rule.
+    """
     known = rule_ids()
     out: dict[str, dict[str, float]] = {}
     for rule_id, params in rules.items():
         if rule_id not in RULES:
             close = difflib.get_close_matches(rule_id, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise SpecError(f"{source}: rules.{rule_id}: unknown rule{hint}; registered rules: "
-                            f"{', '.join(known) or 'none'} (register one with openworld.world.rules.register_rule)")
+            imported = "".join(f"; {entry} registered {', '.join(ids) or 'no rule'}"
+                               for entry, ids in (modules or {}).items())
+            raise SpecError(f"{source}: rules.{rule_id}: unknown rule{hint}{imported}; registered rules: "
+                            f"{', '.join(known) or 'none'} (register one with openworld.world.rules.register_rule "
+                            "in a module the world file names under rule_modules)")
         defaults = RULES[rule_id].defaults
         for name in params:
             if name not in defaults:

@@ -29,7 +29,7 @@ import yaml
 from openworld.enums import Terrain, Vital
 from openworld.errors import SpecError, UnknownVariantError
 from openworld.world.parsing import build, collect_tunables, fail, number_field, set_path, to_dict
-from openworld.world.rules import complete_rule_params
+from openworld.world.rules import complete_rule_params, import_rule_modules
 from openworld.world.shifts import ShiftSchedule, ShiftSpec
 from openworld.world.variants import NAME_PATTERN, patched_world_data, unknown_variant_message
 
@@ -161,6 +161,9 @@ class WorldSpec:
     hazards: HazardSpec = field(default_factory=HazardSpec)
     dynamics: DynamicsSpec = field(default_factory=DynamicsSpec)
     observation: ObservationSpec = field(default_factory=ObservationSpec)
+    # Python modules that register this world's rules, imported before ``rules`` is checked: ``x.py`` is a
+    # file next to the world file (load_spec makes it absolute), anything else an importable module name.
+    rule_modules: tuple[str, ...] = ()
     rules: dict[str, dict[str, float]] = field(default_factory=dict)
     shifts: tuple[ShiftSpec, ...] = ()
     variants: dict[str, VariantSpec] = field(default_factory=dict)
@@ -194,6 +197,9 @@ class WorldSpec:
 def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> WorldSpec:
     """Load and validate a world file.
 
+    The file's ``rule_modules`` files (``*.py`` entries) are found relative to its folder and kept in the
+    spec as absolute paths, so that the spec (or its plain data in a run's config) rebuilds anywhere.
+
     Args:
         path: a YAML world file.
         overrides: dotted-path values applied on top, validated the same way.
@@ -206,12 +212,28 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> W
         text = path.read_text()
     except OSError as err:
         raise SpecError(f"{path}: cannot read world file: {err}") from err
-    spec = load_spec_text(text, source=str(path))
+    data = parse_world_yaml(text, source=str(path))
+    modules = data.get("rule_modules")
+    if isinstance(modules, list):
+        folder = path.resolve().parent
+        data["rule_modules"] = [str(folder / entry) if isinstance(entry, str) and entry.endswith(".py") else entry
+                                for entry in modules]
+    spec = spec_from_dict(data, source=str(path))
     return spec.with_overrides(overrides) if overrides else spec
 
 
 def load_spec_text(text: str, source: str = "<string>") -> WorldSpec:
-    """Parse and validate a world spec from YAML text."""
+    """Parse and validate a world spec from YAML text (``rule_modules`` files relative to the current
+    directory)."""
+    return spec_from_dict(parse_world_yaml(text, source), source=source)
+
+
+def parse_world_yaml(text: str, source: str) -> dict[str, Any]:
+    """The plain data of a world file's YAML text (not validated yet).
+
+    Raises:
+        SpecError: the text is not YAML, or not a mapping.
+    """
     try:
         # libyaml's C loader where PyYAML has it: the catalogue is parsed at import.
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -219,13 +241,14 @@ def load_spec_text(text: str, source: str = "<string>") -> WorldSpec:
         raise SpecError(f"{source}: not valid YAML: {err}") from err
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a world file must be a mapping of keys, got {type(data).__name__}")
-    return spec_from_dict(data, source=source)
+    return data
 
 
 def spec_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> WorldSpec:
     """Build a validated :class:`WorldSpec` from plain data."""
     spec = build(WorldSpec, dict(data), "", source)
-    spec = dataclasses.replace(spec, source=source, rules=complete_rule_params(spec.rules, source))
+    modules = import_rule_modules(spec.rule_modules, source)  # they register the rules checked next
+    spec = dataclasses.replace(spec, source=source, rules=complete_rule_params(spec.rules, source, modules))
     _check_semantics(spec)
     return spec
 

@@ -1,5 +1,6 @@
-"""docs/designing-worlds.md runs as written: its YAML blocks are written to the files they name and its
-Python blocks are executed in order, in one namespace, in a temporary directory. A ``text`` block right
+"""docs/designing-worlds.md runs as written: its YAML blocks (and Python blocks that start with ``# file:``)
+are written to the files they name and its other Python blocks are executed in order, in one namespace, in
+a temporary directory. A ``text`` block right
 after a Python block is that block's expected output (each of its lines must be printed)."""
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def test_the_guide_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
                 first = body.splitlines()[0]
                 assert first.startswith("# file: "), f"YAML block {index} does not say which file it is"
                 Path(first.removeprefix("# file: ").strip()).write_text(body)
+            elif kind == "python" and body.startswith("# file: "):
+                Path(body.splitlines()[0].removeprefix("# file: ").strip()).write_text(body)
+                continue  # a module file, not output-producing code
             elif kind == "python":
                 out = io.StringIO()
                 with contextlib.redirect_stdout(out):
@@ -62,4 +66,6 @@ def _forget_the_guide_world() -> None:
 
     registry._WORLDS.pop("Oasis-v0", None)
     rules.RULES.pop("sunstroke-v0", None)
+    for key in [key for key in rules._IMPORTED if key.endswith("oasis_rules.py")]:
+        del rules._IMPORTED[key]
     gymnasium.registry.pop("openworld/Oasis-v0", None)
