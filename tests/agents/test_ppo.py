@@ -266,3 +266,19 @@ def test_a_checkpoint_trained_in_meadow_acts_in_another_world_without_conversion
     for transition in transitions:
         assert all(other.single_action_space.contains(int(a)) for a in transition.action)
     assert agent.updates > state["updates"]  # it learned from the other world's transitions too
+
+
+def test_rnd_networks_read_the_one_hot_view_without_building_it() -> None:
+    """The first layer as a sum of weight columns gives what the dense layer on encode() gives, gradients too."""
+    envs = make_envs(2)
+    bonus = RandomNetworkDistillation(envs.single_observation_space, 2, torch.Generator().manual_seed(0),
+                                      hidden_size=16, output_size=8)
+    obs, _ = envs.reset(seed=0)
+    view = torch.from_numpy(obs["view"])
+    dense = ((bonus.predictor(bonus.encode(view)) - bonus.target(bonus.encode(view))) ** 2).mean(1)
+    assert torch.allclose(bonus.novelty(view), dense, atol=1e-6)
+    dense.sum().backward()
+    expected = bonus.predictor[0].weight.grad.clone()
+    bonus.zero_grad()
+    bonus.novelty(view).sum().backward()
+    assert torch.allclose(bonus.predictor[0].weight.grad, expected, atol=1e-6)
