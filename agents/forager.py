@@ -14,9 +14,10 @@ The effect of each resource kind is learned from experience: after interacting w
 available resource, the change in vitals is averaged into that kind's estimate (an exponential moving
 average with rate ``learning_rate``). The estimates are indexed by the kind's code in the shared
 catalogue (:class:`openworld.enums.ResourceKind`), so what it learned about berries in one world is
-what it knows about berries in any other (its state loads across worlds). Estimates start optimistic, so it tries every kind. With
-``learn=False`` the estimates stay at ``prior_effects`` forever: a fixed policy that cannot adapt when
-a food turns poisonous (the contrast the scoring issue asks for).
+what it knows about berries in any other (its state loads across worlds). Estimates start
+optimistic, so it tries every kind. With ``learn=False`` the estimates stay at ``prior_effects``
+forever: a fixed policy that cannot adapt when a food turns poisonous (the contrast the scoring issue
+asks for).
 """
 
 from __future__ import annotations

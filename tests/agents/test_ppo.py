@@ -11,9 +11,9 @@ import torch
 
 import openworld  # noqa: F401
 from openworld.agent.protocol import Transition, make_agent
-from openworld.enums import VIEW_CODES
 from openworld.agents.ppo import PPO, generalized_advantages
 from openworld.agents.rnd import RandomNetworkDistillation, ppo_rnd
+from openworld.enums import VIEW_CODES
 
 TINY_PPO = {"rollout_steps": 8, "num_epochs": 2, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
 DEADLY = {"body.water.decay": 0.5, "body.starvation_damage": 2.0}  # deaths within ~25 steps

@@ -69,8 +69,8 @@ def expected_table_rows() -> list[str]:
     rows = [f"| `view[..., 0]` terrain | `{t.name.lower()}` | {int(t)} |" for t in Terrain]
     rows.append(f"| `view[..., 0]` terrain | reserved | {len(Terrain)}-{TERRAIN_CAPACITY - 1} |")
     rows.append("| `view[..., 1]` resource | none | 0 |")
-    rows += [f"| `view[..., 1]` resource | `{k.name.lower()}` | {int(k)} available, {int(k) + RESOURCE_CAPACITY} regrowing |"
-             for k in ResourceKind]
+    rows += [f"| `view[..., 1]` resource | `{k.name.lower()}` | {int(k)} available, "
+             f"{int(k) + RESOURCE_CAPACITY} regrowing |" for k in ResourceKind]
     first_free = len(ResourceKind) + 1
     rows.append(f"| `view[..., 1]` resource | reserved kinds | {first_free}-{RESOURCE_CAPACITY} available, "
                 f"{first_free + RESOURCE_CAPACITY}-{2 * RESOURCE_CAPACITY} regrowing |")
