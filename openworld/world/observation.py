@@ -37,10 +37,11 @@ class Observer:
         self.grid = grid
         self.view = view
         self.radius = view // 2
-        # Observation code by [regrowing, 1 + engine index]: row 0 available, row 1 regrowing.
+        # Observation code of a stored 1 + engine index s: resource_codes[s] while available,
+        # resource_codes[s + regrowing_offset] while it regrows (one flat table: one gather).
         available = np.array([0, *resource_kinds], np.uint8)
-        self.resource_codes = np.stack([available, available + np.uint8(RESOURCE_CAPACITY)])
-        self.resource_codes[:, 0] = 0
+        self.regrowing_offset = np.uint8(len(available))
+        self.resource_codes = np.concatenate([available, available + np.uint8(RESOURCE_CAPACITY)])
         width = grid.padded_width
         rel = np.arange(view) - self.radius
         self.view_offsets = (rel[:, None] * width + rel[None, :]).reshape(-1)  # (V*V,) row-major
@@ -92,7 +93,7 @@ class Observer:
             per_world = cells.shape[1] * cells.shape[2]
             flat = code.reshape(-1)
             waiting = s.ready_at.reshape(-1)[cells.reshape(-1)[held]] > s.clock[held // per_world]
-            flat[held] = self.resource_codes[waiting.view(np.uint8), flat[held]]
+            flat[held] = self.resource_codes[flat[held] + waiting.view(np.uint8) * self.regrowing_offset]
         return code
 
     def _entities(self, s: WorldState, p: StepParams) -> np.ndarray:
