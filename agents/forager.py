@@ -12,9 +12,12 @@ It uses only what it observes (its egocentric view and its vitals) and is batche
 
 The effect of each resource kind is learned from experience: after interacting with a faced,
 available resource, the change in vitals is averaged into that kind's estimate (an exponential moving
-average with rate ``learning_rate``). Estimates start optimistic, so it tries every kind. With
-``learn=False`` the estimates stay at ``prior_effects`` forever: a fixed policy that cannot adapt when
-a food turns poisonous (the contrast the scoring issue asks for).
+average with rate ``learning_rate``). The estimates are indexed by the kind's code in the shared
+catalogue (:class:`openworld.enums.ResourceKind`), so what it learned about berries in one world is
+what it knows about berries in any other (its state loads across worlds). Estimates start
+optimistic, so it tries every kind. With ``learn=False`` the estimates stay at ``prior_effects``
+forever: a fixed policy that cannot adapt when a food turns poisonous (the contrast the scoring issue
+asks for).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 from gymnasium import spaces
 
 from openworld.agent.protocol import Transition
-from openworld.enums import Action, Entity, Terrain, ViewChannel, Vital
+from openworld.enums import RESOURCE_CAPACITY, Action, Entity, Terrain, ViewChannel, Vital
 from openworld.registry import register_agent
 
 UNREACHABLE = 10_000.0
@@ -62,7 +65,10 @@ class Forager:
             raise TypeError(f"Forager needs openworld's Dict(view, vitals) observations, got {observation_space}")
         view_space = observation_space["view"]
         assert isinstance(view_space, spaces.Box)
-        self.num_kinds = int(view_space.high[0, 0, ViewChannel.RESOURCE]) // 2
+        if int(view_space.high[0, 0, ViewChannel.RESOURCE]) != 2 * RESOURCE_CAPACITY:
+            raise TypeError(f"Forager reads the engine's resource codes (0..{2 * RESOURCE_CAPACITY}), "
+                            f"got a view space {view_space}")
+        self.num_kinds = RESOURCE_CAPACITY  # one estimate per catalogue code (ResourceKind value)
         self.view = int(view_space.shape[0])
         self.centre = self.view // 2
         self.num_envs = num_envs
@@ -72,7 +78,7 @@ class Forager:
         self.rest_below, self.rest_until = rest_below, rest_until
         self.turn_probability = turn_probability
         self.rng = np.random.default_rng(seed)
-        self.effects = np.tile(np.asarray(prior_effects, dtype=np.float64), (self.num_kinds, 1))  # (R, K)
+        self.effects = np.tile(np.asarray(prior_effects, dtype=np.float64), (self.num_kinds, 1))  # (kind - 1, K)
         self.resting = np.zeros(num_envs, dtype=bool)
         self.heading = self.rng.integers(0, 4, num_envs)
         self.num_actions = int(action_space.n) if isinstance(action_space, spaces.Discrete) else len(Action)
@@ -110,7 +116,7 @@ class Forager:
         available = (resource >= 1) & (resource <= self.num_kinds)
         kind = np.clip(resource - 1, 0, max(self.num_kinds - 1, 0))
         need = 1.0 - vitals  # (n, K)
-        kind_value = need @ self.effects.T  # (n, R): how much each kind would cover current needs
+        kind_value = need @ self.effects.T  # (n, kinds): how much each kind would cover current needs
         value = np.where(available, np.take_along_axis(kind_value, kind.reshape(n, -1), 1).reshape(n, V, V), 0.0)
         rows, cols = np.indices((V, V))
         manhattan = np.abs(rows - c) + np.abs(cols - c)
@@ -182,8 +188,12 @@ class Forager:
                 "resting": self.resting.copy(), "heading": self.heading.copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        effects = np.array(state["effects"], dtype=np.float64)
+        if effects.shape != self.effects.shape:
+            raise ValueError(f"forager state has effects of shape {effects.shape}, expected {self.effects.shape} "
+                             "(one row per catalogue resource code); it was saved by an older forager")
         self.rng.bit_generator.state = state["rng"]
-        self.effects = np.array(state["effects"], dtype=np.float64)
+        self.effects = effects
         self.resting = np.array(state["resting"], dtype=bool)
         self.heading = np.array(state["heading"], dtype=np.int64)
 

@@ -89,7 +89,9 @@ from torch import nn
 from openworld.agent.protocol import Transition
 from openworld.registry import register_agent
 
-STATE_VERSION = 1
+# 2: the view's code space became the shared, fixed one (openworld.enums.VIEW_CODES), which resized the
+# embeddings; a version-1 state would not fit the networks.
+STATE_VERSION = 2
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -542,7 +544,8 @@ class PPO:
             ValueError: when the state comes from an agent with another shape (envs, rollout, networks).
         """
         if state.get("version") != STATE_VERSION:
-            raise ValueError(f"PPO state version {state.get('version')!r}, expected {STATE_VERSION}")
+            raise ValueError(f"PPO state version {state.get('version')!r}, expected {STATE_VERSION} (version 1 "
+                             "predates the shared observation codes; retrain)")
         if ("bonus" in state) != (self.bonus is not None):
             raise ValueError("PPO state and agent disagree on the exploration bonus (ppo vs ppo-rnd)")
         for key, value in state["buffer"].items():

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from openworld.enums import Action, Direction, Entity, Terrain, Vital
+from openworld.enums import Action, Direction, Entity, ResourceKind, Terrain, Vital
 from openworld.registry import load_plugins, load_world_spec, register_agent, register_world, world_ids
 from openworld.world.spec import SpecError, WorldSpec, load_spec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Action", "Direction", "Entity", "SpecError", "Terrain", "Vital", "WorldSpec", "__version__",
+    "Action", "Direction", "Entity", "ResourceKind", "SpecError", "Terrain", "Vital", "WorldSpec", "__version__",
     "load_spec", "load_world_spec", "make_parallel", "register_agent", "register_world", "world_ids",
 ]
 

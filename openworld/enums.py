@@ -1,6 +1,11 @@
-"""The fixed vocabularies of every world: actions, terrain, vitals and entity codes.
+"""The fixed vocabularies of every world: actions, terrain, vitals, entity codes and resource kinds.
 
-Sizes elsewhere come from ``len(...)`` of these enums, never from literals.
+Sizes elsewhere come from ``len(...)`` of these enums, never from literals; the sizes of the
+observation's code space come from the reserved capacities below (:data:`VIEW_CODES`).
+
+**Codes are appended, never renumbered.** Every observation code (terrain, resource kind, entity) is
+part of every policy, prior and dataset ever trained on an engine world: a new member takes the next
+free value, an existing value never changes meaning. ``tests/openworld/test_enums.py`` pins them.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ DIRECTION_OFFSETS = ((-1, 0), (0, 1), (1, 0), (0, -1))
 
 
 class Terrain(IntEnum):
-    """Terrain codes (observation channel 0). ``VOID`` is outside the map."""
+    """Terrain codes (observation channel 0). ``VOID`` is outside the map. Append only."""
 
     VOID = 0
     GRASS = 1
@@ -71,7 +76,7 @@ class Vital(IntEnum):
 
 
 class Entity(IntEnum):
-    """Entity codes (observation channel 2): who stands in a cell of the view."""
+    """Entity codes (observation channel 2): who stands in a cell of the view. Append only."""
 
     NONE = 0
     SELF_NORTH = 1
@@ -82,9 +87,53 @@ class Entity(IntEnum):
     PREDATOR = 6
 
 
+class ResourceKind(IntEnum):
+    """The shared catalogue of resource kinds: a world's ``resources:`` keys are names from it.
+
+    A kind's value is its observation code while available; while it regrows its code is
+    ``value + RESOURCE_CAPACITY`` (see :data:`ViewChannel.RESOURCE`). What a kind *does* (nutrition,
+    regrowth, where it grows) is up to each world file; the catalogue fixes only its name and code,
+    so that "berry" is the same code in every world and a policy trained in one world reads another.
+
+    **Append only**: a new kind takes the next free value (at most ``RESOURCE_CAPACITY``); never
+    renumber or remove one. The first five are the kinds of the original catalogue worlds; the rest
+    are there so that a world designer rarely needs a new one.
+    """
+
+    BERRY = 1
+    MUSHROOM = 2
+    WATER = 3
+    SPRING = 4
+    APPLE = 5
+    NUT = 6
+    ROOT = 7
+    FISH = 8
+    HERB = 9
+    TOADSTOOL = 10
+    DATE = 11
+    CACTUS = 12
+
+
+RESOURCE_KINDS: dict[str, ResourceKind] = {kind.name.lower(): kind for kind in ResourceKind}
+"""The catalogue by the name a world file uses (``"berry"`` -> ``ResourceKind.BERRY``)."""
+
+# Reserved room per view channel: the observation space is sized by these capacities, not by the
+# kinds in use, so appending a terrain, entity or resource kind changes no world's observation
+# space (and no checkpoint's). Kept small: the codes stay small integers that the conv encoders
+# embed (one row per code), and far below 255, which SB3 would take for an image.
+TERRAIN_CAPACITY = 16  # terrain codes 0..15 (Terrain uses 0..5)
+RESOURCE_CAPACITY = 32  # kinds 1..32 (ResourceKind uses 1..12); codes 0..64
+ENTITY_CAPACITY = 16  # entity codes 0..15 (Entity uses 0..6)
+
+
 class ViewChannel(IntEnum):
     """Channels of ``obs["view"]``."""
 
-    TERRAIN = 0
-    RESOURCE = 1  # 0 none; 1 + k: resource kind k available; 1 + R + k: kind k regrowing (R kinds)
-    ENTITY = 2
+    TERRAIN = 0  # Terrain code
+    RESOURCE = 1  # 0 none; k: kind k available; k + RESOURCE_CAPACITY: kind k regrowing (ResourceKind k)
+    ENTITY = 2  # Entity code
+
+
+VIEW_CODES: tuple[int, ...] = (TERRAIN_CAPACITY, 2 * RESOURCE_CAPACITY + 1, ENTITY_CAPACITY)
+"""Number of codes of each view channel, in :class:`ViewChannel` order: the observation space's
+``high + 1``. The same for every engine world."""

@@ -28,7 +28,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from openworld.enums import Entity, Terrain, Vital
+from openworld.enums import VIEW_CODES, ViewChannel, Vital
 from openworld.envs.events import no_events
 from openworld.world.engine import Engine, StepOutcome
 from openworld.world.spec import WorldSpec
@@ -40,12 +40,14 @@ Seed = int | Sequence[int] | np.ndarray | None
 
 
 def observation_space(spec: WorldSpec) -> spaces.Dict:
-    """``Dict(view=uint8 (V, V, 3), vitals=float32 (K,) in [0, 1])``: one body's observation."""
+    """``Dict(view=uint8 (V, V, 3), vitals=float32 (K,) in [0, 1])``: one body's observation.
+
+    The view's ``high`` is the shared code space (:data:`~openworld.enums.VIEW_CODES` minus one per
+    channel), not the kinds this world uses: every engine world with the same view size has the same
+    space, so a policy trained in one world loads in any other.
+    """
     V = spec.observation.view
-    high = np.empty((V, V, 3), np.uint8)
-    high[..., 0] = len(Terrain) - 1
-    high[..., 1] = 2 * len(spec.resources)  # 1 + k available, 1 + R + k regrowing
-    high[..., 2] = len(Entity) - 1
+    high = np.broadcast_to(np.array(VIEW_CODES, np.uint8) - 1, (V, V, len(ViewChannel))).copy()
     return spaces.Dict({
         "view": spaces.Box(0, high, (V, V, 3), np.uint8),
         "vitals": spaces.Box(0.0, 1.0, (len(Vital),), np.float32),

@@ -103,7 +103,7 @@ class Engine:
         self.parameters = ParameterTable(spec, self.schedule, self.num_predators)
         self.maps = MapWriter(spec, self.grid, self.schedule.index, self.parameters.columns["density"])
         self.spawner = Spawner(self.grid, spec.name, self.parameters.columns, self.num_predators)
-        self.observer = Observer(self.grid, self.view, self.num_resources, self.num_predators)
+        self.observer = Observer(self.grid, self.view, spec.resource_kinds, self.num_predators)
         self._world_indices: dict[int, np.ndarray] = {}
         self._params: StepParams | None = None
         self._params_valid = (0, -1)  # clock range [lo, hi) over which self._params holds

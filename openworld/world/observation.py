@@ -2,13 +2,19 @@
 
 A view is one gather: the flat cells around a body are its cell plus a fixed table of offsets (the
 grids' ``VOID`` border is as wide as the view radius, so no bounds are checked).
+
+The engine stores a resource by its position in the world file's ``resources:`` (``1 + k``); the view
+shows the kind's code from the shared catalogue (:class:`~openworld.enums.ResourceKind`), through
+one lookup table built per spec, so that a code means the same kind in every world.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from openworld.enums import Entity, Terrain
+from openworld.enums import RESOURCE_CAPACITY, Entity, ResourceKind, Terrain
 from openworld.world.grid import GridLayout
 from openworld.world.params import StepParams
 from openworld.world.state import WorldState
@@ -22,15 +28,20 @@ class Observer:
     Args:
         grid: the grids' layout.
         view: ``V``, the side of a view (odd).
-        num_resources: ``R``, resource kinds.
+        resource_kinds: the catalogue kind of each of the world's resources, in the engine's order.
         num_predators: predator slots per world.
     """
 
-    def __init__(self, grid: GridLayout, view: int, num_resources: int, num_predators: int) -> None:
+    def __init__(self, grid: GridLayout, view: int, resource_kinds: Sequence[ResourceKind],
+                 num_predators: int) -> None:
         self.grid = grid
         self.view = view
         self.radius = view // 2
-        self.num_resources = num_resources
+        # Observation code of a stored 1 + engine index s: resource_codes[s] while available,
+        # resource_codes[s + regrowing_offset] while it regrows (one flat table: one gather).
+        available = np.array([0, *resource_kinds], np.uint8)
+        self.regrowing_offset = np.uint8(len(available))
+        self.resource_codes = np.concatenate([available, available + np.uint8(RESOURCE_CAPACITY)])
         width = grid.padded_width
         rel = np.arange(view) - self.radius
         self.view_offsets = (rel[:, None] * width + rel[None, :]).reshape(-1)  # (V*V,) row-major
@@ -70,18 +81,19 @@ class Observer:
         return table
 
     def _visible_resources(self, s: WorldState, cells: np.ndarray) -> np.ndarray:
-        """Resource codes at these (B, N, C) flat cells: ``1 + k`` for kind ``k`` available,
-        ``1 + R + k`` while it regrows, 0 for none.
+        """Resource codes at these (B, N, C) flat cells: the catalogue code ``c`` of the kind while
+        available, ``c + RESOURCE_CAPACITY`` while it regrows, 0 for none.
 
         Only cells holding a resource consult ``ready_at`` (most cells hold none): at large B the
         full ``ready_at`` gather was the single largest cost of a step, being memory-bound.
         """
-        code = s.resource.reshape(-1)[cells]
+        code = s.resource.reshape(-1)[cells]  # 1 + engine index, 0 for none
         held = np.flatnonzero(code)
         if held.size:
             per_world = cells.shape[1] * cells.shape[2]
+            flat = code.reshape(-1)
             waiting = s.ready_at.reshape(-1)[cells.reshape(-1)[held]] > s.clock[held // per_world]
-            code.reshape(-1)[held[waiting]] += self.num_resources
+            flat[held] = self.resource_codes[flat[held] + waiting.view(np.uint8) * self.regrowing_offset]
         return code
 
     def _entities(self, s: WorldState, p: StepParams) -> np.ndarray:

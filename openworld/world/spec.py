@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import yaml
 
-from openworld.enums import Terrain, Vital
+from openworld.enums import RESOURCE_KINDS, ResourceKind, Terrain, Vital
 from openworld.errors import SpecError, UnknownVariantError
 from openworld.world.parsing import build, collect_tunables, fail, number_field, set_path, to_dict
 from openworld.world.rules import complete_rule_params, import_rule_modules
@@ -174,6 +174,11 @@ class WorldSpec:
         return tuple(self.resources)
 
     @property
+    def resource_kinds(self) -> tuple[ResourceKind, ...]:
+        """The catalogue kind of each resource, in the order of ``resources:`` (the engine's index)."""
+        return tuple(RESOURCE_KINDS[name] for name in self.resources)
+
+    @property
     def vital_max(self) -> tuple[float, ...]:
         return tuple(getattr(self.body, v.name.lower()).max for v in Vital)
 
@@ -262,9 +267,8 @@ def _check_semantics(spec: WorldSpec) -> None:
     m = spec.map
     if m.water + m.rock + m.sand + m.forest > 1.0:
         fail(src, "map", "water + rock + sand + forest fractions exceed 1")
-    if len(spec.resources) > 250:
-        fail(src, "resources", "at most 250 resource kinds fit the observation codes")
     for name, res in spec.resources.items():
+        _check_resource_kind(src, name)
         for i, terrain in enumerate(res.grows_on):
             if terrain not in terrain_names:
                 close = difflib.get_close_matches(terrain, terrain_names, n=1)
@@ -281,6 +285,18 @@ def _check_semantics(spec: WorldSpec) -> None:
     ShiftSchedule(spec)
     if spec.variants:
         check_variants(spec)
+
+
+def _check_resource_kind(source: str, name: str) -> None:
+    """A world's resource names are kinds of the shared catalogue (:class:`~openworld.enums.ResourceKind`)."""
+    if name in RESOURCE_KINDS:
+        return
+    close = difflib.get_close_matches(name.lower(), list(RESOURCE_KINDS), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    fail(source, f"resources.{name}",
+         f"unknown resource kind '{name}' ({hint}kinds: {', '.join(RESOURCE_KINDS)}). Every world names its "
+         "resources from one catalogue so that a code means the same kind in every world; to add a kind, "
+         "append it to openworld.enums.ResourceKind with the next free code (docs/worlds.md, 'Observation codes')")
 
 
 def apply_variant(spec: WorldSpec, name: str) -> WorldSpec:

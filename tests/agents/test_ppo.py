@@ -13,6 +13,7 @@ import openworld  # noqa: F401
 from openworld.agent.protocol import Transition, make_agent
 from openworld.agents.ppo import PPO, generalized_advantages
 from openworld.agents.rnd import RandomNetworkDistillation, ppo_rnd
+from openworld.enums import VIEW_CODES
 
 TINY_PPO = {"rollout_steps": 8, "num_epochs": 2, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
 DEADLY = {"body.water.decay": 0.5, "body.starvation_damage": 2.0}  # deaths within ~25 steps
@@ -95,7 +96,7 @@ def test_rnd_rewards_are_normalised_per_step_and_zero_on_autoresets() -> None:
     rewards = bonus.rewards(view, valid)
     assert rewards.shape == (5, 2) and rewards[3, 1] == 0 and (rewards[valid] > 0).all()
     assert bonus.sum_count > 9  # 9 valid steps entered the normaliser
-    assert bonus.encode(view[0]).shape == (2, 7 * 7 * (6 + 7 + 7))
+    assert bonus.encode(view[0]).shape == (2, 7 * 7 * sum(VIEW_CODES))  # one-hot over the shared codes
 
 
 # ---------------------------------------------------------------------------------------------- updates
@@ -244,3 +245,40 @@ def test_ppo_rnd_factory_wires_the_bonus() -> None:
     assert predictor <= optimised and not target & optimised
     run(agent, envs, 8)
     assert "charts/intrinsic_reward" in agent.metrics and "losses/bonus_loss" in agent.metrics
+
+
+# ---------------------------------------------------------------------------------------------- across worlds
+@pytest.mark.parametrize("world", ["Blight-v0", "Drought-v0"])
+def test_a_checkpoint_trained_in_meadow_acts_in_another_world_without_conversion(world: str) -> None:
+    """One observation vocabulary: every engine world has Meadow's space, so the state loads as it is."""
+    meadow = make_envs(2)
+    trained = build(meadow)
+    run(trained, meadow, 20)  # rollout_steps=8: it has updated
+    assert trained.updates >= 1
+    state = trained.state_dict()
+    other = gym.make_vec(f"openworld/{world}", num_envs=2, vectorization_mode="vector_entry_point")
+    assert other.single_observation_space == meadow.single_observation_space
+    agent = build(other, seed=1)
+    agent.load_state_dict(state)  # refuses nothing: same spaces, same network shapes
+    for name, tensor in agent.model.state_dict().items():
+        assert torch.equal(tensor, state["model"][name]), name
+    transitions = run(agent, other, 12, seed=5)  # acts, and keeps learning, in the other world
+    for transition in transitions:
+        assert all(other.single_action_space.contains(int(a)) for a in transition.action)
+    assert agent.updates > state["updates"]  # it learned from the other world's transitions too
+
+
+def test_rnd_networks_read_the_one_hot_view_without_building_it() -> None:
+    """The first layer as a sum of weight columns gives what the dense layer on encode() gives, gradients too."""
+    envs = make_envs(2)
+    bonus = RandomNetworkDistillation(envs.single_observation_space, 2, torch.Generator().manual_seed(0),
+                                      hidden_size=16, output_size=8)
+    obs, _ = envs.reset(seed=0)
+    view = torch.from_numpy(obs["view"])
+    dense = ((bonus.predictor(bonus.encode(view)) - bonus.target(bonus.encode(view))) ** 2).mean(1)
+    assert torch.allclose(bonus.novelty(view), dense, atol=1e-6)
+    dense.sum().backward()
+    expected = bonus.predictor[0].weight.grad.clone()
+    bonus.zero_grad()
+    bonus.novelty(view).sum().backward()
+    assert torch.allclose(bonus.predictor[0].weight.grad, expected, atol=1e-6)

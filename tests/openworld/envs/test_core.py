@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import openworld
-from openworld.envs.core import EngineCore
+from openworld.enums import RESOURCE_CAPACITY, VIEW_CODES, ResourceKind, ViewChannel
+from openworld.envs.core import EngineCore, observation_space
 from openworld.envs.events import event_arrays, event_names, no_events
 from openworld.envs.population import BodiesAsEnvs
-from openworld.registry import world_entry
+from openworld.registry import load_world_spec, world_entry
 
 HARSH = {"body.food.decay": 0.2, "body.starvation_damage": 1.0, "body.respawn_delay": 5}
 
@@ -98,3 +99,60 @@ def test_the_registry_records_each_world_kind() -> None:
     stream = world_entry("openworld/MiniGridStream-v0")
     assert stream.kind == "own-env" and not stream.engine_world
     assert stream.entry_point.endswith(":MiniGridStreamEnv")
+
+
+# ================================================================== one observation vocabulary
+MEADOW_SPACE = observation_space(load_world_spec("Meadow-v0"))
+
+
+def test_the_view_space_is_the_shared_code_space() -> None:
+    view = MEADOW_SPACE["view"]
+    assert isinstance(view, gym.spaces.Box) and view.dtype == np.uint8 and view.shape == (7, 7, 3)
+    assert (view.high == np.array(VIEW_CODES) - 1).all() and (view.high == [15, 64, 15]).all()
+    assert (view.low == 0).all()
+
+
+@pytest.mark.parametrize("world_id", openworld.world_ids())  # the engine worlds
+def test_every_engine_world_has_the_same_observation_space_in_every_view(world_id: str) -> None:
+    single = gym.make(f"openworld/{world_id}")
+    vector = gym.make_vec(f"openworld/{world_id}", num_envs=2, vectorization_mode="vector_entry_point")
+    parallel = openworld.make_parallel(world_id, num_agents=2)
+    population = BodiesAsEnvs(1, 2, world=world_id)
+    assert single.observation_space == MEADOW_SPACE
+    assert vector.single_observation_space == MEADOW_SPACE
+    assert population.single_observation_space == MEADOW_SPACE
+    assert all(parallel.observation_space(agent) == MEADOW_SPACE for agent in parallel.possible_agents)
+
+
+def shown_code(world_id: str, kind: str, regrowing: bool = False) -> int:
+    """The resource code a body sees for one ``kind`` of this world planted on the cell east of it."""
+    env = gym.make(f"openworld/{world_id}").unwrapped
+    env.reset(seed=0)
+    state = env.engine.state
+    east = int(state.body_cell[0, 0]) + 1
+    state.resource.reshape(-1)[east] = 1 + env.world_spec.resource_names.index(kind)  # the engine's own index
+    state.ready_at.reshape(-1)[east] = state.clock[0] + (1000 if regrowing else 0)
+    view, _ = env.engine.observe()
+    r = view.shape[2] // 2
+    return int(view[0, 0, r, r + 1, ViewChannel.RESOURCE])
+
+
+def test_a_kind_has_the_catalogue_code_in_every_world_wherever_the_file_lists_it() -> None:
+    assert shown_code("Meadow-v0", "berry") == shown_code("Drought-v0", "berry") == ResourceKind.BERRY == 1
+    assert shown_code("Drought-v0", "spring") == ResourceKind.SPRING == 4  # listed 4th in drought.yaml
+    assert shown_code("Commons-v0", "apple") == ResourceKind.APPLE == 5  # listed 1st in commons.yaml
+    assert shown_code("Commons-v0", "water") == shown_code("Meadow-v0", "water") == ResourceKind.WATER == 3
+    assert shown_code("Commons-v0", "apple", regrowing=True) == 5 + RESOURCE_CAPACITY == 37
+    assert shown_code("Drought-v0", "spring", regrowing=True) == 4 + RESOURCE_CAPACITY == 36
+
+
+def test_a_lifetime_in_commons_shows_only_its_kinds_codes() -> None:
+    envs = gym.make_vec("openworld/Commons-v0", num_envs=4, vectorization_mode="vector_entry_point")
+    obs, _ = envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(300):
+        seen |= set(np.unique(obs["view"][..., ViewChannel.RESOURCE]).tolist())
+        obs, *_ = envs.step(rng.integers(0, 7, 4))
+    apple, water = int(ResourceKind.APPLE), int(ResourceKind.WATER)
+    assert {apple, water} <= seen <= {0, apple, water, apple + RESOURCE_CAPACITY, water + RESOURCE_CAPACITY}

@@ -20,7 +20,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
 import openworld
-from openworld.enums import WALKABLE_TERRAIN, Action, Direction, Entity, ViewChannel, Vital
+from openworld.enums import WALKABLE_TERRAIN, Action, Direction, Entity, ResourceKind, ViewChannel, Vital
 from openworld.envs.parallel import OpenWorldParallelEnv, make_parallel
 from openworld.variants import UnknownVariantError
 from openworld.world.engine import Engine, geometric_delay
@@ -381,7 +381,7 @@ def test_commons_world_enables_the_rule_as_tunable_parameters() -> None:
 OFFSETS = ((-1, 0), (0, 1), (1, 0), (0, -1))  # Direction order: north, east, south, west
 MOVES = (Action.NORTH, Action.EAST, Action.SOUTH, Action.WEST)
 WALKABLE = np.isin(np.arange(8), [int(t) for t in WALKABLE_TERRAIN])
-APPLE, WATER = 1, 2  # resource codes in Commons: 1 + index
+APPLE, WATER = int(ResourceKind.APPLE), int(ResourceKind.WATER)  # catalogue codes, as the view shows them
 
 
 def forager(observation: dict[str, np.ndarray], rng: np.random.Generator, greedy: bool) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from openworld.enums import Action, Direction, Entity, Terrain, ViewChannel, Vital
+from openworld.enums import RESOURCE_CAPACITY, Action, Direction, Entity, ResourceKind, Terrain, ViewChannel, Vital
 from openworld.registry import load_world_spec
 from openworld.world.engine import NEVER_READY, Engine
 from openworld.world.rules import RULES, RuleEffect, register_rule
@@ -37,8 +37,9 @@ body:
   respawn_delay: 4
 observation: {view: 5}
 """
-BERRY, TOADSTOOL = 1, 2  # resource codes: 1 + index in the spec
-REGROWING = 2  # R, the number of kinds: a depleted cell of kind k shows 1 + R + k in the view
+BERRY, TOADSTOOL = 1, 2  # stored in the engine's state: 1 + index in the spec's resources
+# What the view shows: the catalogue codes, the same in every world (regrowing: + RESOURCE_CAPACITY).
+SEEN_BERRY, SEEN_TOADSTOOL = int(ResourceKind.BERRY), int(ResourceKind.TOADSTOOL)
 # A predator world: one predator that always moves (speed 1), no healing to keep health arithmetic plain.
 HUNTED = TINY.replace("map: {size: [7, 7]", "map: {size: [9, 9]").replace("heal_rate: 0.05", "heal_rate: 0.0") + \
     "hazards:\n  predator: {max_count: 1, count: 1, speed: 1.0, sight: 3, damage: 2.0, reach: 1}\n"
@@ -202,7 +203,7 @@ def test_regrow_one_regrows_by_the_next_step() -> None:
     assert act(engine, Action.INTERACT).consumed[0, 0] == 0
     r = engine.radius
     assert engine.state.ready_at[0, r + 3, r + 4] == 1  # eaten at clock 0, delay exactly 1
-    assert view_of(engine)[r, r + 1, ViewChannel.RESOURCE] == BERRY, "visible again after the step"
+    assert view_of(engine)[r, r + 1, ViewChannel.RESOURCE] == SEEN_BERRY, "visible again after the step"
     assert act(engine, Action.INTERACT).consumed[0, 0] == 0
 
 
@@ -216,7 +217,7 @@ def test_regrow_zero_never_regrows() -> None:
     assert engine.state.ready_at[0, r + 3, r + 4] == NEVER_READY
     for _ in range(200):
         assert act(engine, Action.INTERACT).consumed[0, 0] == -1
-    assert view_of(engine)[r, r + 1, ViewChannel.RESOURCE] == 1 + REGROWING + 1, "shown as regrowing"
+    assert view_of(engine)[r, r + 1, ViewChannel.RESOURCE] == 10 + 32, "shown as regrowing"
     assert engine.state.resource[0, r + 3, r + 4] == TOADSTOOL, "a depleted cell keeps its kind"
 
 
@@ -490,17 +491,18 @@ def test_view_resource_codes_available_and_regrowing() -> None:
     put_resource(engine, BERRY, 4, 2)  # one down, one left
     put_resource(engine, TOADSTOOL, 1, 3)  # two up
     view = view_of(engine)
-    assert view[r + 1, r - 1, ViewChannel.RESOURCE] == BERRY
-    assert view[r - 2, r, ViewChannel.RESOURCE] == TOADSTOOL
+    # The view shows catalogue codes (berry 1, toadstool 10), not the spec's order (1, 2).
+    assert view[r + 1, r - 1, ViewChannel.RESOURCE] == SEEN_BERRY == 1
+    assert view[r - 2, r, ViewChannel.RESOURCE] == SEEN_TOADSTOOL == 10
     assert int((view[..., ViewChannel.RESOURCE] > 0).sum()) == 2
     put_resource(engine, BERRY, 4, 2, ready_at=5)
-    assert view_of(engine)[r + 1, r - 1, ViewChannel.RESOURCE] == 1 + REGROWING + 0
+    assert view_of(engine)[r + 1, r - 1, ViewChannel.RESOURCE] == 1 + 32 == SEEN_BERRY + RESOURCE_CAPACITY
     for clock in range(1, 5):
         act(engine, Action.NOOP)
-        assert view_of(engine)[r + 1, r - 1, ViewChannel.RESOURCE] == 1 + REGROWING, clock
+        assert view_of(engine)[r + 1, r - 1, ViewChannel.RESOURCE] == 1 + 32, clock
     act(engine, Action.NOOP)
     assert engine.state.clock[0] == 5
-    assert view_of(engine)[r + 1, r - 1, ViewChannel.RESOURCE] == BERRY, "available once clock >= ready_at"
+    assert view_of(engine)[r + 1, r - 1, ViewChannel.RESOURCE] == SEEN_BERRY, "available once clock >= ready_at"
 
 
 def test_view_shows_predator_at_its_relative_position() -> None:

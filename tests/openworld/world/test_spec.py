@@ -9,6 +9,7 @@ import re
 import pytest
 
 import openworld
+from openworld.enums import ResourceKind
 from openworld.registry import load_world_spec, world_entries
 from openworld.world.spec import SpecError, WorldSpec, load_spec, load_spec_text, spec_from_dict, to_dict
 
@@ -174,6 +175,34 @@ def test_unknown_terrain_without_near_miss_lists_terrains() -> None:
 
 def test_void_is_not_a_terrain_anything_grows_on() -> None:
     assert "unknown terrain 'void'" in spec_error("name: T\nresources: {berry: {grows_on: [void]}}")
+
+
+# ------------------------------------------------------------------------------ resource kinds
+def test_resource_names_are_kinds_of_the_shared_catalogue() -> None:
+    spec = load_spec_text("name: T\nresources: {apple: {}, water: {grows_on: [water]}, cactus: {grows_on: [sand]}}")
+    assert spec.resource_kinds == (ResourceKind.APPLE, ResourceKind.WATER, ResourceKind.CACTUS)
+
+
+def test_an_unknown_resource_kind_is_refused_with_the_nearest_kind_and_how_to_add_one() -> None:
+    message = spec_error("name: T\nresources: {berry: {}, berri: {}}")
+    assert ": resources.berri: unknown resource kind 'berri'" in message
+    assert "did you mean 'berry'?" in message
+    assert "append it to openworld.enums.ResourceKind" in message
+
+
+def test_an_unknown_resource_kind_without_near_miss_lists_the_kinds() -> None:
+    message = spec_error("name: T\nresources: {plutonium: {}}")
+    assert "did you mean" not in message
+    for kind in ("berry", "mushroom", "water", "spring", "apple", "toadstool"):
+        assert kind in message
+
+
+def test_an_override_cannot_smuggle_in_an_unknown_kind() -> None:
+    meadow = load_world_spec("Meadow-v0")
+    data = to_dict(meadow)
+    data["resources"]["truffle"] = data["resources"]["mushroom"]
+    with pytest.raises(SpecError, match=r"resources\.truffle: unknown resource kind 'truffle'"):
+        spec_from_dict(data, source="meadow.yaml")
 
 
 # ------------------------------------------------------------------------------ malformed files
