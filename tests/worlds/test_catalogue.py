@@ -153,3 +153,13 @@ def test_the_drought_dries_the_lakes_of_its_world() -> None:
 
 def test_worlds_with_rules_are_in_the_engine_catalogue() -> None:
     assert "Drought-v0" in world_ids()
+
+
+@pytest.mark.parametrize("entry", [e for e in world_entries() if e.engine_world and e.spec.rules],
+                         ids=lambda e: e.world_id)
+def test_worlds_with_rules_name_the_modules_that_register_them(entry) -> None:
+    """So a copy of the file, run by its path (docs/designing-worlds.md), finds its rules too."""
+    from openworld.world.rules import RULES
+
+    modules = {RULES[rule_id].apply.__module__ for rule_id in entry.spec.rules}
+    assert modules <= set(entry.spec.rule_modules), (entry.spec_path, modules)
