@@ -10,7 +10,8 @@ into one output folder:
 * ``report.csv`` and ``report.json``: the same numbers, one row per group, metric and shift;
 * ``wellbeing.png``: mean wellbeing over world time (IQM across seeds, with its confidence band)
   with the shifts marked; ``shifts.png``: drop and recovery time per shift; ``survival.png``:
-  alive fraction per world variant.
+  alive fraction per world variant; ``generalization.png`` (when runs were evaluated on held-out
+  variants): training vs held-out variants per world and agent.
 
 The scores and their table titles come from :mod:`openworld.scoring.scores`; the runs are read and
 grouped by :mod:`openworld.scoring.runs`, the plots drawn by :mod:`openworld.scoring.plots`.
@@ -49,6 +50,7 @@ from typing import Any
 
 from openworld.files import atomic_write_text
 from openworld.scoring import stats
+from openworld.scoring.generalization_report import generalization_markdown, generalization_rows, plot_generalization
 from openworld.scoring.plots import plot_shifts, plot_survival, plot_wellbeing
 from openworld.scoring.runs import Group, find_run_directories, load_groups, shift_scores
 from openworld.scoring.scores import DROP, RECOVERY_TIME, RUN_SCORES, SHIFT_SCORES
@@ -101,24 +103,30 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     out.mkdir(parents=True, exist_ok=True)
     config = {"reps": reps, "confidence": confidence, "seed": seed, "paths": [str(p) for p in paths]}
     written = [out / "report.md", out / "report.csv", out / "report.json"]
-    atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots))
+    generalization = generalization_rows(groups, reps, confidence, seed)  # training vs held-out variants
+    plots_generalization = plots and bool(generalization)
+    atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization))
     atomic_write_text(written[1], _csv_text(rows))
     document = {"config": config, "rows": rows, "unscored": [str(p) for p in unscored],
                 "groups": [{"world": g.world, "variant": g.variant, "agent": g.agent,
                             "seeds": [run["seed"] for run in g.runs], "runs": [str(d) for d in g.directories]}
-                           for g in groups]}
+                           for g in groups], "generalization": generalization}
     atomic_write_text(written[2], json.dumps(document, indent=1, allow_nan=False))
     if plots:
         written += [plot_wellbeing(groups, out / "wellbeing.png", confidence, seed),
                     plot_shifts(groups, rows, out / "shifts.png"),
                     plot_survival(groups, rows, out / "survival.png", confidence)]
+    if plots_generalization:
+        written.append(plot_generalization(generalization, out / "generalization.png", confidence))
     return written
 
 
 # =============================================================================== tables
 def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], config: dict[str, Any],
-                    unscored: Sequence[Path] = (), plots: bool = True) -> str:
-    """The Markdown report: a survival table and a per-shift table."""
+                    unscored: Sequence[Path] = (), plots: bool = True,
+                    generalization: Sequence[dict[str, Any]] = ()) -> str:
+    """The Markdown report: a survival table, a per-shift table and, when runs were evaluated on held-out
+    variants, a generalization table (:mod:`openworld.scoring.generalization_report`)."""
     level = round(100 * config["confidence"])
     lines = ["# openworld report", "",
              f"{sum(len(g.runs) for g in groups)} runs from {', '.join(config['paths'])}. Every cell is the "
@@ -156,11 +164,14 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
                      for s in SHIFT_SCORES]
             lines.append(f"| {variant or world} | {name} | {t} | {kind} | {agent} | " + " | ".join(cells) +
                          f" | {censored}/{cell[DROP.key]['n']} |")
+    lines += generalization_markdown(generalization, config["confidence"])
     if unscored:
         lines += ["", "Recordings without a summary (not included): " + ", ".join(f"`{p}`" for p in unscored)]
     if plots:
         lines += ["", "## Plots", "", "![mean wellbeing over world time](wellbeing.png)", "",
                   "![drop and recovery time per shift](shifts.png)", "", "![alive fraction](survival.png)"]
+        if generalization:
+            lines += ["", "![training vs held-out variants](generalization.png)"]
     return "\n".join(lines)
 
 
