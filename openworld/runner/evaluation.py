@@ -5,14 +5,17 @@ The protocol (``docs/experiments.md``, "Zero-shot evaluation"):
 
 1. **Which onsets.** Every shift's first onset; for a cyclic shift, the first onset of each of its
    regimes (:func:`scored_onsets`). Later turns of a cycle repeat what was already scored.
-2. **Spans.** Around each such onset ``t`` the agent lives ``[t - before, t + after)`` (clipped at clock
-   0); spans that overlap or touch are merged (:func:`evaluation_spans`). A variant without shifts gets
-   one span ``[0, before + after)``. Every onset inside a span (also later turns of a cycle) is scored.
-3. **Clocks.** For each span, fresh worlds from the variant's seeds run on their own, without bodies,
-   from clock 0 to the span's start (:meth:`~openworld.world.engine.Engine.run_without_bodies`: the
+2. **Spans.** Around each such onset ``t`` the agent is recorded at the world clocks ``[t - before,
+   t + after)`` (from clock 1 at the earliest, the lifetime's first recorded clock); spans that overlap or
+   touch are merged (:func:`evaluation_spans`). A variant without shifts gets one span
+   ``[1, 1 + before + after)``. Every onset inside a span (also later turns of a cycle) is scored.
+3. **Clocks.** For each span ``[start, end)``, fresh worlds from the variant's seeds run on their own,
+   without bodies, from clock 0 to ``start - 1`` (:meth:`~openworld.world.engine.Engine.run_without_bodies`: the
    parameters, map events, predators and custom rules follow the clock; nobody eats); there the bodies
    spawn and the frozen agent lives to the span's end. That world state does not depend on the agent, so
-   it is computed once per run and restored for each later evaluation (:class:`Evaluator` keeps it).
+   it is computed once per run and restored for each later evaluation (:class:`Evaluator` keeps it). As in
+   the lifetime, a step is recorded at the clock it brings the world to, so the span's ``end - start``
+   steps are recorded at ``start, ..., end - 1``.
 4. **Scores.** :func:`openworld.scoring.generalization.score_variant`: survival and mean wellbeing over
    the spans, each shift's drop, recovery (censored when the span ends first) and regret, per variant and
    per world seed; :func:`~openworld.scoring.generalization.generalization_section` compares the splits.
@@ -86,20 +89,20 @@ def scored_onsets(schedule: Any) -> list[tuple[int, str, str]]:
 
 
 def evaluation_spans(onsets: list[int], before: int, after: int) -> list[tuple[int, int]]:
-    """The spans ``[t - before, t + after)`` around the onsets, clipped at 0, overlapping or touching
-    ones merged; ``[(0, before + after)]`` without onsets.
+    """The spans of recorded clocks ``[t - before, t + after)`` around the onsets, from clock 1 at the
+    earliest, overlapping or touching ones merged; ``[(1, 1 + before + after)]`` without onsets.
 
     Example:
         >>> evaluation_spans([20000], before=1000, after=2000)
         [(19000, 22000)]
         >>> evaluation_spans([500, 2000, 9000], before=1000, after=2000)
-        [(0, 4000), (8000, 11000)]
+        [(1, 4000), (8000, 11000)]
     """
     if not onsets:
-        return [(0, before + after)]
+        return [(1, 1 + before + after)]
     spans: list[tuple[int, int]] = []
     for t in sorted(onsets):
-        start, end = max(0, t - before), t + after
+        start, end = max(1, t - before), t + after
         if spans and start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], end))
         else:
@@ -200,12 +203,12 @@ class Evaluator:
             envs.reset(seed=seeds)
             key = (variant.name, start)
             if key not in self._starts:
-                envs.engine.run_without_bodies(start)
+                envs.engine.run_without_bodies(start - 1)  # the first step brings the clocks to start
                 self._starts[key] = envs.get_state()
             envs.set_state(self._starts[key])
             obs, _ = envs.reset()  # no seed: the worlds carry on; nobody is dead, so nothing changes
             live(envs, agent, steps, state=LifetimeState(0, obs), on_step=record)
-            onsets = [(e.t, e.kind, e.name) for e in envs.engine.schedule.events(start + 1, end + 1)]
+            onsets = [(e.t, e.kind, e.name) for e in envs.engine.schedule.events(start, end)]
         finally:
             envs.close()
         return Span(start, seeds, alive, wellbeing, deaths, onsets)

@@ -55,8 +55,8 @@ four; the report aggregates the runs with its own ``reps``."""
 class Span:
     """What the frozen agent lived in one span of one variant: ``T`` steps of ``n`` worlds.
 
-    Row ``i`` is the step that brought the world clocks to ``start + 1 + i`` (as the monitor records it);
-    ``onsets`` are the schedule's ``(t, kind, name)`` with ``start + 1 <= t <= start + T``.
+    Row ``i`` is the step that brought the world clocks to ``start + i`` (as the monitor records it);
+    ``onsets`` are the schedule's ``(t, kind, name)`` with ``start <= t < start + T``.
     """
 
     start: int
@@ -73,7 +73,7 @@ class Span:
     def scored_onsets(self) -> list[tuple[int, int, str, str]]:
         """``(row, t, kind, name)`` of the onsets after the span's first row (a shift at the first
         recorded step has no baseline, and the lifetime's report leaves it out likewise)."""
-        return [(t - self.start - 1, t, kind, name) for t, kind, name in self.onsets if t - self.start - 1 >= 1]
+        return [(t - self.start, t, kind, name) for t, kind, name in self.onsets if t - self.start >= 1]
 
 
 def score_variant(spans: Sequence[Span], *, window: int, tolerance: float) -> dict[str, Any]:

@@ -46,9 +46,11 @@ def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: Sh
     params = table.build(schedule.values(clock))
     # All the draws at once: the same stream as one (2, B, P) draw per step of a full step's hazards.
     draws = rng.random((steps, 2) + pred.shape) if params.any_predators or shifting else None
+    valid_until = schedule.constant_until(int(clock.min()))  # the parameters hold for clocks below this
     for k in range(steps):
-        if shifting and k:
+        if shifting and k and int(clock.max()) + k >= valid_until:  # rebuilt only at a breakpoint
             params = table.build(schedule.values(clock + k))
+            valid_until = schedule.constant_until(int(clock.min()) + k)
         if params.any_predators and draws is not None:
             pred = move_predators(s, grid, pred, base, draws[k], params)
         while events and events[0][0] == k:  # events firing as this step ends
