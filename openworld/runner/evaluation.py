@@ -10,8 +10,8 @@ The protocol (``docs/experiments.md``, "Zero-shot evaluation"):
    touch are merged (:func:`evaluation_spans`). A variant without shifts gets one span
    ``[1, 1 + before + after)``. Every onset inside a span (also later turns of a cycle) is scored.
 3. **Clocks.** For each span ``[start, end)``, fresh worlds from the variant's seeds run on their own,
-   without bodies, from clock 0 to ``start - 1`` (:meth:`~openworld.world.engine.Engine.run_without_bodies`: the
-   parameters, map events, predators and custom rules follow the clock; nobody eats); there the bodies
+   without bodies, from clock 0 to ``start - 1`` (:func:`~openworld.world.fast_forward.run_without_bodies`:
+   the parameters, map events, predators and custom rules follow the clock; nobody eats); there the bodies
    spawn and the frozen agent lives to the span's end. That world state does not depend on the agent, so
    it is computed once per run and restored for each later evaluation (:class:`Evaluator` keeps it). As in
    the lifetime, a step is recorded at the clock it brings the world to, so the span's ``end - start``
@@ -186,6 +186,7 @@ class Evaluator:
                    end: int) -> Span:
         from openworld.agent.lifetime import LifetimeState, live
         from openworld.envs.vector import OpenWorldVectorEnv
+        from openworld.world.fast_forward import run_without_bodies
 
         envs = OpenWorldVectorEnv(self.num_envs, world=variant.spec, on_death="respawn")
         steps = end - start
@@ -203,7 +204,7 @@ class Evaluator:
             envs.reset(seed=seeds)
             key = (variant.name, start)
             if key not in self._starts:
-                envs.engine.run_without_bodies(start - 1)  # the first step brings the clocks to start
+                run_without_bodies(envs.engine, start - 1)  # the first step brings the clocks to start
                 self._starts[key] = envs.get_state()
             envs.set_state(self._starts[key])
             obs, _ = envs.reset()  # no seed: the worlds carry on; nobody is dead, so nothing changes

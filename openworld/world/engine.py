@@ -377,28 +377,6 @@ class Engine:
             self._advance_substate(worlds, steps)
         # No cache invalidation needed: params() re-checks the clock range on every call.
 
-    def run_without_bodies(self, clock: int) -> None:
-        """Take every body out and let the worlds run on their own until ``clock``, where the bodies
-        come back, freshly spawned (start vitals, random cells).
-
-        How held-out evaluation reaches a late shift cheaply: the world lives its clock (predators,
-        map events, parameters, custom rules) with nobody eating, so at ``clock`` its resources are as
-        regrowth left them, untouched by any body. Without custom rules this is the fast path of dead
-        worlds (about 0.03 ms per step for 16 worlds); with them every step runs in full.
-
-        Raises:
-            ValueError: if the worlds' clocks differ or ``clock`` is behind them.
-        """
-        s = self.state
-        if int(s.clock.min()) != int(s.clock.max()) or clock < int(s.clock[0]):
-            raise ValueError(f"run_without_bodies needs the worlds at one clock not after {clock}, "
-                             f"got clocks {sorted(set(s.clock.tolist()))}")
-        s.alive[:] = False
-        s.vitals[:] = 0.0
-        s.respawn_at[:] = clock
-        self.advance_worlds(np.arange(self.num_worlds), clock - int(s.clock[0]))
-        self.respawn_when_ready(np.ones_like(s.alive))
-
     def _advance_substate(self, worlds: np.ndarray, steps: int) -> None:
         full, cached = self.state, (self._params, self._params_valid)
         sub = full.take(worlds)

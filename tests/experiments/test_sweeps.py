@@ -97,7 +97,8 @@ def test_evaluation_on_held_out_variants_never_feeds_learning(tmp_path: Path, ru
 
     evaluated_names = set(world_variants("seasons").split("heldout").names) | set(
         world_variants("seasons").split("train").names)
-    assert {score["variant"] for score in scores} == evaluated_names and {score["step"] for score in scores} == {150, 300}
+    assert {score["variant"] for score in scores} == evaluated_names
+    assert {score["step"] for score in scores} == {150, 300}
     # Each variant's first winter is reached and scored (at 10,000; at 15,000 in the long year, 4,000 in the short).
     winters = {score["variant"]: [s["t"] for s in score["shifts"] if s["name"] == "winter"] for score in scores}
     assert winters["heldout_seeds"] == [10000] and winters["train_long_year"] == [15000]

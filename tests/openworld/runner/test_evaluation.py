@@ -1,6 +1,5 @@
 """Held-out evaluation that reaches the shifts: which onsets are scored, the spans' clock arithmetic over the
-whole catalogue, the worlds run without bodies to a span's start, and Blight-v0's blight scored in every
-variant at its real onset."""
+whole catalogue, and Blight-v0's blight scored in every variant at its real onset."""
 
 from __future__ import annotations
 
@@ -11,8 +10,6 @@ from openworld.agent.protocol import make_agent
 from openworld.envs.vector import OpenWorldVectorEnv
 from openworld.registry import load_world_spec, world_ids
 from openworld.runner.evaluation import Evaluator, evaluated_variants, evaluation_spans, scored_onsets
-from openworld.variants import world_variants
-from openworld.world.engine import Engine
 from openworld.world.shifts import ShiftSchedule
 
 BEFORE, AFTER = 1000, 2000  # the defaults of experiments/conf/config.yaml
@@ -55,22 +52,6 @@ def test_drought_late_ramp_is_reached() -> None:
     (late,) = [v for v in evaluated_variants(load_world_spec("Drought-v0"), ["heldout"], before=BEFORE, after=AFTER)
                if v.name == "heldout_late"]
     assert late.spans == ((59000, 62000),)
-
-
-@pytest.mark.parametrize("world", ["Blight-v0", "Drought-v0"])  # without and with custom rules
-def test_run_without_bodies_brings_fresh_bodies_at_the_clock(world: str) -> None:
-    spec = world_variants(world)["quick"].world_spec()
-    engine = Engine(spec, num_worlds=2, auto_respawn=True)
-    engine.reset([0, 1], rng_seed=0)
-    start_vitals = engine.state.vitals.copy()
-    engine.step(np.zeros((2, 1), np.int64))
-    engine.run_without_bodies(1800)  # past the quick variant's shift
-    assert engine.state.clock.tolist() == [1800, 1800]
-    assert engine.state.alive.all()
-    assert engine.params().theta is not None
-    np.testing.assert_array_equal(engine.state.vitals, np.minimum(start_vitals, engine.params().vital_max))
-    with pytest.raises(ValueError, match="not after 100"):
-        engine.run_without_bodies(100)
 
 
 def _random_agent(num_envs: int) -> object:
