@@ -9,6 +9,13 @@ is the probability that a run's training mean exceeds a run's held-out mean
 (:func:`~openworld.scoring.stats.probability_of_improvement`). A group of one run shows that run's own
 interval and probability (units: world seeds), marked so.
 
+**Continual mode**: runs that each lived a whole lifetime in one variant (``summary.json`` ``split``, e.g.
+a multirun over ``world.variant``) are compared per world and agent: the training-variant runs against
+the held-out-variant runs, each run one unit (:func:`continual_rows`): the means of each side, the gap
+(:func:`~openworld.scoring.metrics.generalization_gap`, a difference of means over runs as
+``docs/metrics.md`` defines it) with :func:`~openworld.scoring.stats.mean_difference_ci`, and
+``P(train > held-out)``.
+
 Example:
     >>> from openworld.scoring.runs import Group
     >>> section = {"scores": {"alive_fraction": {"higher_is_better": True, "train": {"n": 2, "mean": 0.75},
@@ -29,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from openworld.files import atomic_write
-from openworld.scoring import stats
+from openworld.scoring import metrics, stats
 from openworld.scoring.generalization import GAP_SCORES
 from openworld.scoring.runs import Group
 
@@ -50,7 +57,7 @@ def generalization_rows(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS,
             if not scores:
                 continue
             base = {"world": group.world, "variant": group.variant, "agent": group.agent, "metric": key,
-                    "higher_is_better": higher_is_better, "n": len(scores)}
+                    "mode": "zero-shot", "higher_is_better": higher_is_better, "n": len(scores)}
             train = [float(s["train"]["mean"]) for s in scores]
             heldout = [float(s["heldout"]["mean"]) for s in scores]
             if len(scores) == 1:  # one run: its own intervals, over world seeds
@@ -69,6 +76,41 @@ def generalization_rows(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS,
     return rows
 
 
+def comparison_rows(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS,
+                    confidence: float = stats.DEFAULT_CONFIDENCE, seed: int = 0) -> list[dict[str, Any]]:
+    """The report's rows: zero-shot (:func:`generalization_rows`) then continual (:func:`continual_rows`)."""
+    return generalization_rows(groups, reps, confidence, seed) + continual_rows(groups, reps, confidence, seed)
+
+
+def continual_rows(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS,
+                   confidence: float = stats.DEFAULT_CONFIDENCE, seed: int = 0) -> list[dict[str, Any]]:
+    """Rows (as :func:`generalization_rows`, ``mode`` ``continual``) for each world and agent with runs in
+    both training and held-out variants: alive fraction and mean wellbeing of the runs, one unit each."""
+    sides: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for group in groups:
+        for run in group.runs:
+            if run.get("split") in ("train", "heldout"):
+                sides.setdefault((group.world, group.agent), {}).setdefault(run["split"], []).append(run)
+    rows: list[dict[str, Any]] = []
+    for (world, agent), runs in sorted(sides.items()):
+        if len(runs) < 2:
+            continue
+        for key in ("alive_fraction", "mean_wellbeing"):
+            x = [_run_score(run, key) for run in runs["train"]]
+            y = [_run_score(run, key) for run in runs["heldout"]]
+            _, gap_low, gap_high = stats.mean_difference_ci(x, y, reps, confidence, seed)
+            rows.append({"world": world, "variant": None, "agent": agent, "metric": key, "mode": "continual",
+                         "higher_is_better": True, "n": len(x) + len(y), "units": "runs",
+                         "train": [float(np.mean(x))] * 3, "heldout": [float(np.mean(y))] * 3,
+                         "gap": [metrics.generalization_gap(x, y), gap_low, gap_high],
+                         "p_train_gt_heldout": list(stats.probability_of_improvement(x, y, reps, confidence, seed))})
+    return rows
+
+
+def _run_score(run: dict[str, Any], key: str) -> float:
+    return float(run["survival"]["alive_fraction"] if key == "alive_fraction" else run["mean_wellbeing"])
+
+
 def generalization_markdown(rows: Sequence[dict[str, Any]], confidence: float) -> list[str]:
     """The report's ``## Generalization`` section (no lines without rows)."""
     if not rows:
@@ -80,14 +122,17 @@ def generalization_markdown(rows: Sequence[dict[str, Any]], confidence: float) -
              "run's mean over its variants' world seeds; gap: train minus held-out (for a drop, a positive gap "
              f"means the held-out shifts hurt less); [{level}% interval]. P(train > held-out): probability "
              "that a run's training mean exceeds a run's held-out mean. Rows of one run show that run's own "
-             "interval and probability over world seeds (units).", "",
-             "| world | agent | score | runs | units | train | held-out | gap | P(train > held-out) |",
-             "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+             "interval and probability over world seeds (units). Continual rows compare whole lifetimes run in "
+             "training variants with lifetimes run in held-out variants (`world.variant`), one unit per run: "
+             "means of each side, their difference with its interval, and P(train > held-out).", "",
+             "| world | agent | mode | score | runs | units | train | held-out | gap | P(train > held-out) |",
+             "| --- | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
     for row in rows:
         train, heldout, gap, p = row["train"], row["heldout"], row["gap"], row["p_train_gt_heldout"]
-        lines.append(f"| {row['variant'] or row['world']} | {row['agent']} | {TITLES[row['metric']]} | {row['n']} | "
-                     f"{row['units']} | {_cell(train, row['units'] == 'runs')} | "
-                     f"{_cell(heldout, row['units'] == 'runs')} | {_cell(gap)} | {_cell(p, digits=2)} |")
+        pooled = row["units"] == "runs" and row["mode"] == "zero-shot"  # IQMs with intervals; else plain means
+        lines.append(f"| {row['variant'] or row['world']} | {row['agent']} | {row['mode']} | {TITLES[row['metric']]} | "
+                     f"{row['n']} | {row['units']} | {_cell(train, pooled)} | {_cell(heldout, pooled)} | "
+                     f"{_cell(gap)} | {_cell(p, digits=2)} |")
     return lines
 
 
@@ -103,12 +148,11 @@ def plot_generalization(rows: Sequence[dict[str, Any]], path: Path, confidence: 
 
     metrics = ("alive_fraction", "mean_wellbeing")
     chosen = [[row for row in rows if row["metric"] == metric] for metric in metrics]
-    labels = sorted({f"{row['variant'] or row['world']}\n{row['agent']}" for row in rows
-                     if row["metric"] in metrics})
+    labels = sorted({_label(row) for row in rows if row["metric"] in metrics})
     fig = Figure(figsize=(max(6.0, 1.5 * len(labels) + 2), 3.8 * len(metrics)), layout="constrained")
     axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
     for ax, metric, metric_rows in zip(axes, metrics, chosen, strict=True):
-        found = {f"{row['variant'] or row['world']}\n{row['agent']}": row for row in metric_rows}
+        found = {_label(row): row for row in metric_rows}
         for j, (side, color) in enumerate((("train", "tab:blue"), ("heldout", "tab:orange"))):
             xs = [i - 0.2 + 0.4 * j for i, label in enumerate(labels) if label in found]
             values = np.array([found[label][side] for label in labels if label in found]).reshape(-1, 3)
@@ -122,3 +166,7 @@ def plot_generalization(rows: Sequence[dict[str, Any]], path: Path, confidence: 
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="variants", title_fontsize=8)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     return path
+
+
+def _label(row: dict[str, Any]) -> str:
+    return f"{row['variant'] or row['world']}\n{row['agent']} ({row['mode']})"

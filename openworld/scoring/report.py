@@ -50,7 +50,7 @@ from typing import Any
 
 from openworld.files import atomic_write_text
 from openworld.scoring import stats
-from openworld.scoring.generalization_report import generalization_markdown, generalization_rows, plot_generalization
+from openworld.scoring.generalization_report import comparison_rows, generalization_markdown, plot_generalization
 from openworld.scoring.plots import plot_shifts, plot_survival, plot_wellbeing
 from openworld.scoring.runs import Group, find_run_directories, load_groups, shift_scores
 from openworld.scoring.scores import DROP, RECOVERY_TIME, RUN_SCORES, SHIFT_SCORES
@@ -103,7 +103,7 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     out.mkdir(parents=True, exist_ok=True)
     config = {"reps": reps, "confidence": confidence, "seed": seed, "paths": [str(p) for p in paths]}
     written = [out / "report.md", out / "report.csv", out / "report.json"]
-    generalization = generalization_rows(groups, reps, confidence, seed)  # training vs held-out variants
+    generalization = comparison_rows(groups, reps, confidence, seed)  # training vs held-out variants
     plots_generalization = plots and bool(generalization)
     atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization))
     atomic_write_text(written[1], _csv_text(rows))

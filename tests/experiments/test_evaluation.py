@@ -27,7 +27,8 @@ def test_zero_shot_evaluation_scores_the_blight_and_the_gap(tmp_path: Path, open
     assert gap["gap_ci"][0] <= gap["gap"] <= gap["gap_ci"][1] and 0.0 <= gap["p_train_gt_heldout"] <= 1.0
     assert gap["train"]["n"] == 4 and gap["heldout"]["n"] == 8  # units: two world seeds per variant
     report = (tmp_path / "run" / "report" / "report.md").read_text()
-    assert "## Generalization" in report and "| Blight-v0 | random-v0 | alive fraction | 1 | world seeds |" in report
+    assert "## Generalization" in report
+    assert "| Blight-v0 | random-v0 | zero-shot | alive fraction | 1 | world seeds |" in report
 
 
 def test_evaluation_windows_must_fit_the_spans(run_in_process, capsys) -> None:

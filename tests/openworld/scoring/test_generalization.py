@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from openworld.scoring.generalization import Span, generalization_section, score_variant
-from openworld.scoring.generalization_report import generalization_markdown, generalization_rows, plot_generalization
+from openworld.scoring.generalization_report import (
+    comparison_rows,
+    continual_rows,
+    generalization_markdown,
+    generalization_rows,
+    plot_generalization,
+)
 from openworld.scoring.runs import Group
 
 REPS = 300
@@ -97,9 +103,34 @@ def test_report_rows_aggregate_runs_and_a_single_run_keeps_its_own_interval(tmp_
     assert drought["gap"] == pytest.approx([0.2, 0.1, 0.3]) and drought["p_train_gt_heldout"] == [0.75, 0.5, 1.0]
     lines = generalization_markdown(rows, 0.95)
     assert "## Generalization" in lines
-    assert "| Drought-v0 | forager | alive fraction | 1 | world seeds | 0.900 | 0.700 | 0.200 [0.100, 0.300] | " \
-           "0.75 [0.50, 1.00] |" in lines
+    assert "| Drought-v0 | forager | zero-shot | alive fraction | 1 | world seeds | 0.900 | 0.700 | " \
+           "0.200 [0.100, 0.300] | 0.75 [0.50, 1.00] |" in lines
     assert generalization_markdown([], 0.95) == []
     os.environ.setdefault("MPLBACKEND", "Agg")
     path = plot_generalization(rows, tmp_path / "generalization.png", 0.95)
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def _lifetime(seed: int, variant: str, split: str, alive: float) -> dict[str, Any]:
+    return {"seed": seed, "variant": variant, "split": split, "survival": {"alive_fraction": alive},
+            "mean_wellbeing": alive / 2}
+
+
+def test_continual_rows_compare_lifetimes_in_training_and_held_out_variants() -> None:
+    groups = [Group("Blight-v0", "train", "ppo", runs=[_lifetime(0, "train", "train", 0.9),
+                                                        _lifetime(1, "train", "train", 0.7)]),
+              Group("Blight-v0", "heldout_early", "ppo", runs=[_lifetime(0, "heldout_early", "heldout", 0.6)]),
+              Group("Blight-v0", "heldout_severe", "ppo", runs=[_lifetime(0, "heldout_severe", "heldout", 0.8)]),
+              Group("Drought-v0", "train", "ppo", runs=[_lifetime(0, "train", "train", 0.5)])]  # no held-out run
+    rows = continual_rows(groups, reps=REPS)
+    assert [(r["world"], r["metric"], r["mode"], r["n"]) for r in rows] == [
+        ("Blight-v0", "alive_fraction", "continual", 4), ("Blight-v0", "mean_wellbeing", "continual", 4)]
+    alive = rows[0]
+    assert alive["train"][0] == pytest.approx(0.8) and alive["heldout"][0] == pytest.approx(0.7)
+    assert alive["gap"][0] == pytest.approx(0.1) and alive["gap"][1] <= alive["gap"][0] <= alive["gap"][2]
+    # Pairs (train, held-out): (.9, .6) (.9, .8) (.7, .6) (.7, .8) -> 3 of 4.
+    assert alive["p_train_gt_heldout"][0] == 0.75
+    assert comparison_rows(groups, reps=REPS) == rows  # no run has a zero-shot section
+    lines = generalization_markdown(rows, 0.95)
+    assert any(line.startswith("| Blight-v0 | ppo | continual | alive fraction | 4 | runs | 0.800 | 0.700 | 0.100 [")
+               for line in lines)
