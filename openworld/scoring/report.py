@@ -104,7 +104,6 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     config = {"reps": reps, "confidence": confidence, "seed": seed, "paths": [str(p) for p in paths]}
     written = [out / "report.md", out / "report.csv", out / "report.json"]
     generalization = comparison_rows(groups, reps, confidence, seed)  # training vs held-out variants
-    plots_generalization = plots and bool(generalization)
     atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization))
     atomic_write_text(written[1], _csv_text(rows))
     document = {"config": config, "rows": rows, "unscored": [str(p) for p in unscored],
@@ -116,7 +115,7 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
         written += [plot_wellbeing(groups, out / "wellbeing.png", confidence, seed),
                     plot_shifts(groups, rows, out / "shifts.png"),
                     plot_survival(groups, rows, out / "survival.png", confidence)]
-    if plots_generalization:
+    if plots and generalization:
         written.append(plot_generalization(generalization, out / "generalization.png", confidence))
     return written
 
