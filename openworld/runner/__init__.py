@@ -11,7 +11,7 @@ One module per job:
     rundir.py      the run directory: layout, clobber and resume policy, the checked checkpoint
     loop.py        the lifetime loop: record, log, evaluate, checkpoint; then summarise
     counters.py    the live counters behind the logged scalars and the progress display
-    evaluation.py  zero-shot evaluation on the held-out variants
+    evaluation.py  zero-shot evaluation on the training and held-out variants, through their shifts
     rng.py         the process-wide generators a checkpoint holds
     progress.py    the progress bar and the plain log lines
     summary.py     the report folder and the printed table

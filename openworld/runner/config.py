@@ -50,11 +50,12 @@ class MetricsConfig:
 
 @dataclass
 class EvaluationConfig:
-    """Zero-shot evaluation on the world's held-out variants."""
+    """Zero-shot evaluation on the world's training and held-out variants (``openworld.runner.evaluation``)."""
 
-    every: int = MISSING  # world steps between evaluations (0: off)
-    steps: int = MISSING  # steps per evaluation
-    split: str = MISSING  # which variants
+    every: int = MISSING  # world steps between evaluations (0: off); the run's end is evaluated too
+    before: int = MISSING  # steps lived before each scored shift onset (>= metrics.window)
+    after: int = MISSING  # steps lived from each scored shift onset (>= metrics.window)
+    split: str = MISSING  # the variants compared with the training split's
 
 
 @dataclass
@@ -156,9 +157,13 @@ def check_run_config(config: RunConfig) -> None:
     if config.bodies > 1 and config.evaluation.every:
         raise RunError("evaluation on held-out variants drives single-body worlds; with bodies > 1 set "
                        "evaluation.every=0")
-    for key, value in (("steps", config.steps), ("num_envs", config.num_envs), ("bodies", config.bodies)):
-        if value is None or value < 1:
-            raise RunError(f"{key} must be >= 1, got {value}")
+    for key, value in (("evaluation.before", config.evaluation.before), ("evaluation.after", config.evaluation.after)):
+        if config.evaluation.every and value < config.metrics.window:
+            raise RunError(f"{key} must be >= metrics.window ({config.metrics.window}) so that the shift scores' "
+                           f"windows fit, got {value}")
+    for key, count in (("steps", config.steps), ("num_envs", config.num_envs), ("bodies", config.bodies)):
+        if count is None or count < 1:
+            raise RunError(f"{key} must be >= 1, got {count}")
     if config.resume != "auto" and not isinstance(config.resume, bool):
         raise RunError(f"resume must be true, false or auto, got {config.resume!r}")
     if config.report not in REPORTS:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from openworld.runner.build import WorldChoice
 from openworld.runner.config import RunConfig
 from openworld.runner.counters import Counters
-from openworld.runner.evaluation import evaluate, held_out_variants
+from openworld.runner.evaluation import Evaluator
 from openworld.runner.progress import PROGRESS_EVERY, Progress
 from openworld.runner.rng import global_rngs, set_global_rngs
 from openworld.runner.rundir import CHECKPOINT, Resumption, lifetime_config
@@ -30,6 +30,13 @@ from openworld.runner.tracking import add_run_artifacts, log_scalars
 if TYPE_CHECKING:
     from openworld.agent.lifetime import LifetimeState
     from openworld.scoring.monitor import Monitor
+
+
+def variant_split(spec: Any, variant: str) -> str:
+    """The split (``train``, ``heldout``, ``dev``) of one of the world's variants."""
+    from openworld.variants import world_variants
+
+    return world_variants(spec)[variant].split
 
 
 def next_multiple(done: int, every: int) -> int:
@@ -51,6 +58,7 @@ class Lifetime:
     identity: dict[str, Any]  # what a checkpoint must match (world, variant, agent, seed, num_envs, bodies)
     progress_mode: str
     evaluations: list[dict[str, Any]] = field(default_factory=list)
+    evaluator: Evaluator | None = None  # built at the first evaluation; keeps the worlds' states at span starts
 
     @property
     def num_envs(self) -> int:
@@ -156,24 +164,37 @@ class Lifetime:
                         {**self.identity, "step": state.step, "config": lifetime_config(self.recorded_config)})
 
     def _evaluate(self, sacred_run: Any, step: int) -> None:
-        """Zero-shot scores on the held-out variants (``openworld.runner.evaluation``), logged and kept."""
-        evaluation = self.config.evaluation
-        held_out = held_out_variants(self.world.base, evaluation.split)
-        if not held_out:
+        """Zero-shot scores on the training and held-out variants (``openworld.runner.evaluation``), logged
+        and kept."""
+        if self.evaluator is None:
+            config = self.config
+            self.evaluator = Evaluator(self.world.base, config.evaluation.split, before=config.evaluation.before,
+                                       after=config.evaluation.after, num_envs=self.num_envs, seed=config.seed,
+                                       window=config.metrics.window, tolerance=config.metrics.tolerance)
+        if not self.evaluator.has_held_out:
             return
-        scores = evaluate(self.agent, held_out, steps=evaluation.steps, num_envs=self.num_envs,
-                          seed=self.config.seed)
-        for name, variant_scores in scores.items():
-            for metric in ("alive_fraction", "wellbeing"):
-                sacred_run.log_scalar(f"eval/{name}/{metric}", variant_scores[metric], step)
-            self.evaluations.append({"step": step, "variant": name, **variant_scores})
+        for record in self.evaluator.evaluate(self.agent):
+            for metric in ("alive_fraction", "mean_wellbeing"):
+                sacred_run.log_scalar(f"eval/{record['variant']}/{metric}", record[metric], step)
+            self.evaluations.append({"step": step, **record})
 
     def _finish(self, sacred_run: Any) -> dict[str, Any]:
         """Score the recording (``summary.json``), write the report, attach both to Sacred, print the table."""
         from openworld.scoring.monitor import summarize
 
         config, run_dir = self.config, self.run_dir
+        if config.evaluation.every and not any(record["step"] == config.steps for record in self.evaluations):
+            self._evaluate(sacred_run, config.steps)  # the agent as the lifetime leaves it (not checkpointed)
         extra: dict[str, Any] = {"evaluation": self.evaluations} if self.evaluations else {}  # zero-shot scores
+        if self.evaluations:
+            from openworld.scoring.generalization import generalization_section
+
+            last = [record for record in self.evaluations if record["step"] == self.evaluations[-1]["step"]]
+            generalization = generalization_section(last)
+            if generalization is not None:
+                extra["generalization"] = generalization
+        if self.world.variant is not None:  # a continual lifetime in a variant: its split, for the report
+            extra["split"] = variant_split(self.world.base, self.world.variant)
         if config.bodies > 1:  # "bodies" lists each body (slot = world * bodies + body)
             extra["bodies_per_world"] = config.bodies
         # lifetime_steps: the loop's steps, which world clocks pass by the death waits (the printed table says so).

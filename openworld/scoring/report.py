@@ -6,13 +6,14 @@ one) and agent, and aggregates each score across seeds as an interquartile mean 
 stratified-bootstrap confidence interval (:func:`openworld.scoring.stats.interquartile_mean_ci`). Writes
 into one output folder:
 
-* ``report.md``: a survival table, a table of survival by regime and a per-shift table, every cell
-  ``IQM [low, high]``;
+* ``report.md``: a survival table, a table of survival by regime, a per-shift table and, when runs
+  were evaluated on held-out variants, a generalization table; every cell ``IQM [low, high]``;
 * ``report.csv`` and ``report.json``: the same numbers, one row per group, metric and shift (or regime);
 * ``wellbeing.png`` and ``alive.png``: mean wellbeing and alive fraction over world time (IQM across
   seeds, with its confidence band) with the shifts marked (onsets as lines, gradual ramps as spans);
   ``shifts.png``: drops and recovery times per shift, of wellbeing and of the alive fraction;
-  ``survival.png``: alive fraction per world variant.
+  ``survival.png``: alive fraction per world variant; ``generalization.png`` (when runs were evaluated
+  on held-out variants): training vs held-out variants per world and agent.
 
 The scores and their table titles come from :mod:`openworld.scoring.scores`; the runs are read and
 grouped by :mod:`openworld.scoring.runs`, the plots drawn by :mod:`openworld.scoring.plots`.
@@ -53,6 +54,7 @@ from typing import Any
 
 from openworld.files import atomic_write_text
 from openworld.scoring import stats
+from openworld.scoring.generalization_report import comparison_rows, generalization_markdown, plot_generalization
 from openworld.scoring.plots import plot_alive, plot_shifts, plot_survival, plot_wellbeing
 from openworld.scoring.runs import Group, find_run_directories, load_groups, regime_scores, shift_scores
 from openworld.scoring.scores import REGIME_SCORES, RUN_SCORES, SHIFT_SCORES, Score
@@ -120,25 +122,30 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     out.mkdir(parents=True, exist_ok=True)
     config = {"reps": reps, "confidence": confidence, "seed": seed, "paths": [str(p) for p in paths]}
     written = [out / "report.md", out / "report.csv", out / "report.json"]
-    atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots))
+    generalization = comparison_rows(groups, reps, confidence, seed)  # training vs held-out variants
+    atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization))
     atomic_write_text(written[1], _csv_text(rows))
     document = {"config": config, "rows": rows, "unscored": [str(p) for p in unscored],
                 "groups": [{"world": g.world, "variant": g.variant, "agent": g.agent,
                             "seeds": [run["seed"] for run in g.runs], "runs": [str(d) for d in g.directories]}
-                           for g in groups]}
+                           for g in groups], "generalization": generalization}
     atomic_write_text(written[2], json.dumps(document, indent=1, allow_nan=False))
     if plots:
         written += [plot_wellbeing(groups, out / "wellbeing.png", confidence, seed),
                     plot_alive(groups, out / "alive.png", confidence, seed),
                     plot_shifts(groups, rows, out / "shifts.png"),
                     plot_survival(groups, rows, out / "survival.png", confidence)]
+    if plots and generalization:
+        written.append(plot_generalization(generalization, out / "generalization.png", confidence))
     return written
 
 
 # =============================================================================== tables
 def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], config: dict[str, Any],
-                    unscored: Sequence[Path] = (), plots: bool = True) -> str:
-    """The Markdown report: a survival table, survival by regime and a per-shift table."""
+                    unscored: Sequence[Path] = (), plots: bool = True,
+                    generalization: Sequence[dict[str, Any]] = ()) -> str:
+    """The Markdown report: a survival table, survival by regime, a per-shift table and, when runs were
+    evaluated on held-out variants, a generalization table (:mod:`openworld.scoring.generalization_report`)."""
     level = round(100 * config["confidence"])
     lines = ["# openworld report", "",
              f"{sum(len(g.runs) for g in groups)} runs from {', '.join(config['paths'])}. Every cell is the "
@@ -162,12 +169,15 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
         lines.append(f"| {g.label} | {g.agent} | {len(g.runs)} | " + " | ".join(cells) + " |")
     lines += _regime_table(groups, index)
     lines += _shift_table(rows, index)
+    lines += generalization_markdown(generalization, config["confidence"])
     if unscored:
         lines += ["", "Recordings without a summary (not included): " + ", ".join(f"`{p}`" for p in unscored)]
     if plots:
         lines += ["", "## Plots", "", "![mean wellbeing over world time](wellbeing.png)", "",
                   "![alive fraction over world time](alive.png)", "",
                   "![drop and recovery time per shift](shifts.png)", "", "![alive fraction](survival.png)"]
+        if generalization:
+            lines += ["", "![training vs held-out variants](generalization.png)"]
     return "\n".join(lines)
 
 

@@ -6,9 +6,13 @@ those parts, moving predators with the same function as a full step
 (:func:`~openworld.world.hazards.move_predators`), so the result equals stepping the world idle.
 Worlds with custom rules never come here: their rules may act on an empty world, so the engine runs
 their full steps instead.
+
+:func:`run_without_bodies` uses it to bring worlds to a late clock cheaply (held-out evaluation).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +22,9 @@ from openworld.world.maps import MapWriter
 from openworld.world.params import ParameterTable
 from openworld.world.shifts import ShiftSchedule
 from openworld.world.state import WorldState
+
+if TYPE_CHECKING:
+    from openworld.world.engine import Engine
 
 
 def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: ShiftSchedule,
@@ -46,9 +53,11 @@ def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: Sh
     params = table.build(schedule.values(clock))
     # All the draws at once: the same stream as one (2, B, P) draw per step of a full step's hazards.
     draws = rng.random((steps, 2) + pred.shape) if params.any_predators or shifting else None
+    valid_until = schedule.constant_until(int(clock.min()))  # the parameters hold for clocks below this
     for k in range(steps):
-        if shifting and k:
+        if shifting and k and int(clock.max()) + k >= valid_until:  # rebuilt only at a breakpoint
             params = table.build(schedule.values(clock + k))
+            valid_until = schedule.constant_until(int(clock.min()) + k)
         if params.any_predators and draws is not None:
             pred = move_predators(s, grid, pred, base, draws[k], params)
         while events and events[0][0] == k:  # events firing as this step ends
@@ -58,3 +67,27 @@ def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: Sh
             maps.apply_event(s, w, event, schedule.values(np.array([at]))[0])
     s.pred_cell[worlds] = pred
     s.clock[worlds] += steps
+
+
+def run_without_bodies(engine: Engine, clock: int) -> None:
+    """Take every body out of the engine's worlds and let them run on their own until ``clock``, where the
+    bodies come back, freshly spawned (start vitals, random cells).
+
+    How held-out evaluation reaches a late shift cheaply: the world lives its clock (predators, map
+    events, parameters, custom rules) with nobody eating, so at ``clock`` its resources are as regrowth
+    left them, untouched by any body. Without custom rules this is the fast path above (a fraction of a
+    second for 20,000 steps of 16 worlds); with them every step runs in full (Drought-v0: about 3,000
+    steps a second).
+
+    Raises:
+        ValueError: if the worlds' clocks differ or ``clock`` is behind them.
+    """
+    s = engine.state
+    if int(s.clock.min()) != int(s.clock.max()) or clock < int(s.clock[0]):
+        raise ValueError(f"run_without_bodies needs the worlds at one clock not after {clock}, "
+                         f"got clocks {sorted(set(s.clock.tolist()))}")
+    s.alive[:] = False
+    s.vitals[:] = 0.0
+    s.respawn_at[:] = clock
+    engine.advance_worlds(np.arange(engine.num_worlds), clock - int(s.clock[0]))
+    engine.respawn_when_ready(np.ones_like(s.alive))

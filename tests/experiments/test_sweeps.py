@@ -81,20 +81,28 @@ def test_mongo_observer_records_the_run(tmp_path: Path, run_in_process) -> None:
 
 
 def test_evaluation_on_held_out_variants_never_feeds_learning(tmp_path: Path, run_in_process) -> None:
-    base = ["world=seasons", "agent=forager", "steps=300", "num_envs=2", "report=off", "progress=off",
-            "log_every=150"]
-    assert run_in_process([*base, "evaluation.every=150", "evaluation.steps=50", "hydra.run.dir=evaluated"]) == 0
+    base = ["world=seasons", "agent=random", "steps=300", "num_envs=2", "report=off", "progress=off",
+            "log_every=150", "metrics.window=50"]
+    assert run_in_process([*base, "evaluation.every=150", "evaluation.before=100", "evaluation.after=100",
+                           "hydra.run.dir=evaluated"]) == 0
     assert run_in_process([*base, "hydra.run.dir=plain"]) == 0
     evaluated = json.loads((tmp_path / "evaluated" / "summary.json").read_text())
     plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
     scores = evaluated.pop("evaluation")
+    assert evaluated.pop("generalization")["step"] == 300
     assert evaluated == plain  # the lifetime is the same with and without evaluations
     for name, column in read_recording(tmp_path / "plain").columns.items():
         np.testing.assert_array_equal(read_recording(tmp_path / "evaluated").columns[name], column, err_msg=name)
     from openworld.variants import world_variants
 
-    held_out = set(world_variants("seasons").split("heldout").names)
-    assert {score["variant"] for score in scores} == held_out and {score["step"] for score in scores} == {150, 300}
+    evaluated_names = set(world_variants("seasons").split("heldout").names) | set(
+        world_variants("seasons").split("train").names)
+    assert {score["variant"] for score in scores} == evaluated_names
+    assert {score["step"] for score in scores} == {150, 300}
+    # Each variant's first winter is reached and scored (at 10,000; at 15,000 in the long year, 4,000 in the short).
+    winters = {score["variant"]: [s["t"] for s in score["shifts"] if s["name"] == "winter"] for score in scores}
+    assert winters["heldout_seeds"] == [10000] and winters["train_long_year"] == [15000]
+    assert winters["heldout_short_year"] == [4000]
     metrics = json.loads((tmp_path / "evaluated" / "sacred" / "1" / "metrics.json").read_text())
-    for name in held_out:
+    for name in evaluated_names:
         assert metrics[f"eval/{name}/alive_fraction"]["steps"] == [150, 300]

@@ -132,3 +132,22 @@ def test_import_does_not_load_rliable() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert completed.returncode == 0, completed.stderr
+
+
+def test_mean_difference_is_the_generalization_gap_with_an_independent_bootstrap() -> None:
+    from openworld.scoring.metrics import generalization_gap
+
+    x, y = [0.75, 0.25, 0.5], [0.25, 0.25]
+    point, low, high = stats.mean_difference_ci(x, y, reps=REPS)
+    assert point == generalization_gap(x, y) == 0.25
+    assert low <= point <= high and low < high
+    # Resamples of constant sets are the sets themselves: the interval collapses to the point.
+    assert stats.mean_difference_ci([1.0, 1.0], [0.0, 0.0, 0.0], reps=REPS) == (1.0, 1.0, 1.0)
+    assert stats.mean_difference_ci(x, y, reps=REPS, seed=3) == stats.mean_difference_ci(x, y, reps=REPS, seed=3)
+
+
+def test_mean_difference_refuses_tasks_and_empty_sets() -> None:
+    with pytest.raises(ValueError, match="must be 1-D"):
+        stats.mean_difference_ci([[1.0, 2.0]], [[0.0, 1.0]], reps=REPS)
+    with pytest.raises(ValueError, match="y_scores"):
+        stats.mean_difference_ci([1.0], [], reps=REPS)
