@@ -88,7 +88,8 @@ class Entity(IntEnum):
 
 
 class ResourceKind(IntEnum):
-    """The shared catalogue of resource kinds: a world's ``resources:`` keys are names from it.
+    """The shared catalogue of resource kinds: each of a world's ``resources:`` is one of them (its key,
+    or the ``kind:`` it declares: ``kelp: {kind: seaweed, ...}``).
 
     A kind's value is its observation code while available; while it regrows its code is
     ``value + RESOURCE_CAPACITY`` (see :data:`ViewChannel.RESOURCE`). What a kind *does* (nutrition,
@@ -112,6 +113,8 @@ class ResourceKind(IntEnum):
     TOADSTOOL = 10
     DATE = 11
     CACTUS = 12
+    SHELLFISH = 13
+    SEAWEED = 14
 
 
 RESOURCE_KINDS: dict[str, ResourceKind] = {kind.name.lower(): kind for kind in ResourceKind}

@@ -68,6 +68,9 @@ class ResourceSpec:
     regrow: float = number_field(0.01, 0.0, 1.0, doc="per-step probability that a depleted cell regrows")
     effects: VitalEffects = field(default_factory=VitalEffects)
     color: tuple[int, int, int] = field(default=(200, 40, 40), metadata={"static": True, "lo": 0, "hi": 255})
+    # The catalogue kind it is (openworld.enums.ResourceKind), which fixes its observation code; None: the
+    # resource's own name is the kind. Lets a world call its seaweed "kelp" and still show code SEAWEED.
+    kind: str | None = field(default=None, metadata={"static": True})
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ class WorldSpec:
     @property
     def resource_kinds(self) -> tuple[ResourceKind, ...]:
         """The catalogue kind of each resource, in the order of ``resources:`` (the engine's index)."""
-        return tuple(RESOURCE_KINDS[name] for name in self.resources)
+        return tuple(RESOURCE_KINDS[resource.kind or name] for name, resource in self.resources.items())
 
     @property
     def vital_max(self) -> tuple[float, ...]:
@@ -267,8 +270,14 @@ def _check_semantics(spec: WorldSpec) -> None:
     m = spec.map
     if m.water + m.rock + m.sand + m.forest > 1.0:
         fail(src, "map", "water + rock + sand + forest fractions exceed 1")
+    kind_of: dict[str, str] = {}  # kind -> the first resource of that kind
     for name, res in spec.resources.items():
-        _check_resource_kind(src, name)
+        _check_resource_kind(src, name, res.kind)
+        kind = res.kind or name
+        if kind in kind_of:  # two resources would show the same code, yet act differently
+            fail(src, f"resources.{name}", f"is kind '{kind}', as resources.{kind_of[kind]} is already; each "
+                 "kind appears once in a world (an agent could not tell them apart)")
+        kind_of[kind] = name
         for i, terrain in enumerate(res.grows_on):
             if terrain not in terrain_names:
                 close = difflib.get_close_matches(terrain, terrain_names, n=1)
@@ -287,16 +296,21 @@ def _check_semantics(spec: WorldSpec) -> None:
         check_variants(spec)
 
 
-def _check_resource_kind(source: str, name: str) -> None:
-    """A world's resource names are kinds of the shared catalogue (:class:`~openworld.enums.ResourceKind`)."""
-    if name in RESOURCE_KINDS:
+def _check_resource_kind(source: str, name: str, declared: str | None) -> None:
+    """Each of a world's resources is a kind of the shared catalogue (:class:`~openworld.enums.ResourceKind`):
+    its ``kind:``, or its name when it declares none."""
+    kind = declared or name
+    if kind in RESOURCE_KINDS:
         return
-    close = difflib.get_close_matches(name.lower(), list(RESOURCE_KINDS), n=1)
+    close = difflib.get_close_matches(kind.lower(), list(RESOURCE_KINDS), n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    fail(source, f"resources.{name}",
-         f"unknown resource kind '{name}' ({hint}kinds: {', '.join(RESOURCE_KINDS)}). Every world names its "
-         "resources from one catalogue so that a code means the same kind in every world; to add a kind, "
-         "append it to openworld.enums.ResourceKind with the next free code (docs/worlds.md, 'Observation codes')")
+    path = f"resources.{name}.kind" if declared else f"resources.{name}"
+    rename = "" if declared else \
+        f"keep the name '{name}' and declare the kind it is (`{name}: {{kind: <kind>, ...}}`), or "
+    fail(source, path,
+         f"unknown resource kind '{kind}' ({hint}kinds: {', '.join(RESOURCE_KINDS)}). Every world's resources are "
+         f"kinds of one catalogue, so that a code means the same kind in every world: {rename}append a kind to "
+         "openworld.enums.ResourceKind with the next free code (docs/worlds.md, 'Observation codes')")
 
 
 def apply_variant(spec: WorldSpec, name: str) -> WorldSpec:

@@ -21,7 +21,7 @@ description: |
   A kelp bed whose current strengthens at step 100.
 map: {size: [12, 12]}
 resources:
-  kelp: {grows_on: [grass, water], density: 0.3, regrow: 0.02, effects: {food: 3.0, water: 3.0}}
+  kelp: {kind: seaweed, grows_on: [grass, water], density: 0.3, regrow: 0.02, effects: {food: 3.0, water: 3.0}}
 rule_modules: [current.py]
 rules:
   kelpbed-current-v0: {strength: 0.0}

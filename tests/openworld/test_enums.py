@@ -28,7 +28,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "worlds.md"
 PUBLISHED = {
     Terrain: {"VOID": 0, "GRASS": 1, "SAND": 2, "FOREST": 3, "ROCK": 4, "WATER": 5},
     ResourceKind: {"BERRY": 1, "MUSHROOM": 2, "WATER": 3, "SPRING": 4, "APPLE": 5, "NUT": 6, "ROOT": 7,
-                   "FISH": 8, "HERB": 9, "TOADSTOOL": 10, "DATE": 11, "CACTUS": 12},
+                   "FISH": 8, "HERB": 9, "TOADSTOOL": 10, "DATE": 11, "CACTUS": 12,
+                   "SHELLFISH": 13, "SEAWEED": 14},
     Entity: {"NONE": 0, "SELF_NORTH": 1, "SELF_EAST": 2, "SELF_SOUTH": 3, "SELF_WEST": 4, "BODY": 5, "PREDATOR": 6},
     Vital: {"HEALTH": 0, "FOOD": 1, "WATER": 2, "ENERGY": 3},
     Action: {"NOOP": 0, "NORTH": 1, "EAST": 2, "SOUTH": 3, "WEST": 4, "INTERACT": 5, "REST": 6},

@@ -27,7 +27,7 @@ description: |
   A test world of one's own.
 map: {size: [12, 12]}
 resources:
-  limpet: {grows_on: [grass, sand], density: 0.2, regrow: 0.02, effects: {food: 3.0}}
+  limpet: {kind: shellfish, grows_on: [grass, sand], density: 0.2, regrow: 0.02, effects: {food: 3.0}}
   water: {grows_on: [water], density: 1.0, regrow: 0.05, effects: {water: 4.0}}
 rule_modules: [RULE_MODULE]
 rules:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +98,8 @@ class Group:
         self.obs = next_obs
 
     def drops(self, shift_steps: list[int], kinds: list[str]) -> list[float]:
-        per_world = [[scores["drop"] for scores in metrics.shift_metrics(
+        # nan: a shift followed by another within WINDOW steps is unobserved (Shiftlands' quick schedule).
+        per_world = [[math.nan if scores["drop"] is None else scores["drop"] for scores in metrics.shift_metrics(
             self.wellbeing[:, i], shift_steps, kinds, window=WINDOW)] for i in range(NUM_WORLDS)]
         return np.mean(np.reshape(per_world, (NUM_WORLDS, len(shift_steps))), axis=0).tolist()
 

@@ -187,7 +187,25 @@ def test_an_unknown_resource_kind_is_refused_with_the_nearest_kind_and_how_to_ad
     message = spec_error("name: T\nresources: {berry: {}, berri: {}}")
     assert ": resources.berri: unknown resource kind 'berri'" in message
     assert "did you mean 'berry'?" in message
-    assert "append it to openworld.enums.ResourceKind" in message
+    assert "append a kind to openworld.enums.ResourceKind" in message
+    assert "keep the name 'berri' and declare the kind it is" in message
+
+
+def test_a_resource_may_keep_its_own_name_and_declare_its_kind() -> None:
+    spec = load_spec_text("name: T\nresources: {kelp: {kind: seaweed, grows_on: [water]}, berry: {}}")
+    assert spec.resource_names == ("kelp", "berry")
+    assert spec.resource_kinds == (ResourceKind.SEAWEED, ResourceKind.BERRY)
+
+
+def test_a_declared_kind_outside_the_catalogue_is_refused_at_its_key() -> None:
+    message = spec_error("name: T\nresources: {kelp: {kind: seawed}}")
+    assert ": resources.kelp.kind: unknown resource kind 'seawed'" in message
+    assert "did you mean 'seaweed'?" in message
+
+
+def test_a_kind_appears_once_per_world() -> None:
+    message = spec_error("name: T\nresources: {berry: {}, bilberry: {kind: berry}}")
+    assert ": resources.bilberry: is kind 'berry', as resources.berry is already" in message
 
 
 def test_an_unknown_resource_kind_without_near_miss_lists_the_kinds() -> None:
