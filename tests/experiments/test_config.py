@@ -79,6 +79,8 @@ def test_experiment_presets_compose(compose) -> None:
         adaptation = hydra_compose(config_name="config", overrides=["experiment=adaptation"], return_hydra_config=True)
     assert adaptation.world.id == "Shiftlands-v0"
     assert dict(adaptation.hydra.sweeper.params) == {"agent": "forager,fixed-forager", "seed": "0,1,2,3,4"}
+    generalization = compose(["experiment=generalization"])
+    assert generalization.world.id == "Blight-v0" and generalization.evaluation.every == generalization.steps
 
 
 def test_prior_group_exists_and_is_empty_by_default(compose) -> None:
