@@ -65,6 +65,8 @@ _documented: list[DocumentedOutputs] = []
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
     if any("documented_outputs" in getattr(item, "fixturenames", ()) for item in session.items):
         _documented.append(DocumentedOutputs())
 
