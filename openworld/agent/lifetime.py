@@ -129,3 +129,30 @@ def live(envs: VectorEnv, agent: Agent, steps: int, *, seed: int | None = None, 
         if on_step is not None:
             stopped = bool(on_step(state.step + lived, transition))
     return LifetimeResult(LifetimeState(state.step + lived, obs), lived, deaths, time.perf_counter() - start, stopped)
+
+
+class StepRecord:
+    """In-memory per-step streams of a short lifetime in ``num_envs`` worlds (one body each): pass it as
+    :func:`live`'s ``on_step``; row ``done - 1`` holds the step that made ``done`` steps.
+
+    For lifetimes short enough to keep whole (the demo, held-out evaluation spans); a run records into a
+    :class:`~openworld.scoring.monitor.Monitor` on disk instead.
+
+    Attributes:
+        alive: ``(steps, num_envs)`` bool, alive after the step.
+        wellbeing: ``(steps, num_envs)`` float, :func:`~openworld.scoring.metrics.observed_wellbeing`.
+        deaths: ``(steps, num_envs)`` bool, died in the step.
+    """
+
+    def __init__(self, steps: int, num_envs: int) -> None:
+        self.alive = np.zeros((steps, num_envs), bool)
+        self.wellbeing = np.zeros((steps, num_envs))
+        self.deaths = np.zeros((steps, num_envs), bool)
+
+    def __call__(self, done: int, transition: Transition) -> None:
+        from openworld.scoring.metrics import observed_wellbeing
+
+        info = transition.info
+        self.alive[done - 1] = info["alive"]
+        self.wellbeing[done - 1] = observed_wellbeing(info["alive"], transition.next_obs["vitals"])
+        self.deaths[done - 1] = info["events"]["death"]

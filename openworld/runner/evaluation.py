@@ -184,22 +184,13 @@ class Evaluator:
 
     def _live_span(self, agent: FrozenAgent, variant: EvaluatedVariant, seeds: list[int], start: int,
                    end: int) -> Span:
-        from openworld.agent.lifetime import LifetimeState, live
+        from openworld.agent.lifetime import LifetimeState, StepRecord, live
         from openworld.envs.vector import OpenWorldVectorEnv
         from openworld.world.fast_forward import run_without_bodies
 
         envs = OpenWorldVectorEnv(self.num_envs, world=variant.spec, on_death="respawn")
         steps = end - start
-        alive = np.zeros((steps, self.num_envs), bool)
-        wellbeing = np.zeros((steps, self.num_envs))
-        deaths = np.zeros((steps, self.num_envs), bool)
-
-        def record(done: int, transition: Any) -> None:
-            info = transition.info
-            alive[done - 1] = info["alive"]
-            wellbeing[done - 1] = metrics.observed_wellbeing(info["alive"], transition.next_obs["vitals"])
-            deaths[done - 1] = info["events"]["death"]
-
+        record = StepRecord(steps, self.num_envs)
         try:
             envs.reset(seed=seeds)
             key = (variant.name, start)
@@ -212,4 +203,4 @@ class Evaluator:
             onsets = [(e.t, e.kind, e.name) for e in envs.engine.schedule.events(start, end)]
         finally:
             envs.close()
-        return Span(start, seeds, alive, wellbeing, deaths, onsets)
+        return Span(start, seeds, record.alive, record.wellbeing, record.deaths, onsets)

@@ -110,8 +110,8 @@ def score_variant(spans: Sequence[Span], *, window: int, tolerance: float) -> di
     per_world = {"alive_fraction": alive.mean(axis=0), "mean_wellbeing": wellbeing.mean(axis=0),
                  "deaths_per_10k": deaths.sum(axis=0) * metrics.DEATH_RATE_STEPS / steps}
     shifts: list[dict[str, Any]] = []
-    world_drops: list[npt.NDArray[np.float64]] = []
-    world_alive_drops: list[npt.NDArray[np.float64]] = []
+    # Each world's observed shift drops over all spans (an unobserved shift has none), for the units.
+    world_drops: dict[str, list[list[float]]] = {"drop": [[] for _ in seeds], "alive_drop": [[] for _ in seeds]}
     for span in spans:
         events = span.scored_onsets()
         if not events:
@@ -120,29 +120,20 @@ def score_variant(spans: Sequence[Span], *, window: int, tolerance: float) -> di
         kinds = [kind for _, _, kind, _ in events]
         mean_scores = metrics.shift_metrics(span.wellbeing.mean(axis=1), rows, kinds, window, tolerance)
         alive_scores = metrics.shift_metrics(span.alive.mean(axis=1), rows, kinds, window, tolerance)
-        for score, alive_score, (row, t, kind, name) in zip(mean_scores, alive_scores, events, strict=True):
-            later = [other for other in rows if other > row]
+        for score, alive_score, (_, t, kind, name) in zip(mean_scores, alive_scores, events, strict=True):
             shifts.append({"t": t, "kind": kind, "name": name, "baseline": score["baseline"], "drop": score["drop"],
                            "recovery_time": score["recovery_time"], "censored": score["censored"],
-                           "regret": score["regret"], "observed_steps": (later[0] if later else span.steps) - row,
+                           "regret": score["regret"], "observed_steps": score["observed_steps"],
                            "alive_drop": alive_score["drop"]})
         for column in range(len(seeds)):
-            world = metrics.shift_metrics(span.wellbeing[:, column], rows, kinds, window, tolerance)
-            alive_world = metrics.shift_metrics(span.alive[:, column].astype(np.float64), rows, kinds, window,
-                                                tolerance)
-            world_drops.append(np.array([s["drop"] for s in world]))
-            world_alive_drops.append(np.array([s["drop"] for s in alive_world]))
+            for key, stream in (("drop", span.wellbeing[:, column]), ("alive_drop", span.alive[:, column])):
+                world = metrics.shift_metrics(stream.astype(np.float64), rows, kinds, window, tolerance)
+                world_drops[key][column] += [s["drop"] for s in world if s["drop"] is not None]
     units: dict[str, Any] = {"seeds": sorted(set(seeds))}
     for key, values in per_world.items():
         units[key] = _by_seed(seeds, values)
-    if world_drops:
-        # world_drops holds one array per (span, world), span-major: gather each world's shifts.
-        n = len(seeds)
-        for key, drops in (("drop", world_drops), ("alive_drop", world_alive_drops)):
-            per_column = np.array([np.mean(np.concatenate(drops[column::n])) for column in range(n)])
-            units[key] = _by_seed(seeds, per_column)
-    else:
-        units["drop"] = units["alive_drop"] = None
+    for key, drops in world_drops.items():
+        units[key] = _by_seed(seeds, np.array([np.mean(d) for d in drops])) if all(drops) else None
     return {"steps": steps, "spans": [[span.start, span.start + span.steps] for span in spans],
             **{key: float(np.mean(values)) for key, values in per_world.items()},
             "shifts": shifts, "units": units}

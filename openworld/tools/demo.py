@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from openworld.agent.lifetime import live
-from openworld.agent.protocol import Transition, make_agent
+from openworld.agent.lifetime import StepRecord, live
+from openworld.agent.protocol import make_agent
 from openworld.registry import resolve_world_id
 from openworld.scoring import metrics
 from openworld.world.shifts import ShiftSchedule, describe
@@ -41,25 +41,16 @@ def run_demo(world: str = "Shiftlands-v0", agent: str = "forager", steps: int = 
     envs = gym.make_vec(f"openworld/{world_id}", num_envs=num_envs, vectorization_mode="vector_entry_point",
                         on_death="respawn")
     policy = make_agent(agent, envs.single_observation_space, envs.single_action_space, num_envs, seed=seed)
-    alive = np.zeros((steps, num_envs), dtype=bool)
-    wellbeing = np.zeros((steps, num_envs))
-    deaths = np.zeros((steps, num_envs), dtype=bool)
-
-    def record(done: int, transition: Transition) -> None:
-        t, info = done - 1, transition.info
-        alive[t] = info["alive"]
-        deaths[t] = info["events"]["death"]
-        wellbeing[t] = metrics.observed_wellbeing(info["alive"], transition.next_obs["vitals"])
-
+    record = StepRecord(steps, num_envs)
     seconds = live(envs, policy, steps, seed=seed, on_step=record).seconds
     schedule = ShiftSchedule(envs.unwrapped.world_spec)  # type: ignore[attr-defined]
     # Step t of the stream is world time t + 1 (clocks stay aligned with on_death="respawn").
     events = schedule.events(1, steps)
     times, kinds = [e.t - 1 for e in events], [f"{e.kind}:{e.name}" for e in events]
     # Scored like a run's summary (openworld.scoring.summary): on the mean stream over worlds.
-    shifts = metrics.shift_metrics(wellbeing.mean(axis=1), times, kinds, window=window)
+    shifts = metrics.shift_metrics(record.wellbeing.mean(axis=1), times, kinds, window=window)
     envs.close()
-    return DemoResult(world_id, agent, steps, alive, wellbeing, deaths, shifts, seconds)
+    return DemoResult(world_id, agent, steps, record.alive, record.wellbeing, record.deaths, shifts, seconds)
 
 
 def format_demo(result: DemoResult, window: int = 500) -> str:

@@ -48,16 +48,18 @@ def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: Sh
     events = sorted((int(t - 1 - c), int(w), event) for w, c in zip(worlds, clock, strict=True)
                     for t, event in schedule.map_events_between(int(c), int(c) + steps)) \
         if schedule.has_map_events else []
-    # Parameters are rebuilt per step only if a breakpoint falls inside the fast-forward.
-    shifting = int(clock.max()) + steps >= schedule.constant_until(int(clock.min()))
+    # The parameters hold for clocks below valid_until; they are rebuilt only at a breakpoint, and
+    # only if one falls inside the fast-forward.
+    earliest, latest = int(clock.min()), int(clock.max())
+    valid_until = schedule.constant_until(earliest)
+    shifting = latest + steps >= valid_until
     params = table.build(schedule.values(clock))
     # All the draws at once: the same stream as one (2, B, P) draw per step of a full step's hazards.
     draws = rng.random((steps, 2) + pred.shape) if params.any_predators or shifting else None
-    valid_until = schedule.constant_until(int(clock.min()))  # the parameters hold for clocks below this
     for k in range(steps):
-        if shifting and k and int(clock.max()) + k >= valid_until:  # rebuilt only at a breakpoint
+        if shifting and k and latest + k >= valid_until:
             params = table.build(schedule.values(clock + k))
-            valid_until = schedule.constant_until(int(clock.min()) + k)
+            valid_until = schedule.constant_until(earliest + k)
         if params.any_predators and draws is not None:
             pred = move_predators(s, grid, pred, base, draws[k], params)
         while events and events[0][0] == k:  # events firing as this step ends
