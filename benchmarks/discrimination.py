@@ -96,25 +96,27 @@ def discrimination(summaries: Sequence[dict[str, Any]], steps: Mapping[str, int]
         blight = [x for s in runs for x in s["shifts"] if x["name"] == "blight" and x["observed_steps"] >= s["window"]]
         if len(blight) == len(runs):
             rows[agent]["drop"] = ci([b["drop"] for b in blight])
-            rows[agent]["recovery"] = ci([float(b["observed_steps"] if b["censored"] else b["recovery_time"])
-                                          for b in blight])
-            censored[agent] = sum(b["censored"] for b in blight)
+            rows[agent]["deficit"] = ci([b["deficit"] for b in blight])
+            rows[agent]["return"] = ci([float(b["observed_steps"] if b["return_censored"] else b["sustained_return"])
+                                        for b in blight])
+            censored[agent] = sum(b["return_censored"] for b in blight)
     first = summaries[0]
     seeds = len([s for s in summaries if s["agent"] == first["agent"]])
     lines = [f"{WORLD}: {seeds} seeds per agent, each a run in {first['num_bodies']} world(s) (on_death=terminate); "
              f"IQM across seeds [95% CI]; shift scores with W = {first['window']} steps.", "",
              f"| agent | steps lived | alive fraction | deaths / 10k steps | mean wellbeing | drop at blight "
-             f"(t={BLIGHT_T}) | recovery time at blight |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             f"(t={BLIGHT_T}) | deficit after it | sustained return |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for agent in AGENTS:
         r = rows[agent]
         drop = fmt(r["drop"]) if "drop" in r else "—"
-        recovery = "—"
-        if "recovery" in r:
-            recovery = ("≥ " if censored[agent] else "") + fmt(r["recovery"], 0) + \
+        deficit = fmt(r["deficit"]) if "deficit" in r else "—"
+        back = "—"
+        if "return" in r:
+            back = ("≥ " if censored[agent] else "") + fmt(r["return"], 0) + \
                 (f" ({censored[agent]} censored)" if censored[agent] else "")
         lines.append(f"| {agent} | {steps[agent]:,} | {fmt(r['alive'])} | {fmt(r['deaths'], 1)} | "
-                     f"{fmt(r['wellbeing'])} | {drop} | {recovery} |")
+                     f"{fmt(r['wellbeing'])} | {drop} | {deficit} | {back} |")
     fixed = rows["fixed-forager"]
     checks = {
         "forager alive fraction above random, CIs disjoint": rows["forager"]["alive"][1] > rows["random"]["alive"][2],

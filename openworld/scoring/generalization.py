@@ -31,18 +31,25 @@ import numpy as np
 import numpy.typing as npt
 
 from openworld.scoring import metrics, stats
+from openworld.scoring.summary import ALIVE, SHIFT_KEYS
 
 GAP_SCORES: tuple[tuple[str, bool], ...] = (
     ("alive_fraction", True),
     ("mean_wellbeing", True),
     ("drop", False),
+    ("deficit", False),
     ("alive_drop", False),
+    ("alive_deficit", False),
 )
 """The scores compared between training and held-out variants, with whether higher is better.
 
-``drop`` is the wellbeing drop of :func:`~openworld.scoring.metrics.shift_metrics` and ``alive_drop``
-the same formula on the alive stream (the fraction of worlds alive), each averaged over a unit's
-shifts; they are compared only when both splits have shifts."""
+``drop`` (the first window) and ``deficit`` (the whole span after the onset) are the wellbeing scores of
+:func:`~openworld.scoring.metrics.shift_metrics`, ``alive_drop`` and ``alive_deficit`` the same formulas on
+the alive stream (the fraction of worlds alive), each averaged over a unit's shifts; they are compared only
+when both splits have shifts."""
+
+UNIT_SHIFT_SCORES: tuple[str, ...] = ("drop", "deficit")
+"""The shift scores kept per unit, of wellbeing and (prefixed ``alive_``) of the alive stream."""
 
 
 GAP_REPS: int = 500
@@ -82,18 +89,20 @@ def score_variant(spans: Sequence[Span], *, window: int, tolerance: float) -> di
     Survival and mean wellbeing pool every span's steps; ``alive_fraction``, ``mean_wellbeing`` and
     ``deaths_per_10k`` at the top are means over the worlds (as the summary's are over bodies). Each
     shift is scored on the span's mean wellbeing stream over worlds (the summary's convention), with
-    ``observed_steps`` (steps from the onset to the next onset or the span's end) and ``alive_drop``
-    (the drop of the mean alive stream).
+    the scores of a summary's shift records (:data:`~openworld.scoring.summary.SHIFT_KEYS`, ``observed_steps``:
+    steps from the onset to the next onset or the span's end, ``observed``, and the same scores of the mean
+    alive stream, prefixed ``alive_``).
 
     Args:
         spans: the variant's spans, all with the same worlds (seeds in the same order).
         window: ``W`` of the shift scores.
-        tolerance: ``eps`` of the recovery test.
+        tolerance: ``eps`` of the return and adaptation bands.
 
     Returns:
         ``{"steps", "spans", "alive_fraction", "mean_wellbeing", "deaths_per_10k", "shifts", "units"}``;
         ``units`` holds ``seeds`` and, per unit, ``alive_fraction``, ``mean_wellbeing``, ``deaths_per_10k``,
-        and ``drop`` and ``alive_drop`` (means over the unit's shifts; None without shifts).
+        and ``drop``, ``deficit``, ``alive_drop`` and ``alive_deficit`` (means over the unit's shifts; None
+        without shifts).
 
     Raises:
         ValueError: on no span, or spans whose worlds differ.
@@ -110,8 +119,9 @@ def score_variant(spans: Sequence[Span], *, window: int, tolerance: float) -> di
     per_world = {"alive_fraction": alive.mean(axis=0), "mean_wellbeing": wellbeing.mean(axis=0),
                  "deaths_per_10k": deaths.sum(axis=0) * metrics.DEATH_RATE_STEPS / steps}
     shifts: list[dict[str, Any]] = []
-    # Each world's observed shift drops over all spans (an unobserved shift has none), for the units.
-    world_drops: dict[str, list[list[float]]] = {"drop": [[] for _ in seeds], "alive_drop": [[] for _ in seeds]}
+    # Each world's observed shift scores over all spans (an unobserved shift has none), for the units.
+    unit_keys = [*UNIT_SHIFT_SCORES, *(ALIVE + key for key in UNIT_SHIFT_SCORES)]
+    world_scores: dict[str, list[list[float]]] = {key: [[] for _ in seeds] for key in unit_keys}
     for span in spans:
         events = span.scored_onsets()
         if not events:
@@ -121,19 +131,19 @@ def score_variant(spans: Sequence[Span], *, window: int, tolerance: float) -> di
         mean_scores = metrics.shift_metrics(span.wellbeing.mean(axis=1), rows, kinds, window, tolerance)
         alive_scores = metrics.shift_metrics(span.alive.mean(axis=1), rows, kinds, window, tolerance)
         for score, alive_score, (_, t, kind, name) in zip(mean_scores, alive_scores, events, strict=True):
-            shifts.append({"t": t, "kind": kind, "name": name, "baseline": score["baseline"], "drop": score["drop"],
-                           "recovery_time": score["recovery_time"], "censored": score["censored"],
-                           "regret": score["regret"], "observed_steps": score["observed_steps"],
-                           "alive_drop": alive_score["drop"]})
+            shifts.append({"t": t, "kind": kind, "name": name, **{key: score[key] for key in SHIFT_KEYS},  # type: ignore[literal-required]
+                           "observed_steps": score["observed_steps"], "observed": score["observed"],
+                           **{ALIVE + key: alive_score[key] for key in SHIFT_KEYS}})  # type: ignore[literal-required]
         for column in range(len(seeds)):
-            for key, stream in (("drop", span.wellbeing[:, column]), ("alive_drop", span.alive[:, column])):
+            for prefix, stream in (("", span.wellbeing[:, column]), (ALIVE, span.alive[:, column])):
                 world = metrics.shift_metrics(stream.astype(np.float64), rows, kinds, window, tolerance)
-                world_drops[key][column] += [s["drop"] for s in world if s["drop"] is not None]
+                for key in UNIT_SHIFT_SCORES:
+                    world_scores[prefix + key][column] += [s[key] for s in world if s[key] is not None]  # type: ignore[literal-required]
     units: dict[str, Any] = {"seeds": sorted(set(seeds))}
     for key, values in per_world.items():
         units[key] = _by_seed(seeds, values)
-    for key, drops in world_drops.items():
-        units[key] = _by_seed(seeds, np.array([np.mean(d) for d in drops])) if all(drops) else None
+    for key, scores in world_scores.items():
+        units[key] = _by_seed(seeds, np.array([np.mean(d) for d in scores])) if all(scores) else None
     return {"steps": steps, "spans": [[span.start, span.start + span.steps] for span in spans],
             **{key: float(np.mean(values)) for key, values in per_world.items()},
             "shifts": shifts, "units": units}

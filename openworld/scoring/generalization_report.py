@@ -41,7 +41,8 @@ from openworld.scoring.generalization import GAP_SCORES
 from openworld.scoring.runs import Group
 
 TITLES = {"alive_fraction": "alive fraction", "mean_wellbeing": "mean wellbeing", "drop": "drop (wellbeing)",
-          "alive_drop": "drop (alive fraction)"}
+          "deficit": "deficit (wellbeing)", "alive_drop": "drop (alive fraction)",
+          "alive_deficit": "deficit (alive fraction)"}
 
 
 def generalization_rows(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS,

@@ -21,7 +21,7 @@ Example:
     >>> vitals = np.array([[1.0]] * 4 + [[0.5]] * 4)  # one vital, halved at step 4
     >>> stream = metrics.wellbeing(alive, vitals, np.array([1.0]))
     >>> scores = metrics.shift_metrics(stream, [4], ["abrupt"], window=2)
-    >>> scores[0]["drop"], scores[0]["censored"]
+    >>> scores[0]["drop"], scores[0]["return_censored"]
     (0.5, True)
 """
 
@@ -50,6 +50,15 @@ DEFAULT_TOLERANCE: float = 0.05
 Five percent below the baseline counts as back to normal: tight enough that a lasting loss of
 wellbeing is not called a recovery, loose enough that the ordinary step-to-step noise of a
 windowed mean over ``W`` steps does not postpone recovery indefinitely.
+"""
+
+PLATEAU_PARTS: int = 4
+"""A regime's plateau is the mean over its last ``1 / PLATEAU_PARTS`` (defined from ``PLATEAU_PARTS * W`` steps).
+
+The plateau stands for what the body achieves in the new regime once adapted: its level at the
+regime's end. A quarter of the regime is long enough for a stable mean (at least ``W`` steps) and
+late enough that an agent still adapting has mostly done so; a regime shorter than four windows has
+no part that is both.
 """
 
 DEATH_RATE_STEPS: int = 10_000
@@ -81,15 +90,19 @@ class RegimeSurvival(TypedDict):
 
 
 class ShiftScores(TypedDict):
-    """Scores of one shift (see :func:`shift_metrics`); drop and regret are None when unobserved."""
+    """Scores of one shift (see :func:`shift_metrics`); the scores are None when the shift is unobserved."""
 
     t: int
     kind: str
     baseline: float
     drop: float | None
-    recovery_time: int | None
-    censored: bool
-    regret: float | None
+    deficit: float | None
+    deficit_area: float | None
+    plateau: float | None
+    adaptation_time: int | None
+    adaptation_censored: bool
+    sustained_return: int | None
+    return_censored: bool
     observed: bool
     observed_steps: int
 
@@ -344,49 +357,51 @@ def shift_metrics(
     window: int = DEFAULT_WINDOW,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> list[ShiftScores]:
-    """Baseline, drop, recovery time and adaptation regret of every shift.
+    """What each shift cost, and how the body adapted: drop, deficit, adaptation time, sustained return.
 
-    The shift times cut the stream into segments; ``m`` is :func:`windowed_mean` with the shift
-    times as boundaries, so no window mixes two regimes. For the shift at ``t_k``, with ``p_k``
+    The shift times cut the stream into segments (regimes); ``m`` is :func:`windowed_mean` with the
+    shift times as boundaries, so no window mixes two regimes. For the shift at ``t_k``, with ``p_k``
     the latest shift time before ``t_k`` (0 if none) and ``e_k`` the next shift time after it
     (``T`` if none):
 
-    - ``observed_steps = e_k - t_k``: the steps seen after the onset, before the next shift or the
-      end of the stream. ``observed = observed_steps >= W``: only then is a full ``W``-step
-      after-window seen. An **unobserved** shift (``observed`` False) has ``drop``,
-      ``recovery_time`` and ``regret`` None and ``censored`` True: a mean over a partial window
-      (a shift in the last steps of a run) would be scored as if it were the regime's level.
-    - ``baseline b_k = m[s_k]`` with ``s_k = max(t_k - W, p_k)``: the mean wellbeing over
-      ``[s_k, t_k)``, i.e. the last ``W`` steps before the shift, clipped at the previous shift
-      and at 0. For ``t_k = 0`` there is no earlier step and ``s_k = 0``, so the baseline is
-      ``m[0]``, the post-shift mean itself: the shift is reported as neutral (drop 0, recovery 0,
-      regret 0) when observed.
-    - ``drop = b_k - m[t_k]``: baseline minus the mean over ``[t_k, t_k + W)``. Negative when the
-      body does better after the shift.
-    - ``recovery_time tau_k``: the smallest ``tau >= 0`` such that
-      ``m[t_k + tau] >= (1 - eps) * b_k`` (less :data:`ROUNDING_SLACK`), searched over
-      ``t_k + tau`` in ``[t_k, e_k - W]``: every step whose window of ``W`` steps fits before
-      ``e_k``. A full window is required so that a few good steps just before the next shift do
-      not count as a recovery. If there is none, the shift is ``censored`` and ``recovery_time``
-      is None (the body was not seen to recover within ``observed_steps``).
-      Consequences: ``tau_k = 0`` exactly when ``drop <= eps * b_k``; a baseline of 0 (e.g. a
-      body dead throughout) has nothing to recover and gives ``tau_k = 0``.
-    - ``regret = sum(max(0, b_k - m[t]))`` over ``t`` in ``[t_k, t_k + tau_k)``, or over
-      ``[t_k, e_k)`` when censored. Units: wellbeing x steps.
+    - ``observed_steps n_k = e_k - t_k``: the steps seen in the new regime. ``observed = n_k >= W``:
+      only then is a full ``W``-step window seen after the onset. An **unobserved** shift has every
+      score None and both censoring flags True: a mean over a partial window (a shift in the last
+      steps of a run) would be scored as if it were the regime's level.
+    - ``baseline b_k = m[s_k]`` with ``s_k = max(t_k - W, p_k)``: the mean wellbeing over the last
+      ``W`` steps before the shift, clipped at the previous shift and at 0. For ``t_k = 0`` there is
+      no earlier step: the baseline is ``m[0]``, the post-shift mean itself.
+    - The **candidates** ``C_k = [t_k, e_k - W]``: every step whose ``W``-step window fits in the
+      regime. The regime-long scores read ``m`` there only, so a few steps just before the next shift
+      (a window cut short) never count as a level.
+    - ``drop = b_k - m[t_k]``: the first window's shock. Negative when the body does better at once.
+    - ``deficit = mean over C_k of max(0, b_k - m_t)``: the mean shortfall below the pre-shift level
+      over the whole regime, which sees a cost that arrives late; 0 for a windfall.
+      ``deficit_area = deficit * n_k``: the wellbeing x steps the regime cost.
+    - ``plateau P_k``: the mean of the stream over the regime's last ``floor(n_k / 4)`` steps,
+      defined when ``n_k >= 4 W`` (:data:`PLATEAU_PARTS`); None for a shorter regime.
+    - ``adaptation_time``: the settling time to the plateau: the smallest ``tau >= 0`` such that
+      ``|m_t - P_k| <= eps * P_k`` (plus :data:`ROUNDING_SLACK`) at **every** candidate
+      ``t >= t_k + tau``. ``adaptation_censored`` when the last candidate is outside that band (the
+      body is still changing when the regime ends). None, not censored, without a plateau.
+    - ``sustained_return``: the smallest ``tau >= 0`` such that ``m_t >= (1 - eps) * b_k`` (less
+      :data:`ROUNDING_SLACK`) at every candidate ``t >= t_k + tau``: back to the pre-shift level
+      for good. ``return_censored`` (and None) when the last candidate is below it. A baseline of 0
+      (a body dead throughout) has nothing to return to: 0.
 
     Shifts at the same time share their segment and get the same scores. The same function scores
-    any stream in [0, 1]: the run summary also applies it to the alive fraction (``alive_drop``...).
+    any stream in [0, 1]: the run summary also applies it to the alive fraction (``alive_deficit``...).
 
     Args:
         wellbeing: ``(T,)`` stream in [0, 1] (see :func:`wellbeing`), ``T >= 1``.
         shift_times: non-decreasing integer times in ``[0, T)``.
         shift_kinds: one label per shift time (e.g. ``"abrupt"``), copied into the output.
         window: ``W >= 1``, in steps.
-        tolerance: ``eps`` in ``[0, 1)``.
+        tolerance: ``eps`` in ``[0, 1)``, of the return and the adaptation bands.
 
     Returns:
-        One dict per shift, in input order, with keys exactly ``t, kind, baseline, drop,
-        recovery_time, censored, regret, observed, observed_steps`` (plain Python values).
+        One dict per shift, in input order, with exactly the keys of :class:`ShiftScores` (plain
+        Python values).
 
     Raises:
         ValueError: on invalid streams, times, kinds, window or tolerance.
@@ -394,10 +409,10 @@ def shift_metrics(
     Example:
         >>> scores = shift_metrics([1.0, 1.0, 0.0, 0.0, 1.0, 1.0], [2], ["abrupt"], window=2)
         >>> first = scores[0]
-        >>> first["baseline"], first["drop"], first["recovery_time"], first["regret"]
-        (1.0, 1.0, 2, 1.5)
+        >>> first["baseline"], first["drop"], first["deficit"], first["sustained_return"]
+        (1.0, 1.0, 0.5, 2)
         >>> late = shift_metrics([1.0, 1.0, 1.0, 0.0], [3], ["abrupt"], window=2)[0]
-        >>> late["observed"], late["observed_steps"], late["drop"], late["recovery_time"], late["censored"]
+        >>> late["observed"], late["observed_steps"], late["drop"], late["sustained_return"], late["return_censored"]
         (False, 1, None, None, True)
     """
     stream = streams.as_wellbeing_stream(wellbeing)
@@ -422,35 +437,44 @@ def shift_metrics(
         segment_end = int(distinct[position + 1]) if position + 1 < distinct.size else size
         baseline = float(means[max(shift_time - window, previous)])
         observed_steps = segment_end - shift_time
-        if observed_steps < window:  # no full after-window: nothing to score but the baseline
-            records.append({"t": shift_time, "kind": kind, "baseline": baseline, "drop": None,
-                            "recovery_time": None, "censored": True, "regret": None, "observed": False,
-                            "observed_steps": observed_steps})
+        record: ShiftScores = {
+            "t": shift_time, "kind": kind, "baseline": baseline, "drop": None, "deficit": None,
+            "deficit_area": None, "plateau": None, "adaptation_time": None, "adaptation_censored": True,
+            "sustained_return": None, "return_censored": True, "observed": False,
+            "observed_steps": observed_steps}
+        records.append(record)
+        if observed_steps < window:  # no full window after the onset: nothing to score but the baseline
             continue
         candidates = means[shift_time : segment_end - window + 1]
-        threshold = (1.0 - tolerance) * baseline - ROUNDING_SLACK
-        recovered_at = np.flatnonzero(candidates >= threshold)
-        if recovered_at.size > 0:
-            recovery_time: int | None = int(recovered_at[0])
-            regret_end = shift_time + int(recovered_at[0])
-        else:
-            recovery_time = None
-            regret_end = segment_end
-        shortfall = np.maximum(0.0, baseline - means[shift_time:regret_end])
-        records.append(
-            {
-                "t": shift_time,
-                "kind": kind,
-                "baseline": baseline,
-                "drop": baseline - float(means[shift_time]),
-                "recovery_time": recovery_time,
-                "censored": recovery_time is None,
-                "regret": float(np.sum(shortfall)),
-                "observed": True,
-                "observed_steps": observed_steps,
-            }
-        )
+        deficit = float(np.mean(np.maximum(0.0, baseline - candidates)))
+        returned = candidates >= (1.0 - tolerance) * baseline - ROUNDING_SLACK
+        record["observed"] = True
+        record["drop"] = baseline - float(means[shift_time])
+        record["deficit"] = deficit
+        record["deficit_area"] = deficit * observed_steps
+        record["sustained_return"] = _settling_time(returned)
+        record["return_censored"] = not returned[-1]
+        record["adaptation_censored"] = False  # undefined without a plateau, not censored
+        if observed_steps >= PLATEAU_PARTS * window:
+            plateau = float(np.mean(stream[segment_end - observed_steps // PLATEAU_PARTS : segment_end]))
+            settled = np.abs(candidates - plateau) <= tolerance * plateau + ROUNDING_SLACK
+            record["plateau"] = plateau
+            record["adaptation_time"] = _settling_time(settled)
+            record["adaptation_censored"] = not settled[-1]
     return records
+
+
+def _settling_time(holds: npt.NDArray[np.bool_]) -> int | None:
+    """The first index from which ``holds`` is True to the end; None if it is False at the end.
+
+    Example:
+        >>> _settling_time(np.array([True, False, True, True])), _settling_time(np.array([True, False]))
+        (2, None)
+    """
+    if not holds[-1]:
+        return None
+    failures = np.flatnonzero(~holds)
+    return int(failures[-1]) + 1 if failures.size else 0
 
 
 def forgetting(

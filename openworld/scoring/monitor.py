@@ -66,9 +66,9 @@ from __future__ import annotations
 from openworld.scoring.reading import Recording, read_recording
 from openworld.scoring.recorder import DEFAULT_CHUNK_ROWS, DEFAULT_FLUSH_SECONDS, VITAL_NAMES, Monitor
 from openworld.scoring.storage import FORMAT, FORMAT_VERSION, META_FILE, STREAM_DIR, SUMMARY_FILE, chunk_files
-from openworld.scoring.summary import CURVE_POINTS, summarize
+from openworld.scoring.summary import CURVE_POINTS, rescore, summarize
 from openworld.scoring.wrappers import RecordLifetime, RecordLifetimeVector
 
 __all__ = ["CURVE_POINTS", "DEFAULT_CHUNK_ROWS", "DEFAULT_FLUSH_SECONDS", "FORMAT", "FORMAT_VERSION", "META_FILE",
            "STREAM_DIR", "SUMMARY_FILE", "VITAL_NAMES", "Monitor", "RecordLifetime", "RecordLifetimeVector",
-           "Recording", "chunk_files", "read_recording", "summarize"]
+           "Recording", "chunk_files", "read_recording", "rescore", "summarize"]

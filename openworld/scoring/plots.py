@@ -18,7 +18,14 @@ import numpy.typing as npt
 from openworld.files import atomic_write
 from openworld.scoring import stats
 from openworld.scoring.runs import Group, shift_scores
-from openworld.scoring.scores import ALIVE_DROP, ALIVE_RECOVERY_TIME, DROP, RECOVERY_TIME
+from openworld.scoring.scores import (
+    ADAPTATION_TIME,
+    ALIVE_DEFICIT,
+    ALIVE_SUSTAINED_RETURN,
+    DEFICIT,
+    DROP,
+    SUSTAINED_RETURN,
+)
 
 BAND_REPS = 500  # bootstrap resamples of the curves' bands (per plotted point; the tables use ``reps``)
 PLOT_POINTS = 200  # at most about this many points per curve: finer is noise to the eye
@@ -92,15 +99,19 @@ def _mark_shifts(ax: Any, groups: Sequence[Group]) -> None:
                     fontsize=8, color="0.25")
 
 
-SHIFT_PANELS = ((DROP, "drop in mean wellbeing"), (RECOVERY_TIME, "wellbeing recovery time (steps)"),
-                (ALIVE_DROP, "drop in alive fraction"), (ALIVE_RECOVERY_TIME, "alive-fraction recovery time (steps)"))
+SHIFT_PANELS = ((DROP, "wellbeing drop (first W steps)"), (DEFICIT, "wellbeing deficit (whole regime)"),
+                (ADAPTATION_TIME, "adaptation time to the plateau (steps)"),
+                (SUSTAINED_RETURN, "sustained return to the baseline (steps)"),
+                (ALIVE_DEFICIT, "alive-fraction deficit (whole regime)"),
+                (ALIVE_SUSTAINED_RETURN, "alive-fraction sustained return (steps)"))
 """The panels of ``shifts.png`` for each world: the score and its axis label."""
 
 
 def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Drops and recovery times (of wellbeing and of the alive fraction) per shift, per world: bars (IQM) with
-    CI whiskers, one bar per agent; hatched bars have censored runs (counted at their observed steps, a lower
-    bound); a shift no run of an agent observed (fewer than W steps after it) has no bar but a note."""
+    """The panels of :data:`SHIFT_PANELS` per shift, per world: bars (IQM) with CI whiskers, one bar per agent;
+    hatched bars have censored runs (counted at their observed steps, a lower bound); a shift no run of an agent
+    observed (fewer than W steps after it), or whose regime no run saw long enough for a plateau, has no bar but
+    a note."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
@@ -127,8 +138,9 @@ def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: P
                     if key not in found:
                         continue
                     row, x = found[key], i - 0.4 + width * (j + 0.5)
-                    if row["iqm"] is None:  # unobserved: nothing to draw, and no bar of height 0
-                        ax.annotate("unobserved", (x, 0), xytext=(0, 3), textcoords="offset points", rotation=90,
+                    if row["iqm"] is None:  # unobserved, or no plateau: nothing to draw, and no bar of height 0
+                        note = "unobserved" if row["n"] == 0 and row["unobserved"] else "no plateau"
+                        ax.annotate(note, (x, 0), xytext=(0, 3), textcoords="offset points", rotation=90,
                                     ha="center", va="bottom", fontsize=7, color="0.3")
                         continue
                     xs.append(x)

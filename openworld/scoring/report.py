@@ -11,16 +11,18 @@ into one output folder:
 * ``report.csv`` and ``report.json``: the same numbers, one row per group, metric and shift (or regime);
 * ``wellbeing.png`` and ``alive.png``: mean wellbeing and alive fraction over world time (IQM across
   seeds, with its confidence band) with the shifts marked (onsets as lines, gradual ramps as spans);
-  ``shifts.png``: drops and recovery times per shift, of wellbeing and of the alive fraction;
+  ``shifts.png``: drop, deficit, adaptation time and sustained return per shift, of wellbeing and of the
+  alive fraction;
   ``survival.png``: alive fraction per world variant; ``generalization.png`` (when runs were evaluated
   on held-out variants): training vs held-out variants per world and agent.
 
 The scores and their table titles come from :mod:`openworld.scoring.scores`; the runs are read and
 grouped by :mod:`openworld.scoring.runs`, the plots drawn by :mod:`openworld.scoring.plots`.
 
-Conventions (also in ``docs/scoring.md``): a censored recovery time counts as its observed steps
-(the time to the next shift or the end, a lower bound) and its cell is marked ``>=`` with the
-number of censored runs; an unobserved shift (fewer than ``W`` steps seen after it) counts in no
+Conventions (also in ``docs/scoring.md``): a censored time (adaptation, sustained return) counts as its
+observed steps (the time to the next shift or the end, a lower bound) and its cell is marked ``>=`` with
+the number of censored runs; an adaptation time without a plateau (a regime shorter than four windows)
+counts in no aggregate; an unobserved shift (fewer than ``W`` steps seen after it) counts in no
 shift score, and a cell without an observed run reads ``unobserved``; a shift at the first recorded
 step is left out (it marks the initial regime); ``forgetting`` aggregates the runs where a regime
 recurred.
@@ -59,6 +61,7 @@ from openworld.scoring.plots import plot_alive, plot_shifts, plot_survival, plot
 from openworld.scoring.runs import Group, find_run_directories, load_groups, regime_scores, shift_scores
 from openworld.scoring.scores import REGIME_SCORES, RUN_SCORES, SHIFT_SCORES, Score
 from openworld.scoring.storage import SUMMARY_FILE
+from openworld.scoring.summary import ALIVE
 
 CSV_FIELDS = ("world", "variant", "agent", "metric", "shift_t", "shift_name", "shift_kind", "regime", "n", "iqm",
               "ci_low", "ci_high", "censored", "unobserved", "observed_steps")
@@ -68,7 +71,7 @@ def aggregate(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS, confidenc
               seed: int = 0) -> list[dict[str, Any]]:
     """One record per group and metric (and shift, or regime): ``n``, ``iqm``, ``ci_low``, ``ci_high`` across
     seeds; for shift scores the number of ``unobserved`` runs (left out: ``n`` counts the others, and with none
-    ``iqm`` and its bounds are None), the fewest ``observed_steps`` of a run, and for recovery times the number
+    ``iqm`` and its bounds are None), the fewest ``observed_steps`` of a run, and for times the number
     of ``censored`` runs (see the module docstring)."""
     rows: list[dict[str, Any]] = []
     for group in groups:
@@ -89,15 +92,23 @@ def aggregate(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS, confidenc
             shift = {"shift_t": t, "shift_name": name, "shift_kind": kind, "unobserved": len(records) - len(observed),
                      "observed_steps": min(int(r["observed_steps"]) for r in records)}
             for score in SHIFT_SCORES:
-                scored = [r for r in observed if score.key in r]  # a summary from before the score has none
+                scored = [r for r in observed if _defined(r, score)]
                 censored = None if score.censored_by is None else sum(bool(r[score.censored_by]) for r in scored)
                 rows.append({**base, **shift, "metric": score.key, "censored": censored,
                              **_ci([_shift_value(r, score) for r in scored], reps, confidence, seed)})
     return rows
 
 
+def _defined(record: dict[str, Any], score: Score) -> bool:
+    """Whether an observed shift has a value of ``score``: not a summary from before the score, nor an adaptation
+    time of a regime too short for a plateau (None, not censored)."""
+    if score.key not in record:
+        return False
+    return record[score.key] is not None or (score.censored_by is not None and bool(record[score.censored_by]))
+
+
 def _shift_value(record: dict[str, Any], score: Score) -> float:
-    """An observed shift's value of ``score``; a censored recovery time counts as its observed steps."""
+    """An observed shift's value of ``score``; a censored time counts as its observed steps."""
     if score.censored_by is not None and record[score.censored_by]:
         return float(record["observed_steps"])
     return float(record[score.key])
@@ -175,7 +186,8 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
     if plots:
         lines += ["", "## Plots", "", "![mean wellbeing over world time](wellbeing.png)", "",
                   "![alive fraction over world time](alive.png)", "",
-                  "![drop and recovery time per shift](shifts.png)", "", "![alive fraction](survival.png)"]
+                  "![drop, deficit, adaptation time and sustained return per shift](shifts.png)", "",
+                  "![alive fraction](survival.png)"]
         if generalization:
             lines += ["", "![training vs held-out variants](generalization.png)"]
     return "\n".join(lines)
@@ -198,40 +210,57 @@ def _regime_table(groups: Sequence[Group], index: dict[tuple[Any, ...], dict[str
     return lines
 
 
+SHIFT_TABLES: tuple[tuple[str, tuple[Score, ...], str], ...] = (
+    ("Shifts: wellbeing", tuple(s for s in SHIFT_SCORES if not s.key.startswith(ALIVE)),
+     "Per shift, against the baseline b (the mean over the W steps before it; docs/metrics.md). Drop: b minus "
+     "the mean over the first W steps after it (positive: worse). Deficit: the mean shortfall below b over the "
+     "whole regime, until the next shift or the end. Plateau: the mean over the regime's last quarter. "
+     "Adaptation time: steps until the W-step mean settles within eps of the plateau for good. Sustained return: "
+     "steps until it is back within eps of b for good."),
+    ("Shifts: alive fraction", tuple(s for s in SHIFT_SCORES if s.key.startswith(ALIVE)),
+     "The same scores on the alive fraction, so a shift that costs lives but brings food is not scored a gain."),
+)
+"""The report's shift tables: title, scores, what they mean."""
+
+SHIFT_CONVENTIONS = ("Times in world steps; `≥` marks cells with censored runs (not seen to happen before the next "
+                     "shift or the end; counted at their observed steps); `—`: no run had a plateau (a regime "
+                     "shorter than 4 W). A run with fewer than W steps after the shift (the next shift or the end "
+                     "came first) is unobserved and counts in no score here: `observed` gives the runs that saw a "
+                     "full window.")
+
+
 def _shift_table(rows: Sequence[dict[str, Any]], index: dict[tuple[Any, ...], dict[str, Any]]) -> list[str]:
-    """Each shift's scores; a recovery cell with censored runs reads ``≥``, a cell without an observed run
-    ``unobserved``; the last column says how many runs saw a full window after the shift."""
+    """Each shift's scores, in the tables of :data:`SHIFT_TABLES`; a time cell with censored runs reads ``≥``, a
+    cell without an observed run ``unobserved``; the last column says how many runs saw a full window after the
+    shift."""
     shift_rows = [r for r in rows if r["shift_t"] is not None]
     if not shift_rows:
         return []
-    lines = ["", "## Shifts", "",
-             "Drop: baseline minus the mean over the W steps after the shift (positive: worse), of wellbeing and of "
-             "the alive fraction. Recovery time in world steps; `≥` marks cells with censored runs (not seen to "
-             "recover before the next shift or the end; counted at their observed steps). A run with fewer than W "
-             "steps after the shift (the next shift or the end came first) is unobserved and counts in no score "
-             "here: `observed` gives the runs that saw a full window.", "",
-             "| world | shift | t | kind | agent | " + " | ".join(s.title for s in SHIFT_SCORES) + " | observed |",
-             "| --- | --- | ---: | --- | --- | " + " | ".join("---:" for _ in SHIFT_SCORES) + " | ---: |"]
     keys = sorted({(r["world"], r["variant"], r["shift_t"], r["shift_name"], r["shift_kind"], r["agent"])
                    for r in shift_rows}, key=lambda k: (k[0], k[1] or "", k[2], k[3], k[5]))
-    for world, variant, t, name, kind, agent in keys:
-        cells = {s.key: index[(world, variant, agent, s.key, t, name, None)] for s in SHIFT_SCORES}
-        first = cells[SHIFT_SCORES[0].key]
-        runs = first["n"] + first["unobserved"]
-        text = []
-        for score in SHIFT_SCORES:
-            cell = cells[score.key]
-            if cell["n"] == 0:  # every run unobserved (or, "—", summaries written before the score)
-                text.append("unobserved" if first["unobserved"] == runs else "—")
-            elif cell["censored"]:
-                text.append(f"≥ {_cell(cell, score.digits)} ({cell['censored']} censored)")
-            else:
-                text.append(_cell(cell, score.digits))
-        observed = f"{runs - first['unobserved']}/{runs}"
-        if first["unobserved"]:
-            observed += f" (fewest steps after the shift: {first['observed_steps']:,})"
-        lines.append(f"| {variant or world} | {name} | {t} | {kind} | {agent} | " + " | ".join(text) +
-                     f" | {observed} |")
+    lines: list[str] = []
+    for title, scores, meaning in SHIFT_TABLES:
+        lines += ["", f"## {title}", "", f"{meaning} {SHIFT_CONVENTIONS}", "",
+                  "| world | shift | t | kind | agent | " + " | ".join(s.title for s in scores) + " | observed |",
+                  "| --- | --- | ---: | --- | --- | " + " | ".join("---:" for _ in scores) + " | ---: |"]
+        for world, variant, t, name, kind, agent in keys:
+            cells = {s.key: index[(world, variant, agent, s.key, t, name, None)] for s in scores}
+            first = cells[scores[0].key]
+            runs = first["n"] + first["unobserved"]
+            text = []
+            for score in scores:
+                cell = cells[score.key]
+                if cell["n"] == 0:  # every run unobserved, or no plateau, or summaries written before the score
+                    text.append("unobserved" if first["unobserved"] == runs else "—")
+                elif cell["censored"]:
+                    text.append(f"≥ {_cell(cell, score.digits)} ({cell['censored']} censored)")
+                else:
+                    text.append(_cell(cell, score.digits))
+            observed = f"{runs - first['unobserved']}/{runs}"
+            if first["unobserved"]:
+                observed += f" (fewest steps after the shift: {first['observed_steps']:,})"
+            lines.append(f"| {variant or world} | {name} | {t} | {kind} | {agent} | " + " | ".join(text) +
+                         f" | {observed} |")
     return lines
 
 

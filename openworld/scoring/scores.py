@@ -6,8 +6,9 @@ the report's tables (:mod:`openworld.scoring.report`), the short table printed a
 :mod:`openworld.scoring.metrics`, write it into the summary, and declare it here.
 
 Example:
-    >>> [score.key for score in SCORES if score.section == "shift"]
-    ['drop', 'recovery_time', 'regret', 'alive_drop', 'alive_recovery_time']
+    >>> [score.key for score in SCORES if score.section == "shift"]  # doctest: +NORMALIZE_WHITESPACE
+    ['drop', 'deficit', 'plateau', 'adaptation_time', 'sustained_return', 'alive_drop', 'alive_deficit',
+     'alive_adaptation_time', 'alive_sustained_return']
     >>> summary = {"world": "Meadow-v0", "agent": "forager", "seed": 0, "steps": 1000, "shifts": [],
     ...            "survival": {"alive_fraction": 0.5, "deaths_per_10k": 20.0, "mean_lifetime": 250.0},
     ...            "mean_wellbeing": 0.25, "forgetting": None}
@@ -43,8 +44,9 @@ class Score:
         format: the format spec of one run's value there (and in the live log).
         optional: it may be None (e.g. no regime recurs): then it is left out of aggregates and printed
             on a line of its own only when present.
-        censored_by: for a recovery time, the key of the shift's flag that says it was not seen to recover
-            (the value is then None; aggregates count it at the shift's ``observed_steps``, a lower bound).
+        censored_by: for a time (adaptation, sustained return), the key of the shift's flag that says it was not
+            seen to happen (the value is then None; aggregates count it at the shift's ``observed_steps``, a lower
+            bound). A time that is None without the flag is undefined (no plateau) and left out of aggregates.
     """
 
     key: str
@@ -79,17 +81,25 @@ MEAN_WELLBEING = Score("mean_wellbeing", "run", metrics.mean_wellbeing, True, "m
 FORGETTING = Score("forgetting", "run", metrics.forgetting, False, "forgetting", 3, "forgetting", "+.3f",
                    optional=True)
 DROP = Score("drop", "shift", metrics.shift_metrics, False, "drop", 3, "drop", "+.3f")
-RECOVERY_TIME = Score("recovery_time", "shift", metrics.shift_metrics, False, "recovery time", 0, "recovery", ",",
-                      censored_by="censored")
-REGRET = Score("regret", "shift", metrics.shift_metrics, False, "regret", 1, "regret", ",.1f")
+DEFICIT = Score("deficit", "shift", metrics.shift_metrics, False, "deficit", 3, "deficit", ".3f")
+PLATEAU = Score("plateau", "shift", metrics.shift_metrics, True, "plateau", 3, "plateau", ".3f")
+ADAPTATION_TIME = Score("adaptation_time", "shift", metrics.shift_metrics, False, "adaptation time", 0, "adaptation",
+                        ",", censored_by="adaptation_censored")
+SUSTAINED_RETURN = Score("sustained_return", "shift", metrics.shift_metrics, False, "sustained return", 0, "return",
+                         ",", censored_by="return_censored")
 ALIVE_DROP = Score("alive_drop", "shift", metrics.shift_metrics, False, "alive drop", 3, "alive drop", "+.3f")
-ALIVE_RECOVERY_TIME = Score("alive_recovery_time", "shift", metrics.shift_metrics, False, "alive recovery time", 0,
-                            "alive recovery", ",", censored_by="alive_censored")
+ALIVE_DEFICIT = Score("alive_deficit", "shift", metrics.shift_metrics, False, "alive deficit", 3, "alive deficit",
+                      ".3f")
+ALIVE_ADAPTATION_TIME = Score("alive_adaptation_time", "shift", metrics.shift_metrics, False, "alive adaptation time",
+                              0, "alive adaptation", ",", censored_by="alive_adaptation_censored")
+ALIVE_SUSTAINED_RETURN = Score("alive_sustained_return", "shift", metrics.shift_metrics, False,
+                               "alive sustained return", 0, "alive return", ",", censored_by="alive_return_censored")
 REGIME_ALIVE_FRACTION = Score("alive_fraction", "regime", metrics.survival_by_regime, True, "alive fraction", 3,
                               "alive fraction", ".3f")
 
-SCORES: tuple[Score, ...] = (ALIVE_FRACTION, DEATHS_PER_10K, MEAN_LIFETIME, MEAN_WELLBEING, FORGETTING, DROP,
-                             RECOVERY_TIME, REGRET, ALIVE_DROP, ALIVE_RECOVERY_TIME, REGIME_ALIVE_FRACTION)
+SCORES: tuple[Score, ...] = (ALIVE_FRACTION, DEATHS_PER_10K, MEAN_LIFETIME, MEAN_WELLBEING, FORGETTING, DROP, DEFICIT,
+                             PLATEAU, ADAPTATION_TIME, SUSTAINED_RETURN, ALIVE_DROP, ALIVE_DEFICIT,
+                             ALIVE_ADAPTATION_TIME, ALIVE_SUSTAINED_RETURN, REGIME_ALIVE_FRACTION)
 """Every score, in the order the report's tables show them."""
 
 SURVIVAL_SCORES: tuple[Score, ...] = tuple(s for s in SCORES if s.section == "survival")
@@ -104,7 +114,8 @@ SHIFT_SCORES: tuple[Score, ...] = tuple(s for s in SCORES if s.section == "shift
 REGIME_SCORES: tuple[Score, ...] = tuple(s for s in SCORES if s.section == "regime")
 """One value per regime: the report's table of survival by regime."""
 
-PRINTED_SHIFT_SCORES: tuple[Score, ...] = (DROP, RECOVERY_TIME, ALIVE_DROP, ALIVE_RECOVERY_TIME)
+PRINTED_SHIFT_SCORES: tuple[Score, ...] = (DROP, DEFICIT, PLATEAU, ADAPTATION_TIME, SUSTAINED_RETURN, ALIVE_DEFICIT,
+                                           ALIVE_SUSTAINED_RETURN)
 """The shift scores of the table printed at the end of a run (after each shift's baseline)."""
 
 
@@ -166,6 +177,8 @@ def _shift_value(shift: Mapping[str, Any], score: Score) -> str:
         return "—"
     if score.censored_by is not None and shift[score.censored_by]:
         return f">={shift['observed_steps']:,}"
+    if shift[score.key] is None:  # undefined: an adaptation time (or plateau) of a regime too short for a plateau
+        return "—"
     return format(shift[score.key], score.format)
 
 

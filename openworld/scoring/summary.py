@@ -29,6 +29,17 @@ from openworld.scoring.storage import SUMMARY_FILE
 CURVE_POINTS: int = 512
 """At most this many points of the mean wellbeing and alive-fraction curves kept in ``summary.json`` for plots."""
 
+SHIFT_KEYS: tuple[str, ...] = ("baseline", "drop", "deficit", "deficit_area", "plateau", "adaptation_time",
+                               "adaptation_censored", "sustained_return", "return_censored")
+"""The keys of :func:`~openworld.scoring.metrics.shift_metrics` that each shift record of a summary keeps, for
+wellbeing and, prefixed with :data:`ALIVE`, for the alive fraction."""
+
+STEP_KEYS: frozenset[str] = frozenset({"deficit_area", "adaptation_time", "sustained_return"})
+"""The shift scores counted in steps (times and areas): scaled from recording windows to world steps."""
+
+ALIVE = "alive_"
+"""The prefix of a shift's scores on the alive-fraction stream (``alive_deficit``...)."""
+
 RAMPING = "~"
 """What a gradual shift's part of a regime label ends with while it ramps (``drought~``; see the shift kinds)."""
 
@@ -44,17 +55,17 @@ def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAUL
     over bodies of each body's survival scores. ``"bodies"`` holds the same record for each body over
     its whole stream. With one body the top level is that body's record. See ``docs/scoring.md``.
 
-    A shift's ``t`` is its world clock (not a stream index); each shift also carries its ``name``,
-    ``observed_steps`` (steps until the next shift or the end: the censoring time) and ``observed``
-    (a full ``window`` after the onset was seen: else drop, recovery and regret are null), the same
-    scores on the alive fraction (``alive_baseline``, ``alive_drop``, ``alive_recovery_time``,
-    ``alive_censored``) and, for a gradual shift, ``ramp_end``.
+    A shift's ``t`` is its world clock (not a stream index); each shift carries its ``name``, the scores
+    of :data:`SHIFT_KEYS` (times and areas in world steps), ``observed_steps`` (steps until the next shift
+    or the end: the censoring time), ``observed`` (a full ``window`` after the onset was seen: else the
+    scores are null), the same scores on the alive fraction (prefixed ``alive_``) and, for a gradual
+    shift, ``ramp_end``.
 
     Args:
         directory: the run directory.
         window: ``W`` of the shift scores and forgetting, in world steps; in window mode a multiple
             of the recording window.
-        tolerance: ``eps`` of the recovery test.
+        tolerance: ``eps`` of the return and adaptation bands.
         write: write ``summary.json``.
         **facts: ``world``, ``agent``, ``seed``, ``variant``... overriding the monitor's metadata.
 
@@ -100,6 +111,29 @@ def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAUL
     summary["alive_curve"] = _curve(mean_stream, mean_stream.alive_fraction, "alive_fraction")
     if write:
         atomic_write_text(Path(directory) / SUMMARY_FILE, json.dumps(summary, indent=1, allow_nan=False))
+    return summary
+
+
+def rescore(directory: str | os.PathLike[str], *, window: int | None = None,
+            tolerance: float | None = None) -> dict[str, Any]:
+    """Score a recording again with today's scores, keeping everything else its ``summary.json`` holds.
+
+    For runs scored before a score was added or redefined: the recording is scored again by :func:`summarize`
+    (with the summary's own ``window`` and ``tolerance`` unless given), and every key of the old summary that
+    :func:`summarize` does not compute (``variant``, ``lifetime_steps``, the runner's ``evaluation`` and
+    ``generalization`` sections...) is kept as it was. Those sections were computed from evaluation spans that
+    are not recorded, so they keep the scores of their day.
+
+    Raises:
+        FileNotFoundError: if the directory has no ``summary.json`` (score it with :func:`summarize`).
+    """
+    path = Path(directory) / SUMMARY_FILE
+    old = json.loads(path.read_text())
+    fresh = summarize(directory, window=int(old["window"]) if window is None else window,
+                      tolerance=float(old["tolerance"]) if tolerance is None else tolerance, write=False,
+                      world=old["world"], agent=old["agent"], seed=old["seed"])
+    summary = {**fresh, **{key: value for key, value in old.items() if key not in fresh}}
+    atomic_write_text(path, json.dumps(summary, indent=1, allow_nan=False))
     return summary
 
 
@@ -200,12 +234,11 @@ def _score(stream: _BodyStream, window: int, tolerance: float,
     shifts = []
     for score, alive, (row, clock, kind, name) in zip(wellbeing_scores, alive_scores, events, strict=True):
         later = [t for t in onsets if t > clock]
-        record: dict[str, Any] = {
-            "t": clock, "kind": kind, "name": name, "baseline": score["baseline"], "drop": score["drop"],
-            "recovery_time": _steps(score["recovery_time"], width), "censored": score["censored"],
-            "regret": _steps(score["regret"], width), "observed_steps": (later[0] if later else end_clock) - clock,
-            "observed": score["observed"], "alive_baseline": alive["baseline"], "alive_drop": alive["drop"],
-            "alive_recovery_time": _steps(alive["recovery_time"], width), "alive_censored": alive["censored"]}
+        record: dict[str, Any] = {"t": clock, "kind": kind, "name": name,
+                                  **_in_steps(score, width),
+                                  "observed_steps": (later[0] if later else end_clock) - clock,
+                                  "observed": score["observed"],
+                                  **{f"{ALIVE}{key}": value for key, value in _in_steps(alive, width).items()}}
         if kind == "gradual":
             record["ramp_end"] = _ramp_end(stream, row, name)
         shifts.append(record)
@@ -218,9 +251,10 @@ def _score(stream: _BodyStream, window: int, tolerance: float,
             "mean_wellbeing": metrics.mean_wellbeing(stream.wellbeing, stream.steps)}
 
 
-def _steps(value: float | None, width: int) -> Any:
-    """A recovery time or regret counted in rows, in world steps (None stays None)."""
-    return None if value is None else value * width
+def _in_steps(score: metrics.ShiftScores, width: int) -> dict[str, Any]:
+    """The scores of one shift (:data:`SHIFT_KEYS`), its times and areas counted in rows turned into world steps."""
+    return {key: (score[key] * width if key in STEP_KEYS and score[key] is not None else score[key])  # type: ignore[literal-required]
+            for key in SHIFT_KEYS}
 
 
 def _ramp_end(stream: _BodyStream, row: int, name: str) -> int | None:

@@ -43,8 +43,13 @@ def _show(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from openworld.scoring.report import write_report
+    from openworld.scoring.runs import find_run_directories
+    from openworld.scoring.summary import rescore
 
     try:
+        if args.rescore:
+            for directory in find_run_directories(args.dirs)[0]:
+                rescore(directory)
         written = write_report(args.dirs, args.out, reps=args.reps, seed=args.seed, plots=not args.no_plots)
     except FileNotFoundError as err:
         raise ValueError(str(err)) from err
@@ -92,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
     report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     report.add_argument("--no-plots", action="store_true", help="write the tables only")
+    report.add_argument("--rescore", action="store_true",
+                        help="score each run's recording again with today's scores first (runs scored by an older "
+                             "version), keeping the rest of its summary.json")
     report.set_defaults(handler=_report)
     return parser
 

@@ -2,10 +2,10 @@
 
 The demo runs ``num_envs`` copies of one world (different seeds) in one batched vector env with
 ``on_death="respawn"``, so every world step is recorded and death costs the respawn delay. For each
-shift onset it prints the mean wellbeing before and after (over ``window`` steps), the drop, how long
-wellbeing took to recover, and deaths around the shift. The shifts are scored as a run's summary
-scores them: on the mean wellbeing over worlds at each step (``docs/metrics.md``), so the demo and
-``openworld run`` answer the same question.
+shift onset it prints the mean wellbeing before and after (over ``window`` steps), the drop, the deficit
+over the whole regime, how long until wellbeing was back for good, and deaths around the shift. The shifts
+are scored as a run's summary scores them: on the mean wellbeing over worlds at each step
+(``docs/metrics.md``), so the demo and ``openworld run`` answer the same question.
 """
 
 from __future__ import annotations
@@ -62,20 +62,21 @@ def format_demo(result: DemoResult, window: int = 500) -> str:
              f"({result.steps * n / result.seconds:,.0f} agent-steps/s with the agent)", "", "shift schedule:"]
     lines += [f"  {line}" for line in describe(spec)] or ["  (none)"]
     lines += ["", f"what each shift did (mean wellbeing over {n} worlds; windows of {window} steps):",
-              f"  {'step':>6}  {'shift':<26} {'before':>6} {'after':>6} {'drop':>6} {'recovered in':>13}  deaths -/+"]
+              f"  {'step':>6}  {'shift':<26} {'before':>6} {'after':>6} {'drop':>6} {'deficit':>7} "
+              f"{'back for good in':>16}  deaths -/+"]
     for s in result.shifts:
         t = s["t"]
         before = result.deaths[max(0, t - window):t].sum()
         after = result.deaths[t:t + window].sum()
         drop = s["drop"]
         if drop is None:  # fewer than `window` steps seen after the shift
-            lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {'—':>6} {'—':>6} "
-                         f"{'unobserved':>13}  {before:>3} / {after:<3}")
+            lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {'—':>6} {'—':>6} {'—':>7} "
+                         f"{'unobserved':>16}  {before:>3} / {after:<3}")
             continue
-        # Censored: not seen back by the next shift or the end, as `openworld run` prints it.
-        recovery = f">={s['observed_steps']:,} steps" if s["censored"] else f"{s['recovery_time']:,} steps"
+        # Censored: not seen back for good by the next shift or the end, as `openworld run` prints it.
+        back = f">={s['observed_steps']:,} steps" if s["return_censored"] else f"{s['sustained_return']:,} steps"
         lines.append(f"  {t + 1:>6}  {s['kind']:<26} {s['baseline']:>6.2f} {s['baseline'] - drop:>6.2f} "
-                     f"{drop:>+6.2f} {recovery:>13}  {before:>3} / {after:<3}")
+                     f"{drop:>+6.2f} {s['deficit']:>7.3f} {back:>16}  {before:>3} / {after:<3}")
     survival = [metrics.survival(result.alive[:, i]) for i in range(n)]
     lines += ["", f"overall: alive fraction {np.mean([s['alive_fraction'] for s in survival]):.3f}, "
               f"deaths per 10k steps {np.mean([s['deaths_per_10k'] for s in survival]):.2f}, "

@@ -112,8 +112,9 @@ def test_a_shift_at_the_end_of_the_run_is_reported_unobserved(tmp_path: Path) ->
     summary = json.loads((run_dir / "summary.json").read_text())
     (blight,) = [shift for shift in summary["shifts"] if shift["name"] == "blight"]
     assert blight["t"] == 1500 and blight["observed"] is False and blight["observed_steps"] < summary["window"]
-    assert (blight["drop"], blight["recovery_time"], blight["regret"], blight["censored"]) == (None, None, None, True)
-    assert (blight["alive_drop"], blight["alive_recovery_time"]) == (None, None)
+    assert (blight["drop"], blight["deficit"], blight["sustained_return"], blight["return_censored"]) == (
+        None, None, None, True)
+    assert (blight["alive_drop"], blight["alive_deficit"], blight["alive_sustained_return"]) == (None, None, None)
     line = next(line for line in result.stdout.splitlines() if "abrupt:blight" in line)
     assert "unobserved" in line and "+" not in line.split("abrupt:blight")[1]  # no signed drop printed
     # World clocks past the lifetime's steps (a death wait) are explained; clocks that stayed are not.

@@ -40,12 +40,18 @@ def test_a_variant_is_scored_like_a_lifetime_on_the_mean_stream_and_per_world() 
     assert record["mean_wellbeing"] == 0.6875  # worlds: 0.5 and 0.875
     assert record["deaths_per_10k"] == 1250.0  # worlds: 2,500 and 0
     (shift,) = record["shifts"]
-    # Mean stream 1, 1, 0.25, 0.5 (W = 2): baseline 1, post-shift mean 0.375; no full window to recover in.
-    assert shift == {"t": 12, "kind": "abrupt", "name": "blight", "baseline": 1.0, "drop": 0.625,
-                     "recovery_time": None, "censored": True, "regret": 1.125, "observed_steps": 2,
-                     "alive_drop": 0.5}
+    # Mean stream 1, 1, 0.25, 0.5 (W = 2): baseline 1; one candidate (row 2, mean 0.375): drop = deficit = 0.625,
+    # never back; two steps after the onset, too few for a plateau. Alive: 1, 1, 0.5, 0.5: drop = deficit = 0.5.
+    assert shift == {"t": 12, "kind": "abrupt", "name": "blight", "baseline": 1.0, "drop": 0.625, "deficit": 0.625,
+                     "deficit_area": 1.25, "plateau": None, "adaptation_time": None, "adaptation_censored": False,
+                     "sustained_return": None, "return_censored": True, "observed_steps": 2, "observed": True,
+                     "alive_baseline": 1.0, "alive_drop": 0.5, "alive_deficit": 0.5, "alive_deficit_area": 1.0,
+                     "alive_plateau": None, "alive_adaptation_time": None, "alive_adaptation_censored": False,
+                     "alive_sustained_return": None, "alive_return_censored": True}
+    # Per world: wellbeing 1, 1, 0, 0 (drop = deficit = 1) and 1, 1, 0.5, 1 (0.25); alive 1, 1, 0, 0 and all 1.
     assert record["units"] == {"seeds": [7, 8], "alive_fraction": [0.5, 1.0], "mean_wellbeing": [0.5, 0.875],
-                               "deaths_per_10k": [2500.0, 0.0], "drop": [1.0, 0.25], "alive_drop": [1.0, 0.0]}
+                               "deaths_per_10k": [2500.0, 0.0], "drop": [1.0, 0.25], "deficit": [1.0, 0.25],
+                               "alive_drop": [1.0, 0.0], "alive_deficit": [1.0, 0.0]}
 
 
 def test_worlds_sharing_a_seed_are_one_unit_and_a_shift_on_the_first_row_is_not_scored() -> None:

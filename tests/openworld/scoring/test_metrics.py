@@ -123,157 +123,142 @@ def test_survival_by_regime_rejects_bad_input() -> None:
 
 
 # --------------------------------------------------------------------------- shifts
+#
+# The cases of issue 12, each with W = 2 and eps = 0.25 unless said, and a baseline of 1 (four steps at
+# 1.0 before a shift at t = 4) unless said. Candidates C = [4, e - W]: every step whose 2-step window fits
+# before the end e. Plateau: the mean over the last floor(n / 4) of the n steps after the onset, for n >= 8.
+
+BEFORE = [1.0, 1.0, 1.0, 1.0]
 
 
-def test_shift_with_recovery() -> None:
-    wellbeing = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0]
-    (scores,) = metrics.shift_metrics(wellbeing, [4], ["abrupt"], window=2, tolerance=0.25)
-    # baseline = mean(w[2:4]) = (1 + 1)/2 = 1.0
-    # drop = 1.0 - mean(w[4:6]) = 1.0 - 0.0 = 1.0
-    # threshold (1 - 0.25) * 1.0 = 0.75; candidates t = 4..8 (windows must fit before T = 10):
-    # m[4] = 0, m[5] = (0 + 0.5)/2 = 0.25, m[6] = (0.5 + 1)/2 = 0.75 >= 0.75 -> tau = 6 - 4 = 2
-    # regret = (1 - m[4]) + (1 - m[5]) = 1 + 0.75 = 1.75
-    assert scores == {
-        "t": 4,
-        "kind": "abrupt",
-        "baseline": 1.0,
-        "drop": 1.0,
-        "recovery_time": 2,
-        "censored": False,
-        "regret": 1.75,
-        "observed": True,
-        "observed_steps": 6,
-    }
+def _scores(after: list[float], before: list[float] = BEFORE, window: int = 2,
+            tolerance: float = 0.25) -> metrics.ShiftScores:
+    (record,) = metrics.shift_metrics([*before, *after], [len(before)], ["abrupt"], window=window,
+                                      tolerance=tolerance)
+    return record
 
 
-def test_no_recovery_before_next_shift_is_censored() -> None:
+def _observed(**scores: object) -> dict[str, object]:
+    """An observed shift's record at t = 4: the given scores on top of those every case shares."""
+    return {"t": 4, "kind": "abrupt", "observed": True, **scores}
+
+
+def test_a_shock_that_recovers() -> None:
+    record = _scores([0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    # m over C = [4, 10]: 0, 0.5, 1, 1, 1, 1, 1. b = mean(w[2:4]) = 1; drop = 1 - m[4] = 1.
+    # deficit = mean(1, 0.5, 0, 0, 0, 0, 0) = 1.5 / 7; area = deficit * 8 steps.
+    # plateau = mean(w[10:12]) = 1; |m - 1| <= 0.25 from t = 6 on: adaptation 2; m >= 0.75 from 6: return 2.
+    assert record == pytest.approx(_observed(
+        baseline=1.0, drop=1.0, deficit=1.5 / 7, deficit_area=1.5 / 7 * 8, plateau=1.0, adaptation_time=2,
+        adaptation_censored=False, sustained_return=2, return_censored=False, observed_steps=8), abs=1e-12)
+
+
+def test_a_delayed_decline_is_a_deficit_not_a_recovery() -> None:
+    # The early blight of PPO: fine for the first window, worse for the rest of the regime.
+    record = _scores([0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25], before=[0.5] * 4)
+    # b = 0.5; m over C = [4, 10]: 0.5, 0.5, 0.5, 0.375, 0.25, 0.25, 0.25; drop = 0.5 - 0.5 = 0 (the first
+    # window saw nothing). deficit = mean(0, 0, 0, 0.125, 0.25, 0.25, 0.25) = 0.125; area = 0.125 * 8 = 1.
+    # plateau = 0.25; |m - 0.25| <= 0.0625 from t = 8: adaptation 4. Back at >= 0.375 until t = 7, then never:
+    # the return is censored (the old first-return rule said "recovered at once").
+    assert record == _observed(
+        baseline=0.5, drop=0.0, deficit=0.125, deficit_area=1.0, plateau=0.25, adaptation_time=4,
+        adaptation_censored=False, sustained_return=None, return_censored=True, observed_steps=8)
+
+
+def test_a_decline_that_never_recovers() -> None:
+    record = _scores([0.75] * 4 + [0.5] * 4 + [0.375, 0.25, 0.125, 0.0])
+    # n = 12, C = [4, 14]; m: 0.75, 0.75, 0.75, 0.625, 0.5, 0.5, 0.5, 0.4375, 0.3125, 0.1875, 0.0625.
+    # drop = 1 - 0.75 = 0.25; the shortfalls 1 - m sum to 5.625 over 11 candidates.
+    # plateau = mean(w[13:16]) = (0.25 + 0.125 + 0) / 3 = 0.125, band 0.03125: the last candidate (0.0625) is
+    # outside it, so the body is still declining when the stream ends: adaptation censored. Never back: censored.
+    assert record == pytest.approx(_observed(
+        baseline=1.0, drop=0.25, deficit=5.625 / 11, deficit_area=5.625 / 11 * 12, plateau=0.125,
+        adaptation_time=None, adaptation_censored=True, sustained_return=None, return_censored=True,
+        observed_steps=12), abs=1e-12)
+
+
+def test_a_windfall_costs_nothing() -> None:
+    record = _scores([1.0] * 8, before=[0.5] * 4)
+    # b = 0.5, every m after is 1: drop -0.5 (better), no shortfall, plateau 1 at once, back at once.
+    assert record == _observed(
+        baseline=0.5, drop=-0.5, deficit=0.0, deficit_area=0.0, plateau=1.0, adaptation_time=0,
+        adaptation_censored=False, sustained_return=0, return_censored=False, observed_steps=8)
+
+
+def test_a_harder_regime_tells_a_fast_adapter_from_a_slow_one() -> None:
+    # Both bodies end at 0.5, below the baseline 1 that the new regime no longer allows.
+    fast = _scores([0.0, 0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+    slow = _scores([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5])
+    # fast: m over C = 0, 0.25, 0.5, 0.5, 0.5, 0.5, 0.5; plateau 0.5, band 0.125: settled from t = 6 (2 steps).
+    #       deficit = mean(1, 0.75, 0.5, 0.5, 0.5, 0.5, 0.5) = 4.25 / 7.
+    # slow: m over C = 0, 0, 0, 0, 0.25, 0.5, 0.5; settled from t = 9 (5 steps).
+    #       deficit = mean(1, 1, 1, 1, 0.75, 0.5, 0.5) = 5.75 / 7.
+    # Neither is ever back within eps of 1: both returns censored; recovery against the baseline cannot tell
+    # them apart, the adaptation time can.
+    shared = {"baseline": 1.0, "drop": 1.0, "plateau": 0.5, "adaptation_censored": False, "sustained_return": None,
+              "return_censored": True, "observed_steps": 8}
+    assert fast == pytest.approx(_observed(**shared, deficit=4.25 / 7, deficit_area=4.25 / 7 * 8, adaptation_time=2),
+                                 abs=1e-12)
+    assert slow == pytest.approx(_observed(**shared, deficit=5.75 / 7, deficit_area=5.75 / 7 * 8, adaptation_time=5),
+                                 abs=1e-12)
+
+
+def test_a_shift_with_too_little_time_after_it() -> None:
+    # One step after the onset (< W): unobserved, nothing scored but the baseline, never "recovered".
+    assert _scores([0.5]) == {"t": 4, "kind": "abrupt", "baseline": 1.0, "drop": None, "deficit": None,
+                              "deficit_area": None, "plateau": None, "adaptation_time": None,
+                              "adaptation_censored": True, "sustained_return": None, "return_censored": True,
+                              "observed": False, "observed_steps": 1}
+    # Four steps (W <= n < 4 W): observed, but too short for a plateau: no adaptation time, and not censored.
+    # m over C = [4, 6]: 0.5, 0.75, 1; deficit = mean(0.5, 0.25, 0) = 0.25; back (>= 0.75) from t = 5.
+    assert _scores([0.5, 0.5, 1.0, 1.0]) == _observed(
+        baseline=1.0, drop=0.5, deficit=0.25, deficit_area=1.0, plateau=None, adaptation_time=None,
+        adaptation_censored=False, sustained_return=1, return_censored=False, observed_steps=4)
+
+
+def test_the_regime_ends_at_the_next_shift() -> None:
     wellbeing = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]
-    first, second = metrics.shift_metrics(
-        wellbeing, [4, 8], ["drought", "rain"], window=2, tolerance=0.25
-    )
-    # Shift at 4, segment [4, 8): baseline = mean(w[2:4]) = 1.0; drop = 1 - mean(w[4:6]) = 1.0.
-    # Candidates t = 4..6 (a full window of 2 must fit before 8): m[4] = 0, m[5] = 0,
-    # m[6] = (0 + 1)/2 = 0.5, all < 0.75. m[7] = w[7] = 1.0 (window clipped at 8) is NOT a
-    # candidate: one good step just before the next shift is not a recovery -> censored.
-    # regret = sum over t = 4..7 of max(0, 1 - m[t]) = 1 + 1 + 0.5 + 0 = 2.5
-    assert first == {
-        "t": 4,
-        "kind": "drought",
-        "baseline": 1.0,
-        "drop": 1.0,
-        "recovery_time": None,
-        "censored": True,
-        "regret": 2.5,
-        "observed": True,
-        "observed_steps": 4,
-    }
-    # Shift at 8: baseline window [max(8 - 2, 4), 8) = [6, 8): (0 + 1)/2 = 0.5.
-    # drop = 0.5 - mean(w[8:10]) = 0.5 - 1.0 = -0.5 (better after the shift); m[8] = 1 >= 0.375,
-    # so tau = 0 and regret = 0 (empty sum).
+    first, second = metrics.shift_metrics(wellbeing, [4, 8], ["drought", "rain"], window=2, tolerance=0.25)
+    # Shift at 4, regime [4, 8): C = [4, 6] (a window must fit before 8): m = 0, 0, 0.5. m[7] = w[7] = 1 (a
+    # window cut at 8) is not a candidate: one good step before the next shift is no return. deficit =
+    # mean(1, 1, 0.5) = 2.5 / 3; n = 4 < 8: no plateau.
+    assert first == pytest.approx({
+        "t": 4, "kind": "drought", "baseline": 1.0, "drop": 1.0, "deficit": 2.5 / 3, "deficit_area": 2.5 / 3 * 4,
+        "plateau": None, "adaptation_time": None, "adaptation_censored": False, "sustained_return": None,
+        "return_censored": True, "observed": True, "observed_steps": 4}, abs=1e-12)
+    # Shift at 8: baseline [max(8 - 2, 4), 8) = [6, 8): 0.5; every m after is 1: drop -0.5, back at once.
     assert second == {
-        "t": 8,
-        "kind": "rain",
-        "baseline": 0.5,
-        "drop": -0.5,
-        "recovery_time": 0,
-        "censored": False,
-        "regret": 0.0,
-        "observed": True,
-        "observed_steps": 4,
-    }
-
-
-def test_censored_at_end_of_stream() -> None:
-    wellbeing = [0.5, 0.5, 0.0, 0.0, 0.0]
-    (scores,) = metrics.shift_metrics(wellbeing, [2], ["abrupt"], window=2, tolerance=0.0)
-    # baseline = mean(w[0:2]) = 0.5; drop = 0.5 - mean(w[2:4]) = 0.5; candidates t = 2..3 both 0.
-    # regret over t = 2..4 (to T = 5): 0.5 + 0.5 + 0.5 = 1.5 (m[4] = w[4] = 0, clipped at T).
-    assert scores["censored"] is True
-    assert scores["recovery_time"] is None
-    assert scores["drop"] == 0.5
-    assert scores["regret"] == 1.5
+        "t": 8, "kind": "rain", "baseline": 0.5, "drop": -0.5, "deficit": 0.0, "deficit_area": 0.0,
+        "plateau": None, "adaptation_time": None, "adaptation_censored": False, "sustained_return": 0,
+        "return_censored": False, "observed": True, "observed_steps": 4}
 
 
 def test_shift_at_time_zero_is_neutral() -> None:
-    wellbeing = [0.5, 0.5, 1.0, 1.0]
-    (scores,) = metrics.shift_metrics(wellbeing, [0], ["initial"], window=2, tolerance=0.05)
-    # No step before t = 0: the baseline window [max(0 - 2, 0), 0) is empty and the convention is
-    # baseline = m[0] = mean(w[0:2]) = 0.5, hence drop = 0.5 - 0.5 = 0, tau = 0, regret = 0.
-    assert scores == {
-        "t": 0,
-        "kind": "initial",
-        "baseline": 0.5,
-        "drop": 0.0,
-        "recovery_time": 0,
-        "censored": False,
-        "regret": 0.0,
-        "observed": True,
-        "observed_steps": 4,
-    }
+    (scores,) = metrics.shift_metrics([0.5, 0.5, 1.0, 1.0], [0], ["initial"], window=2, tolerance=0.05)
+    # No step before t = 0: the baseline is m[0] = mean(w[0:2]) = 0.5 itself: drop 0; C = [0, 2]:
+    # m = 0.5, 0.75, 1, never below 0.5: deficit 0, back at once; n = 4 < 8: no plateau.
+    assert scores == {"t": 0, "kind": "initial", "baseline": 0.5, "drop": 0.0, "deficit": 0.0, "deficit_area": 0.0,
+                      "plateau": None, "adaptation_time": None, "adaptation_censored": False, "sustained_return": 0,
+                      "return_censored": False, "observed": True, "observed_steps": 4}
 
 
-def test_agent_dead_throughout_has_nothing_to_recover() -> None:
-    stream = metrics.wellbeing([False] * 6, np.zeros((6, 1)), [1.0])
-    records = metrics.shift_metrics(stream, [0, 2, 4], ["a", "b", "c"], window=2)
-    # Wellbeing is 0 everywhere: every baseline is 0, every m is 0 >= (1 - eps) * 0, so each
-    # shift recovers at tau = 0 with drop 0 and regret 0 (read together with survival).
-    for record, time, kind in zip(records, [0, 2, 4], ["a", "b", "c"], strict=True):
-        assert record == {
-            "t": time,
-            "kind": kind,
-            "baseline": 0.0,
-            "drop": 0.0,
-            "recovery_time": 0,
-            "censored": False,
-            "regret": 0.0,
-            "observed": True,
-            "observed_steps": 2,
-        }
-
-
-def test_segments_shorter_than_window_are_unobserved() -> None:
-    # W = 4, shifts at 3 and 5, T = 8: the segments [3, 5) and [5, 8) are shorter than W.
-    wellbeing = [1.0, 1.0, 0.25, 0.5, 0.25, 1.0, 1.0, 0.25]
-    first, second = metrics.shift_metrics(
-        wellbeing, [3, 5], ["abrupt", "abrupt"], window=4, tolerance=0.25
-    )
-    # Shift at 3: baseline window [max(3 - 4, 0), 3) = [0, 3): (1 + 1 + 0.25)/3 = 0.75.
-    # Only 5 - 3 = 2 steps seen after it (< W = 4): no drop, recovery or regret from a partial window.
-    assert first == {"t": 3, "kind": "abrupt", "baseline": 0.75, "drop": None, "recovery_time": None,
-                     "censored": True, "regret": None, "observed": False, "observed_steps": 2}
-    # Shift at 5: the baseline window is clipped at the previous shift: [max(5 - 4, 3), 5) = [3, 5)
-    # -> (0.5 + 0.25)/2 = 0.375 (NOT mean(w[1:5]) = 0.5, which would mix in the earlier regime).
-    # 8 - 5 = 3 steps seen after it (< 4): unobserved too, although m[5] = 0.75 looks like a recovery.
-    assert second == {"t": 5, "kind": "abrupt", "baseline": 0.375, "drop": None, "recovery_time": None,
-                      "censored": True, "regret": None, "observed": False, "observed_steps": 3}
-
-
-def test_shift_in_the_last_steps_is_unobserved_not_recovered() -> None:
-    # A run ending one step after the onset (the blight of `openworld run world=blight steps=20000`):
-    # the old rule gave drop 1 - 0.5 = 0.5 from that one step; now it is unobserved.
-    wellbeing = [1.0, 1.0, 1.0, 1.0, 0.5]
-    (scores,) = metrics.shift_metrics(wellbeing, [4], ["abrupt"], window=2)
-    assert scores == {"t": 4, "kind": "abrupt", "baseline": 1.0, "drop": None, "recovery_time": None,
-                      "censored": True, "regret": None, "observed": False, "observed_steps": 1}
-    # Exactly W steps after the onset is observed: drop 1 - mean(w[4:6]) = 1 - 0.75 = 0.25,
-    # m[4] = 0.75 < 0.95 and no later full window -> censored, regret 0.25.
-    (scores,) = metrics.shift_metrics([*wellbeing, 1.0], [4], ["abrupt"], window=2)
-    assert (scores["observed"], scores["observed_steps"], scores["drop"], scores["recovery_time"],
-            scores["censored"], scores["regret"]) == (True, 2, 0.25, None, True, 0.25)
+def test_agent_dead_throughout_has_nothing_to_lose() -> None:
+    stream = metrics.wellbeing([False] * 16, np.zeros((16, 1)), [1.0])
+    records = metrics.shift_metrics(stream, [0, 8], ["a", "b"], window=2)
+    # Wellbeing 0 everywhere: baselines 0, no shortfall, the plateau 0 reached at once, back at once.
+    for record, time in zip(records, [0, 8], strict=True):
+        assert {key: record[key] for key in ("baseline", "drop", "deficit", "plateau", "adaptation_time",  # type: ignore[literal-required]
+                                             "sustained_return", "observed_steps")} == {
+            "baseline": 0.0, "drop": 0.0, "deficit": 0.0, "plateau": 0.0, "adaptation_time": 0, "sustained_return": 0,
+            "observed_steps": 8}
+        assert record["t"] == time
 
 
 def test_simultaneous_shifts_share_their_segment() -> None:
-    wellbeing = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0]
-    both = metrics.shift_metrics(wellbeing, [4, 4], ["flood", "heat"], window=2, tolerance=0.25)
-    # Same numbers as test_shift_with_recovery for each of the two shifts.
-    for record, kind in zip(both, ["flood", "heat"], strict=True):
-        assert record["kind"] == kind
-        assert (record["baseline"], record["drop"], record["recovery_time"], record["regret"]) == (
-            1.0,
-            1.0,
-            2,
-            1.75,
-        )
+    wellbeing = [*BEFORE, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    flood, heat = metrics.shift_metrics(wellbeing, [4, 4], ["flood", "heat"], window=2, tolerance=0.25)
+    assert {**flood, "kind": "heat"} == heat
+    assert flood["sustained_return"] == 2  # as in test_a_shock_that_recovers
 
 
 def test_shift_metrics_rejects_bad_input() -> None:
@@ -294,9 +279,9 @@ def test_shift_metrics_rejects_bad_input() -> None:
 
 @pytest.mark.parametrize("level", [0.0, 0.1, 0.7, 1.0])
 @pytest.mark.parametrize("tolerance", [0.0, 0.05])
-def test_constant_stream_has_no_drop_and_immediate_recovery(level: float, tolerance: float) -> None:
-    # Long enough that the running sums carry rounding error (non-dyadic levels), which the
-    # recovery test must absorb even with tolerance 0.
+def test_constant_stream_costs_nothing(level: float, tolerance: float) -> None:
+    # Long enough that the running sums carry rounding error (non-dyadic levels), which the return and
+    # adaptation tests must absorb even with tolerance 0.
     steps = 200_000
     times = [0, 1, 999, 50_000, 50_001, 123_456, steps - 1]
     records = metrics.shift_metrics(
@@ -307,20 +292,30 @@ def test_constant_stream_has_no_drop_and_immediate_recovery(level: float, tolera
     for record in records:
         assert record["baseline"] == pytest.approx(level, abs=1e-12)
         if not record["observed"]:
-            assert (record["drop"], record["recovery_time"], record["regret"]) == (None, None, None)
+            assert (record["drop"], record["deficit"], record["sustained_return"]) == (None, None, None)
             continue
         assert record["drop"] == pytest.approx(0.0, abs=1e-12)
-        assert record["recovery_time"] == 0
-        assert record["censored"] is False
-        assert record["regret"] == 0.0
+        assert record["deficit"] == pytest.approx(0.0, abs=1e-12)
+        assert record["plateau"] == pytest.approx(level, abs=1e-12)
+        assert (record["sustained_return"], record["return_censored"]) == (0, False)
+        assert (record["adaptation_time"], record["adaptation_censored"]) == (0, False)
 
 
-def _reference_shift_metrics(
-    wellbeing: np.ndarray, times: list[int], window: int, tolerance: float
-) -> list[tuple[float, float | None, int | None, float | None]]:
-    """Slow, loop-by-loop transcription of docs/metrics.md, independent of windowed_mean."""
+def _settled(holds: list[bool]) -> int | None:
+    """The first index from which every later entry holds, by a loop; None if the last does not hold."""
+    if not holds or not holds[-1]:
+        return None
+    first = len(holds) - 1
+    while first > 0 and holds[first - 1]:
+        first -= 1
+    return first
+
+
+def _reference_shift_metrics(wellbeing: np.ndarray, times: list[int], window: int,
+                             tolerance: float) -> list[dict[str, object] | None]:
+    """Slow, loop-by-loop transcription of docs/metrics.md, independent of windowed_mean; None when unobserved."""
     size = len(wellbeing)
-    results = []
+    results: list[dict[str, object] | None] = []
     for time in times:
         previous = max([other for other in times if other < time], default=0)
         end = min([other for other in times if other > time], default=size)
@@ -329,24 +324,23 @@ def _reference_shift_metrics(
             return float(np.mean(wellbeing[start : min(start + window, end)]))
 
         baseline_start = max(time - window, previous)
-        if baseline_start < time:
-            baseline = float(np.mean(wellbeing[baseline_start:time]))
-        else:
-            baseline = post_mean(time)
-        if end - time < window:  # unobserved: no full after-window
-            results.append((baseline, None, None, None))
+        baseline = float(np.mean(wellbeing[baseline_start:time])) if baseline_start < time else post_mean(time)
+        steps = end - time
+        if steps < window:
+            results.append(None)
             continue
-        drop = baseline - post_mean(time)
-        recovery = None
-        for step in range(time, end):
-            if step > time and step + window > end:
-                break
-            if post_mean(step) >= (1 - tolerance) * baseline - 1e-9:
-                recovery = step - time
-                break
-        stop = end if recovery is None else time + recovery
-        regret = sum(max(0.0, baseline - post_mean(step)) for step in range(time, stop))
-        results.append((baseline, drop, recovery, regret))
+        means = [post_mean(t) for t in range(time, end - window + 1)]
+        deficit = sum(max(0.0, baseline - m) for m in means) / len(means)
+        result: dict[str, object] = {
+            "baseline": baseline, "drop": baseline - post_mean(time), "deficit": deficit,
+            "deficit_area": deficit * steps,
+            "sustained_return": _settled([m >= (1 - tolerance) * baseline - 1e-9 for m in means]),
+            "plateau": None, "adaptation_time": None}
+        if steps >= 4 * window:
+            plateau = float(np.mean(wellbeing[end - steps // 4 : end]))
+            result["plateau"] = plateau
+            result["adaptation_time"] = _settled([abs(m - plateau) <= tolerance * plateau + 1e-9 for m in means])
+        results.append(result)
     return results
 
 
@@ -356,7 +350,7 @@ def test_shift_metrics_match_loop_reference_on_random_streams(case: int) -> None
     size = int(rng.integers(5, 120))
     window = int(rng.integers(1, 25))
     tolerance = float(rng.choice([0.0, 0.05, 0.2]))
-    # Piecewise levels plus noise, some steps dead (0), so that drops and recoveries both occur.
+    # Piecewise levels plus noise, some steps dead (0), so that drops and returns both occur.
     times = sorted(rng.integers(0, size, size=int(rng.integers(1, 5))).tolist())
     levels = rng.random(len(times) + 1)
     segment = np.searchsorted(times, np.arange(size), side="right")
@@ -365,22 +359,18 @@ def test_shift_metrics_match_loop_reference_on_random_streams(case: int) -> None
 
     records = metrics.shift_metrics(stream, times, ["k"] * len(times), window, tolerance)
     expected = _reference_shift_metrics(stream, times, window, tolerance)
-    for record, (baseline, drop, recovery, regret) in zip(records, expected, strict=True):
-        assert record["baseline"] == pytest.approx(baseline, abs=1e-12)
-        assert record["observed"] == (drop is not None)
-        if drop is None:
-            assert (record["drop"], record["recovery_time"], record["regret"], record["censored"]) == (
-                None, None, None, True)
+    for record, reference in zip(records, expected, strict=True):
+        assert record["observed"] == (reference is not None)
+        if reference is None:
+            assert (record["drop"], record["deficit"], record["sustained_return"], record["return_censored"],
+                    record["adaptation_censored"]) == (None, None, None, True, True)
             continue
-        assert record["drop"] == pytest.approx(drop, abs=1e-12)
-        assert record["recovery_time"] == recovery
-        assert record["censored"] == (recovery is None)
-        assert record["regret"] == pytest.approx(regret, abs=1e-9)
-        # Invariants: regret >= 0, and tau = 0 exactly when the drop is within tolerance.
-        assert record["regret"] >= 0.0
-        assert (record["recovery_time"] == 0) == (
-            record["drop"] <= tolerance * record["baseline"] + 1e-9
-        )
+        assert {key: record[key] for key in reference} == pytest.approx(reference, abs=1e-9)  # type: ignore[literal-required]
+        assert record["return_censored"] == (reference["sustained_return"] is None)
+        assert record["adaptation_censored"] == (reference["plateau"] is not None and
+                                                 reference["adaptation_time"] is None)
+        # Invariants: the deficit is never negative and at most the baseline.
+        assert 0.0 <= record["deficit"] <= record["baseline"] + 1e-12  # type: ignore[operator]
 
 
 # --------------------------------------------------------------------------- forgetting

@@ -20,6 +20,7 @@ import openworld  # noqa: F401  (registers the worlds)
 from openworld.registry import load_world_spec
 from openworld.scoring import metrics
 from openworld.scoring.monitor import Monitor, RecordLifetime, RecordLifetimeVector, read_recording, summarize
+from openworld.scoring.summary import SHIFT_KEYS
 from openworld.world.shifts import ShiftSchedule
 from openworld.world.spec import load_spec_text
 
@@ -303,8 +304,9 @@ def test_single_env_wrapper_records_the_respawn_delay_of_reset(tmp_path: Path) -
 
 
 CONTRACT = {"steps": int, "world": str, "agent": str, "seed": int, "survival": dict, "shifts": list}
-SHIFT_TYPES = {"t": int, "kind": str, "baseline": float, "censored": bool, "observed": bool, "observed_steps": int}
-OBSERVED_TYPES = {"drop": float, "regret": float, "alive_drop": float}  # None when the shift was unobserved
+SHIFT_TYPES = {"t": int, "kind": str, "baseline": float, "return_censored": bool, "adaptation_censored": bool,
+               "observed": bool, "observed_steps": int}
+OBSERVED_TYPES = {"drop": float, "deficit": float, "alive_drop": float}  # None when the shift was unobserved
 
 
 def check_contract(summary: dict[str, object]) -> None:
@@ -322,7 +324,8 @@ def check_contract(summary: dict[str, object]) -> None:
             assert isinstance(shift[key], kind), key
         for key, kind in OBSERVED_TYPES.items():
             assert isinstance(shift[key], kind) if shift["observed"] else shift[key] is None, key
-        assert shift["recovery_time"] is None or isinstance(shift["recovery_time"], int)
+        for key in ("sustained_return", "adaptation_time"):
+            assert shift[key] is None or isinstance(shift[key], int)
         assert shift["kind"] in ("abrupt", "gradual", "cyclic")
     json.dumps(summary, allow_nan=False)
 
@@ -353,7 +356,7 @@ def test_summary_of_one_body_is_the_metrics_of_its_stream_with_shift_times_as_cl
     shifts = zip(summary["shifts"], expected["shifts"], expected["alive_shifts"], [3, 4], ["scarce", "dry"],
                  strict=True)
     for got, want, alive_want, clock, name in shifts:
-        alive_scores = {f"alive_{key}": alive_want[key] for key in ("baseline", "drop", "recovery_time", "censored")}
+        alive_scores = {f"alive_{key}": alive_want[key] for key in SHIFT_KEYS}
         ramp = {"ramp_end": 6} if name == "dry" else {}  # "dry~" over clocks [4, 6)
         assert got == {**want, **alive_scores, **ramp, "t": clock, "name": name,
                        "observed_steps": (4 if clock == 3 else steps + 1) - clock}

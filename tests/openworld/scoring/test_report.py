@@ -24,26 +24,41 @@ from openworld.world.shifts import ShiftSchedule
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def _scores(prefix: str = "", *, drop: float | None = None, deficit: float | None = None,
+            plateau: float | None = None, adaptation: int | None = None, sustained_return: int | None = None,
+            baseline: float = 0.5) -> dict[str, Any]:
+    """A shift's scores as the summary keeps them (``prefix`` ``alive_`` for the alive fraction's): a time that is
+    None is censored when the shift was observed and, for adaptation, had a plateau; all None: unobserved."""
+    observed = drop is not None
+    return {f"{prefix}{key}": value for key, value in {
+        "baseline": baseline if not prefix else 1.0, "drop": drop, "deficit": deficit,
+        "deficit_area": None if deficit is None else deficit * 1000, "plateau": plateau,
+        "adaptation_time": adaptation,
+        "adaptation_censored": adaptation is None and (plateau is not None or not observed),
+        "sustained_return": sustained_return, "return_censored": sustained_return is None}.items()}
+
+
 def fake_summary(agent: str, seed: int, alive: float, drop: float, recovery: int | None,
                  variant: str | None = None) -> dict[str, Any]:
-    """A summary as monitor.summarize writes it: three shifts (the blight; a winter ramping over [2000, 2500);
-    a flood 1 + seed steps before the end, unobserved with W = 500), short curves, survival in two regimes."""
+    """A summary as monitor.summarize writes it: three shifts (the blight, returning after ``recovery`` steps and
+    adapting in half that; a winter ramping over [2000, 2500), too short for a plateau; a flood 1 + seed steps
+    before the end, unobserved with W = 500), short curves, survival in two regimes."""
     summary: dict[str, Any] = {
         "steps": 3000, "world": "Toy-v0", "agent": agent, "seed": seed, "start": 1,
         "survival": {"alive_fraction": alive, "deaths_per_10k": 10.0 * seed, "mean_lifetime": 100.0},
         "survival_by_regime": {"base": {"steps": 2000, "alive_fraction": 1.0},
                                "winter": {"steps": 1000, "alive_fraction": alive - 0.1 * seed}},
         "shifts": [
-            {"t": 1000, "kind": "abrupt", "name": "blight", "baseline": 0.5, "drop": drop,
-             "recovery_time": recovery, "censored": recovery is None, "regret": 2.0 * seed, "observed_steps": 1000,
-             "observed": True, "alive_baseline": 1.0, "alive_drop": 0.1 * seed, "alive_recovery_time": 10 * seed,
-             "alive_censored": False},
-            {"t": 2000, "kind": "gradual", "name": "winter", "baseline": 0.5, "drop": 0.0, "recovery_time": 0,
-             "censored": False, "regret": 0.0, "observed_steps": 999, "observed": True, "alive_baseline": 1.0,
-             "alive_drop": 0.0, "alive_recovery_time": None, "alive_censored": True, "ramp_end": 2500},
-            {"t": 3000, "kind": "abrupt", "name": "flood", "baseline": 0.5, "drop": None, "recovery_time": None,
-             "censored": True, "regret": None, "observed_steps": 1 + seed, "observed": False, "alive_baseline": 1.0,
-             "alive_drop": None, "alive_recovery_time": None, "alive_censored": True},
+            {"t": 1000, "kind": "abrupt", "name": "blight", "observed_steps": 1000, "observed": True,
+             **_scores(drop=drop, deficit=drop / 2, plateau=0.4, adaptation=None if recovery is None else recovery // 2,
+                       sustained_return=recovery),
+             **_scores("alive_", drop=0.1 * seed, deficit=0.05 * seed, plateau=1.0, adaptation=0,
+                       sustained_return=10 * seed)},
+            {"t": 2000, "kind": "gradual", "name": "winter", "observed_steps": 999, "observed": True, "ramp_end": 2500,
+             **_scores(drop=0.0, deficit=0.0, plateau=None, adaptation=None, sustained_return=0),
+             **_scores("alive_", drop=0.0, deficit=0.01, plateau=None, adaptation=None, sustained_return=None)},
+            {"t": 3000, "kind": "abrupt", "name": "flood", "observed_steps": 1 + seed, "observed": False,
+             **_scores(), **_scores("alive_")},
         ],
         "forgetting": None, "mean_wellbeing": alive / 2, "window": 500, "tolerance": 0.05,
         "wellbeing_curve": {"bin": 500, "t": [0, 500, 1000, 1500, 2000, 2500],
@@ -87,18 +102,26 @@ def test_report_writes_tables_and_plots_with_iqm_and_ci(tmp_path: Path) -> None:
     assert float(by_key["forager", "alive_fraction", ""]["iqm"]) == pytest.approx(0.9)
     assert float(by_key["random", "alive_fraction", ""]["iqm"]) == pytest.approx(0.6)
     assert float(by_key["forager", "drop", "1000"]["iqm"]) == pytest.approx(0.2)
-    recovery = by_key["random", "recovery_time", "1000"]
-    assert float(recovery["iqm"]) == pytest.approx(500.0)  # (0 + 1000 + 500) / 3
-    assert recovery["censored"] == "1" and recovery["n"] == "3"
-    # The alive fraction's scores: drops 0, 0.1, 0.2 -> 0.1; recovery 0, 10, 20 -> 10 (none censored).
+    assert float(by_key["forager", "deficit", "1000"]["iqm"]) == pytest.approx(0.1)
+    returned = by_key["random", "sustained_return", "1000"]
+    assert float(returned["iqm"]) == pytest.approx(500.0)  # (0 + 1000 + 500) / 3
+    assert returned["censored"] == "1" and returned["n"] == "3"
+    adaptation = by_key["random", "adaptation_time", "1000"]
+    assert float(adaptation["iqm"]) == pytest.approx(1250 / 3)  # (0 + 1000 + 250) / 3
+    assert adaptation["censored"] == "1"
+    assert float(by_key["forager", "adaptation_time", "1000"]["iqm"]) == pytest.approx(100.0)  # 50, 150, 100
+    # The alive fraction's scores: drops 0, 0.1, 0.2 -> 0.1; returns 0, 10, 20 -> 10 (none censored).
     assert float(by_key["forager", "alive_drop", "1000"]["iqm"]) == pytest.approx(0.1)
-    assert float(by_key["forager", "alive_recovery_time", "1000"]["iqm"]) == pytest.approx(10.0)
-    assert by_key["forager", "alive_recovery_time", "1000"]["censored"] == "0"
-    # The winter's alive recovery is censored in every run: counted at its 999 observed steps.
-    winter = by_key["forager", "alive_recovery_time", "2000"]
+    assert float(by_key["forager", "alive_sustained_return", "1000"]["iqm"]) == pytest.approx(10.0)
+    assert by_key["forager", "alive_sustained_return", "1000"]["censored"] == "0"
+    # The winter's alive return is censored in every run: counted at its 999 observed steps.
+    winter = by_key["forager", "alive_sustained_return", "2000"]
     assert (float(winter["iqm"]), winter["censored"], winter["unobserved"]) == (999.0, "3", "0")
+    # Its regime is too short for a plateau: no adaptation time in any run, and no censored one.
+    no_plateau = by_key["forager", "adaptation_time", "2000"]
+    assert (no_plateau["n"], no_plateau["iqm"], no_plateau["censored"], no_plateau["unobserved"]) == ("0", "", "0", "0")
     # The flood came 1-3 steps before the end: unobserved in every run, no number in any of its scores.
-    for metric in ("drop", "recovery_time", "regret", "alive_drop", "alive_recovery_time"):
+    for metric in ("drop", "deficit", "adaptation_time", "sustained_return", "alive_drop", "alive_sustained_return"):
         flood = by_key["forager", metric, "3000"]
         assert (flood["n"], flood["iqm"], flood["ci_low"], flood["unobserved"], flood["observed_steps"]) == (
             "0", "", "", "3", "1")
@@ -116,6 +139,9 @@ def test_report_writes_tables_and_plots_with_iqm_and_ci(tmp_path: Path) -> None:
     assert "| Toy-v0 | forager | 3 | 0.900 [" in markdown
     assert "| Toy-v0 | blight | 1000 | abrupt | random | 0.100 [" in markdown
     assert "≥ 500 [" in markdown and "(1 censored)" in markdown
+    assert "## Shifts: wellbeing" in markdown and "## Shifts: alive fraction" in markdown
+    winter_row = next(line for line in markdown.splitlines() if "| winter | 2000 |" in line and "| forager |" in line)
+    assert winter_row.split(" | ")[-3] == "—"  # adaptation time: no plateau
     assert "## Survival by regime" in markdown and "| Toy-v0 | winter | forager | 3 | 0.800 [" in markdown
     flood = next(line for line in markdown.splitlines() if "| flood |" in line and "| forager |" in line)
     assert flood.count("unobserved") == 5 and "| 0/3 (fewest steps after the shift: 1) |" in flood
@@ -156,11 +182,15 @@ def test_openworld_report_command_on_a_tiny_run(tmp_path: Path) -> None:
     Monitor(tmp_path / "runs" / "unscored", schedule, 1).close()
     summary = summarize(run, window=50)
     assert summary["steps"] >= 300
+    # As if scored by an older version: no deficit. --rescore scores the recording again, keeping its facts.
+    older = {**summary, "shifts": [{k: v for k, v in shift.items() if k != "deficit"} for shift in summary["shifts"]]}
+    (run / "summary.json").write_text(json.dumps({**older, "note": "kept"}))
     env = {**os.environ, "MPLBACKEND": "Agg"}
     command = [sys.executable, "-m", "openworld.tools.cli", "report", str(tmp_path / "runs"),
-               "--out", str(tmp_path / "out"), "--reps", "50", "--no-plots"]
+               "--out", str(tmp_path / "out"), "--reps", "50", "--no-plots", "--rescore"]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "summary.json").read_text()) == {**summary, "note": "kept"}
     assert sorted(Path(line).name for line in proc.stdout.split()) == ["report.csv", "report.json", "report.md"]
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "| Shiftlands-v0 | random | 1 |" in markdown and "unscored" in markdown

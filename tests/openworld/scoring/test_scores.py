@@ -18,18 +18,33 @@ SUMMARY: dict[str, Any] = {
     "world": "Shiftlands-v0", "agent": "forager", "seed": 3, "steps": 17_500, "num_bodies": 4,
     "survival": {"alive_fraction": 0.95125, "deaths_per_10k": 4.857, "mean_lifetime": 12_345.6},
     "mean_wellbeing": 0.4981, "forgetting": -0.01234,
-    "shifts": [{"t": 4000, "kind": "abrupt", "name": "blight", "baseline": 0.61, "drop": 0.2249, "recovery_time": 1234,
-                "censored": False, "regret": 530.4, "observed_steps": 6000, "observed": True, "alive_baseline": 0.99,
-                "alive_drop": 0.0512, "alive_recovery_time": None, "alive_censored": True},
-               {"t": 10_000, "kind": "gradual", "name": "drought", "baseline": 0.5, "drop": -0.01,
-                "recovery_time": None, "censored": True, "regret": 12.0, "observed_steps": 7501, "observed": True,
-                "alive_baseline": 0.95, "alive_drop": 0.0, "alive_recovery_time": 0, "alive_censored": False,
-                "ramp_end": 14_000}],
+    "shifts": [{"t": 4000, "kind": "abrupt", "name": "blight", "baseline": 0.61, "drop": 0.2249, "deficit": 0.1876,
+                "deficit_area": 1125.6, "plateau": 0.455, "adaptation_time": None, "adaptation_censored": True,
+                "sustained_return": None, "return_censored": True, "observed_steps": 6000, "observed": True,
+                "alive_baseline": 0.99, "alive_drop": 0.0512, "alive_deficit": 0.0312, "alive_deficit_area": 187.2,
+                "alive_plateau": 0.97, "alive_adaptation_time": 120, "alive_adaptation_censored": False,
+                "alive_sustained_return": 1234, "alive_return_censored": False},
+               {"t": 10_000, "kind": "gradual", "name": "drought", "baseline": 0.5, "drop": -0.01, "deficit": 0.0,
+                "deficit_area": 0.0, "plateau": 0.52, "adaptation_time": 3000, "adaptation_censored": False,
+                "sustained_return": 0, "return_censored": False, "observed_steps": 7501, "observed": True,
+                "alive_baseline": 0.95, "alive_drop": 0.0, "alive_deficit": 0.0, "alive_deficit_area": 0.0,
+                "alive_plateau": 0.95, "alive_adaptation_time": 0, "alive_adaptation_censored": False,
+                "alive_sustained_return": 0, "alive_return_censored": False, "ramp_end": 14_000},
+               # Observed for 1,500 steps: too short for a plateau (< 4 W), so no adaptation time.
+               {"t": 17_501, "kind": "abrupt", "name": "predators", "baseline": 0.51, "drop": 0.1, "deficit": 0.08,
+                "deficit_area": 120.0, "plateau": None, "adaptation_time": None, "adaptation_censored": False,
+                "sustained_return": 700, "return_censored": False, "observed_steps": 1500, "observed": True,
+                "alive_baseline": 0.95, "alive_drop": 0.05, "alive_deficit": 0.04, "alive_deficit_area": 60.0,
+                "alive_plateau": None, "alive_adaptation_time": None, "alive_adaptation_censored": False,
+                "alive_sustained_return": None, "alive_return_censored": True}],
 }
 # The blight at the last clock of `openworld run world=blight steps=20000`: one step seen after it.
-UNOBSERVED = {"t": 20_000, "kind": "abrupt", "name": "blight", "baseline": 0.597, "drop": None, "recovery_time": None,
-              "censored": True, "regret": None, "observed_steps": 1, "observed": False, "alive_baseline": 0.98,
-              "alive_drop": None, "alive_recovery_time": None, "alive_censored": True}
+UNOBSERVED = {"t": 20_000, "kind": "abrupt", "name": "blight", "observed_steps": 1, "observed": False,
+              **{f"{prefix}{key}": value for prefix in ("", "alive_") for key, value in (
+                  ("drop", None), ("deficit", None), ("deficit_area", None), ("plateau", None),
+                  ("adaptation_time", None), ("adaptation_censored", True), ("sustained_return", None),
+                  ("return_censored", True))},
+              "baseline": 0.597, "alive_baseline": 0.98}
 
 
 def test_every_score_is_in_the_summary_where_the_list_says(tmp_path: Path) -> None:
@@ -54,9 +69,15 @@ def test_every_score_is_in_the_summary_where_the_list_says(tmp_path: Path) -> No
         scores.DROP.of_run(summary)
 
 
-SHIFT_TABLE = ("        t  shift                    baseline    drop   recovery alive drop alive recovery\n"
-               "    4,000  abrupt:blight               0.610  +0.225      1,234     +0.051        >=6,000\n"
-               "   10,000  gradual:drought             0.500  -0.010    >=7,501     +0.000              0\n"
+HEADER = ("        t  shift                    baseline    drop deficit plateau adaptation     return alive deficit "
+          "alive return\n")
+SHIFT_TABLE = (HEADER +
+               "    4,000  abrupt:blight               0.610  +0.225   0.188   0.455    >=6,000    >=6,000         0.031"
+               "        1,234\n"
+               "   10,000  gradual:drought             0.500  -0.010   0.000   0.520      3,000          0         0.000"
+               "            0\n"
+               "   17,501  abrupt:predators            0.510  +0.100   0.080       —          —        700         0.040"
+               "      >=1,500\n"
                "  forgetting -0.012\n")
 
 
@@ -79,9 +100,9 @@ SHIFT_TABLE = ("        t  shift                    baseline    drop   recovery 
      "  world clocks reached 20,000-20,731 in 20,000 steps: a dead body's respawn delay runs its world's clock on;\n"
      "  scored over clocks 1-20,000, which every body recorded (see docs/experiments.md)\n"
      "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.498\n"
-     "        t  shift                    baseline    drop   recovery alive drop alive recovery\n"
-     "   20,000  abrupt:blight               0.597       —          —          —              —"
-     "   unobserved: 1 step after the onset (< W = 1,000)\n"),
+     + HEADER +
+     "   20,000  abrupt:blight               0.597       —       —       —          —          —             —"
+     "            —   unobserved: 1 step after the onset (< W = 1,000)\n"),
     # Clocks that stayed at the lifetime's steps need no note.
     ({**SUMMARY, "steps": 17_500, "start": 1, "lifetime_steps": 17_500, "shifts": [], "forgetting": None,
       "bodies": [{"start": 1, "steps": 17_500}] * 4},

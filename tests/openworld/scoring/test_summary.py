@@ -19,12 +19,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from openworld.scoring.monitor import Monitor, summarize
+from openworld.scoring.monitor import Monitor, rescore, summarize
 from openworld.world.shifts import ShiftSchedule
 from openworld.world.spec import load_spec_text
 
-SHIFT_KEYS = {"t", "kind", "name", "baseline", "drop", "recovery_time", "censored", "regret", "observed_steps",
-              "observed", "alive_baseline", "alive_drop", "alive_recovery_time", "alive_censored"}
+SCORE_KEYS = ("baseline", "drop", "deficit", "deficit_area", "plateau", "adaptation_time", "adaptation_censored",
+              "sustained_return", "return_censored")
+SHIFT_KEYS = {"t", "kind", "name", "observed_steps", "observed", *SCORE_KEYS, *(f"alive_{key}" for key in SCORE_KEYS)}
 
 
 def schedule(shifts: str) -> ShiftSchedule:
@@ -63,18 +64,19 @@ def _assert_plain_json(summary: dict[str, Any]) -> None:
         assert type(record["kind"]) is str
         assert type(record["observed"]) is bool
         assert type(record["observed_steps"]) is int
-        # Unobserved (after-window shorter than W): only the baselines are numbers.
-        for key in ("baseline", "alive_baseline", *(("drop", "regret", "alive_drop") if record["observed"] else ())):
-            assert type(record[key]) is float
-            assert math.isfinite(record[key])
-        if not record["observed"]:
-            assert (record["drop"], record["regret"], record["recovery_time"], record["censored"]) == (
-                None, None, None, True)
-            assert (record["alive_drop"], record["alive_recovery_time"], record["alive_censored"]) == (None, None, True)
-        for key in ("recovery_time", "alive_recovery_time"):
-            assert record[key] is None or type(record[key]) is int
-        assert type(record["censored"]) is bool
-        assert type(record["alive_censored"]) is bool
+        for prefix in ("", "alive_"):
+            # Unobserved (after-window shorter than W): only the baselines are numbers.
+            scored = ("drop", "deficit", "deficit_area") if record["observed"] else ()
+            for key in ("baseline", *scored):
+                assert type(record[prefix + key]) is float
+                assert math.isfinite(record[prefix + key])
+            if not record["observed"]:
+                assert [record[prefix + key] for key in SCORE_KEYS[1:]] == [None] * 5 + [True, None, True]
+            assert record[prefix + "plateau"] is None or type(record[prefix + "plateau"]) is float
+            for key in ("adaptation_time", "sustained_return"):
+                assert record[prefix + key] is None or type(record[prefix + key]) is int
+            for key in ("adaptation_censored", "return_censored"):
+                assert type(record[prefix + key]) is bool
     for regime, scores in summary["survival_by_regime"].items():
         assert type(regime) is str and type(scores["steps"]) is int and type(scores["alive_fraction"]) is float
     assert summary["forgetting"] is None or type(summary["forgetting"]) is float
@@ -105,45 +107,28 @@ def test_summary_builds_the_json_contract(tmp_path: Path) -> None:
         "deaths_per_10k": 1000.0,
         "mean_lifetime": 4.0,
     }
-    # Shift at 4 (segment [4, 8)): baseline mean(w[2:4]) = 1; drop 1 - mean(w[4:6]) = 1;
-    # m[4] = 0, m[5] = 0.25, m[6] = 0.75 >= 0.75 -> tau = 2; regret = 1 + 0.75 = 1.75.
-    # Shift at 8: baseline mean(w[6:8]) = 0.75; m[8] = mean(w[8:10]) = 0.75 -> drop 0, tau 0.
-    assert summary["shifts"] == [
-        {
-            "t": 4,
-            "kind": "cyclic",
-            "name": "winter",
-            "baseline": 1.0,
-            "drop": 1.0,
-            "recovery_time": 2,
-            "censored": False,
-            "regret": 1.75,
-            "observed_steps": 4,
-            "observed": True,
-            # Alive a = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1]: baseline mean(a[2:4]) = 1, drop 1 - mean(a[4:6]) = 1,
-            # m[4] = 0, m[5] = 0.5, m[6] = 1 >= 0.75 -> tau 2.
-            "alive_baseline": 1.0,
-            "alive_drop": 1.0,
-            "alive_recovery_time": 2,
-            "alive_censored": False,
-        },
-        {
-            "t": 8,
-            "kind": "cyclic",
-            "name": "summer",
-            "baseline": 0.75,
-            "drop": 0.0,
-            "recovery_time": 0,
-            "censored": False,
-            "regret": 0.0,
-            "observed_steps": 2,  # = W: a full after-window, so scored
-            "observed": True,
-            "alive_baseline": 1.0,
-            "alive_drop": 0.0,
-            "alive_recovery_time": 0,
-            "alive_censored": False,
-        },
+    # Shift at 4 (regime [4, 8), candidates 4-6): baseline mean(w[2:4]) = 1; m = 0, 0.25, 0.75: drop 1, deficit
+    # mean(1, 0.75, 0.25) = 2/3 (area x 4 steps), back (>= 0.75) from 6: return 2; too short for a plateau.
+    # Shift at 8 (regime [8, 10), candidate 8): baseline mean(w[6:8]) = 0.75; m[8] = 0.75: no cost.
+    no_plateau = {"plateau": None, "adaptation_time": None, "adaptation_censored": False}
+    expected = [
+        {"t": 4, "kind": "cyclic", "name": "winter", "baseline": 1.0, "drop": 1.0, "deficit": 2 / 3,
+         "deficit_area": 8 / 3, **no_plateau, "sustained_return": 2, "return_censored": False, "observed_steps": 4,
+         "observed": True,
+         # Alive a = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1]: baseline 1; m = 0, 0.5, 1: drop 1, deficit 0.5, return 2.
+         "alive_baseline": 1.0, "alive_drop": 1.0, "alive_deficit": 0.5, "alive_deficit_area": 2.0,
+         **{f"alive_{key}": value for key, value in no_plateau.items()}, "alive_sustained_return": 2,
+         "alive_return_censored": False},
+        {"t": 8, "kind": "cyclic", "name": "summer", "baseline": 0.75, "drop": 0.0, "deficit": 0.0,
+         "deficit_area": 0.0, **no_plateau, "sustained_return": 0, "return_censored": False,
+         "observed_steps": 2,  # = W: a full after-window, so scored
+         "observed": True, "alive_baseline": 1.0, "alive_drop": 0.0, "alive_deficit": 0.0, "alive_deficit_area": 0.0,
+         **{f"alive_{key}": value for key, value in no_plateau.items()}, "alive_sustained_return": 0,
+         "alive_return_censored": False},
     ]
+    assert len(summary["shifts"]) == len(expected)
+    for got, want in zip(summary["shifts"], expected, strict=True):
+        assert got == pytest.approx(want, abs=1e-12)
     # summer: clocks 0-3 and 8-9, all alive; winter: clocks 4-7, alive at 6 and 7.
     assert summary["survival_by_regime"] == {"summer": {"steps": 6, "alive_fraction": 1.0},
                                              "winter": {"steps": 4, "alive_fraction": 0.5}}
@@ -168,14 +153,14 @@ def test_summary_dead_throughout_and_no_shifts_is_valid_json(tmp_path: Path) -> 
 
 
 def test_summary_with_censored_shift_is_valid_json(tmp_path: Path) -> None:
-    # Recovery None and censored True must survive the JSON round-trip (as null / true).
+    # A return None and censored True must survive the JSON round-trip (as null / true).
     record(tmp_path, schedule("[{name: scarce, kind: abrupt, at: 2, set: {resources.berry.regrow: 0.001}}]"),
            [True] * 6, [[1.0], [1.0], [0.0], [0.0], [0.0], [0.0]])
     summary = summarize(tmp_path, window=2, world="W-v0", agent="a", seed=1)
     _assert_plain_json(summary)
-    assert summary["shifts"][0]["recovery_time"] is None
-    assert summary["shifts"][0]["censored"] is True
-    assert '"recovery_time": null' in json.dumps(summary)
+    assert summary["shifts"][0]["sustained_return"] is None
+    assert summary["shifts"][0]["return_censored"] is True
+    assert '"sustained_return": null' in json.dumps(summary)
 
 
 def test_summary_rejects_non_integer_seed(tmp_path: Path) -> None:
@@ -192,7 +177,8 @@ def test_summary_reports_a_shift_at_the_end_as_unobserved(tmp_path: Path) -> Non
     _assert_plain_json(summary)
     (blight,) = summary["shifts"]
     assert (blight["t"], blight["observed"], blight["observed_steps"]) == (5, False, 1)
-    assert (blight["baseline"], blight["drop"], blight["recovery_time"], blight["censored"]) == (1.0, None, None, True)
+    assert (blight["baseline"], blight["drop"], blight["deficit"], blight["sustained_return"],
+            blight["return_censored"]) == (1.0, None, None, None, True)
     assert '"drop": null' in json.dumps(summary)
 
 
@@ -207,10 +193,11 @@ def test_summary_scores_the_mean_alive_fraction_of_several_bodies(tmp_path: Path
     summary = summarize(tmp_path, window=2, tolerance=0.0, world="W-v0", agent="a", seed=0)
     _assert_plain_json(summary)
     # Mean alive fraction a = [1, 1, 1, 1, 0.5, 0.5, 1, 1]; the drought's onset at 4 (segment [4, 8), eps = 0):
-    # baseline mean(a[2:4]) = 1, drop 1 - mean(a[4:6]) = 0.5, m[5] = 0.75, m[6] = 1 >= 1 -> tau 2.
+    # baseline mean(a[2:4]) = 1; m over the candidates 4-6: 0.5, 0.75, 1: drop 0.5, deficit mean(0.5, 0.25, 0)
+    # = 0.25, back to 1 for good from 6: return 2.
     (drought,) = summary["shifts"]
-    assert (drought["alive_baseline"], drought["alive_drop"], drought["alive_recovery_time"],
-            drought["alive_censored"]) == (1.0, 0.5, 2, False)
+    assert (drought["alive_baseline"], drought["alive_drop"], drought["alive_deficit"],
+            drought["alive_sustained_return"], drought["alive_return_censored"]) == (1.0, 0.5, 0.25, 2, False)
     assert drought["ramp_end"] == 6  # the label is "drought~" over [4, 6), "drought" from 6
     assert summary["alive_curve"]["alive_fraction"] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 1.0, 1.0]
     # base: clocks 0-3 all alive; drought~: 4-5 half alive; drought: 6-7 all alive.
@@ -219,3 +206,22 @@ def test_summary_scores_the_mean_alive_fraction_of_several_bodies(tmp_path: Path
                                              "drought": {"steps": 2, "alive_fraction": 1.0}}
     # Each body's own record: body 1's alive fraction in drought~ is 0.
     assert summary["bodies"][1]["survival_by_regime"]["drought~"] == {"steps": 2, "alive_fraction": 0.0}
+
+
+def test_rescore_scores_again_and_keeps_what_the_summary_was_told(tmp_path: Path) -> None:
+    record(tmp_path, schedule("[{name: scarce, kind: abrupt, at: 4, set: {resources.berry.regrow: 0.001}}]"),
+           [True] * 8, [[1.0]] * 4 + [[0.5]] * 4)
+    fresh = summarize(tmp_path, window=2, tolerance=0.25, world="W-v0", agent="a", seed=0, variant="dry",
+                      lifetime_steps=8)
+    # A summary written before the scores of issue 12: the old keys, and a runner's section scored then.
+    old = {**fresh, "shifts": [{"t": 4, "kind": "abrupt", "name": "scarce", "baseline": 1.0, "drop": 0.5,
+                                "recovery_time": None, "censored": True, "regret": 2.0}],
+           "evaluation": [{"step": 8, "variant": "dry"}]}
+    (tmp_path / "summary.json").write_text(json.dumps(old))
+    rescored = rescore(tmp_path)
+    assert rescored == {**fresh, "evaluation": [{"step": 8, "variant": "dry"}]}
+    assert json.loads((tmp_path / "summary.json").read_text()) == rescored
+    assert rescored["shifts"][0]["deficit"] == 0.5 and "recovery_time" not in rescored["shifts"][0]
+    assert rescore(tmp_path, window=4)["window"] == 4  # the summary's own window unless told
+    with pytest.raises(FileNotFoundError):
+        rescore(tmp_path / "elsewhere")
