@@ -17,8 +17,8 @@ The protocol (``docs/experiments.md``, "Zero-shot evaluation"):
    the lifetime, a step is recorded at the clock it brings the world to, so the span's ``end - start``
    steps are recorded at ``start, ..., end - 1``.
 4. **Scores.** :func:`openworld.scoring.generalization.score_variant`: survival and mean wellbeing over
-   the spans, each shift's drop, recovery (censored when the span ends first) and regret, per variant and
-   per world seed; :func:`~openworld.scoring.generalization.generalization_section` compares the splits.
+   the spans, each shift's drop, deficit, adaptation time and sustained return (censored when the span ends
+   first), per variant and per world seed; :func:`~openworld.scoring.generalization.generalization_section` compares the splits.
 
 The agent acts without ``observe``; its state (parameters, optimiser, generators, memory) is saved before
 and restored after, so evaluating never changes the lifetime. The cost is ``before + after`` steps per
@@ -138,7 +138,7 @@ class Evaluator:
         after: steps lived from each scored onset (``>= window``: the drop window fits).
         num_envs: worlds per variant (the run's, so that a batched agent acts on the batch it knows).
         seed: the run's seed: which of the variant's seeds the worlds take when it lists more.
-        window: ``W`` of the shift scores; tolerance: ``eps`` of the recovery test.
+        window: ``W`` of the shift scores; tolerance: ``eps`` of the return and adaptation bands.
     """
 
     spec: Any

@@ -20,7 +20,8 @@ def write_run_report(run_dir: Path, plots: bool = True) -> Path:
 
 def format_summary(summary: Mapping[str, Any], run_dir: Path, report_dir: Path | None) -> str:
     """The short table printed at the end of a run (:func:`openworld.scoring.scores.summary_lines`: the
-    declared scores, then each shift's drop and recovery), then where the run and its report are."""
+    declared scores, then each shift's drop, deficit, plateau, adaptation time and sustained return), then where
+    the run and its report are."""
     lines = summary_lines(summary)
     lines.append(f"  run directory: {run_dir}")
     if report_dir is not None:

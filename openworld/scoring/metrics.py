@@ -45,11 +45,12 @@ steps), so that a baseline and a post-shift window fit inside one regime.
 """
 
 DEFAULT_TOLERANCE: float = 0.05
-"""Tolerance ``eps`` of the recovery test: recovered when ``m >= (1 - eps) * baseline``.
+"""Tolerance ``eps`` of the return and adaptation tests: back when ``m >= (1 - eps) * baseline``, settled when
+``|m - plateau| <= eps * plateau``.
 
 Five percent below the baseline counts as back to normal: tight enough that a lasting loss of
-wellbeing is not called a recovery, loose enough that the ordinary step-to-step noise of a
-windowed mean over ``W`` steps does not postpone recovery indefinitely.
+wellbeing is not called a return, loose enough that the ordinary step-to-step noise of a
+windowed mean over ``W`` steps does not postpone it indefinitely.
 """
 
 PLATEAU_PARTS: int = 4
@@ -65,7 +66,7 @@ DEATH_RATE_STEPS: int = 10_000
 """Deaths are reported per this many world steps (``deaths_per_10k``)."""
 
 ROUNDING_SLACK: float = 1e-9
-"""Absolute slack in the recovery test, absorbing rounding in the windowed means.
+"""Absolute slack in the return and adaptation tests, absorbing rounding in the windowed means.
 
 Windowed means are differences of running sums that restart every ``W`` steps, so their rounding
 error stays around 1e-12 whatever the stream length. Without a slack a constant stream could

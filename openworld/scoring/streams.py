@@ -60,7 +60,7 @@ def as_float_stream(values: npt.ArrayLike, name: str) -> FloatArray:
 
 
 def as_wellbeing_stream(values: npt.ArrayLike) -> FloatArray:
-    """A wellbeing stream, checked to lie in [0, 1] (the recovery test assumes it)."""
+    """A wellbeing stream, checked to lie in [0, 1] (the shift scores assume it)."""
     array = as_float_stream(values, "wellbeing")
     outside = (array < 0.0) | (array > 1.0)
     if np.any(outside):

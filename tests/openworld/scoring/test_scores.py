@@ -72,12 +72,12 @@ def test_every_score_is_in_the_summary_where_the_list_says(tmp_path: Path) -> No
 HEADER = ("        t  shift                    baseline    drop deficit plateau adaptation     return alive deficit "
           "alive return\n")
 SHIFT_TABLE = (HEADER +
-               "    4,000  abrupt:blight               0.610  +0.225   0.188   0.455    >=6,000    >=6,000         0.031"
-               "        1,234\n"
-               "   10,000  gradual:drought             0.500  -0.010   0.000   0.520      3,000          0         0.000"
-               "            0\n"
-               "   17,501  abrupt:predators            0.510  +0.100   0.080       —          —        700         0.040"
-               "      >=1,500\n"
+               "    4,000  abrupt:blight               0.610  +0.225   0.188   0.455    >=6,000    >=6,000         "
+               "0.031        1,234\n"
+               "   10,000  gradual:drought             0.500  -0.010   0.000   0.520      3,000          0         "
+               "0.000            0\n"
+               "   17,501  abrupt:predators            0.510  +0.100   0.080       —          —        700         "
+               "0.040      >=1,500\n"
                "  forgetting -0.012\n")
 
 
