@@ -18,7 +18,8 @@ The protocol (``docs/experiments.md``, "Zero-shot evaluation"):
    steps are recorded at ``start, ..., end - 1``.
 4. **Scores.** :func:`openworld.scoring.generalization.score_variant`: survival and mean wellbeing over
    the spans, each shift's drop, deficit, adaptation time and sustained return (censored when the span ends
-   first), per variant and per world seed; :func:`~openworld.scoring.generalization.generalization_section` compares the splits.
+   first), per variant and per world seed; :func:`~openworld.scoring.generalization.generalization_section`
+   compares the splits.
 
 The agent acts without ``observe``; its state (parameters, optimiser, generators, memory) is saved before
 and restored after, so evaluating never changes the lifetime. The cost is ``before + after`` steps per

@@ -53,6 +53,15 @@ wellbeing is not called a return, loose enough that the ordinary step-to-step no
 windowed mean over ``W`` steps does not postpone it indefinitely.
 """
 
+BASELINE_WINDOWS: int = 4
+"""A shift's baseline is the mean over the ``BASELINE_WINDOWS * W`` steps before it (clipped at the previous shift).
+
+Every score of a shift is measured against it, so its noise enters all of them. Measured: PPO at Blight's held-out
+early blight had a mean wellbeing of 0.336 over steps 3,000-4,000 and 0.423 over 4,000-5,000; a one-window
+baseline over the last 500 steps would have charged the shift with the whole difference. Four windows halve
+the noise of one.
+"""
+
 PLATEAU_PARTS: int = 4
 """A regime's plateau is the mean over its last ``1 / PLATEAU_PARTS`` (defined from ``PLATEAU_PARTS * W`` steps).
 
@@ -61,6 +70,21 @@ regime's end. A quarter of the regime is long enough for a stable mean (at least
 late enough that an agent still adapting has mostly done so; a regime shorter than four windows has
 no part that is both.
 """
+
+NOISE_BAND: float = 3.0
+"""The return and adaptation bands are at least this many times the noise of ``m`` (:func:`window_noise`) wide.
+
+Measured on the catalogue (``benchmarks/shift_audit.py``): the ``W = 500``-step mean of the mean stream over 16
+worlds fluctuates by 0.02-0.04 around its level, more than ``eps`` times a typical wellbeing level (0.05 x 0.45).
+A band narrower than the noise turns "for good" into "until the noise last left the band": the forager, whose
+Seasons regimes cost it 0.002-0.008, was timed at 4,500-8,800 steps to get back. Over the 20-80 independent
+windows of a regime, three standard deviations are left by noise alone in about 5-20% of regimes; two would be in
+most.
+"""
+
+NOISE_MIN_DIFFERENCES: int = 8
+"""The noise of ``m`` is estimated from at least this many differences of successive W-block means; with fewer,
+the median difference is mostly the signal's own steps, and the noise is taken as 0."""
 
 DEATH_RATE_STEPS: int = 10_000
 """Deaths are reported per this many world steps (``deaths_per_10k``)."""
@@ -104,6 +128,7 @@ class ShiftScores(TypedDict):
     adaptation_censored: bool
     sustained_return: int | None
     return_censored: bool
+    noise: float
     observed: bool
     observed_steps: int
 
@@ -214,6 +239,48 @@ def windowed_mean(
     ends = np.minimum(starts + window, next_stop)
     means: FloatArray = streams.window_sums(stream, starts, ends, block=window) / (ends - starts)
     return means
+
+
+def window_noise(values: npt.ArrayLike, window: int = DEFAULT_WINDOW, boundaries: npt.ArrayLike = ()) -> float:
+    """The noise of a ``W``-step mean of the stream: how much it fluctuates around its local level.
+
+    Each segment between boundaries is cut into whole ``W``-step blocks from its start; ``B_j`` are the block
+    means and ``d`` the absolute differences of successive blocks of one segment (never across a boundary, so
+    a shift's jump is no difference). The noise is the median absolute deviation estimate of the standard
+    deviation of one block mean::
+
+        noise = median(d) / (0.6745 * sqrt(2))
+
+    (a difference of two independent block means has twice the variance of one; ``0.6745`` is the median of
+    ``|z|`` for a standard normal ``z``). The median ignores the few large differences where a body adapts,
+    and successive differences ignore slow trends. With fewer than :data:`NOISE_MIN_DIFFERENCES` differences
+    the noise is 0.
+
+    Args:
+        values: ``(T,)`` finite stream, typically wellbeing.
+        window: ``W >= 1``, in steps.
+        boundaries: times in ``[0, T]`` (typically the shift times) that blocks must not cross.
+
+    Returns:
+        The noise, ``>= 0``.
+
+    Example:
+        >>> window_noise([0.5, 0.7] * 9, window=1) > 0, window_noise([0.5, 0.7] * 9, window=2)
+        (True, 0.0)
+    """
+    stream = streams.as_float_stream(values, "values")
+    window = streams.check_window(window)
+    cuts = streams.as_times(boundaries, "boundaries", upper=stream.size, allow_upper=True)
+    edges = np.union1d(cuts, [0, stream.size])
+    differences = []
+    for start, end in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        blocks = (end - start) // window
+        if blocks >= 2:
+            means = stream[start : start + blocks * window].reshape(blocks, window).mean(axis=1)
+            differences.append(np.abs(np.diff(means)))
+    if not differences or sum(d.size for d in differences) < NOISE_MIN_DIFFERENCES:
+        return 0.0
+    return float(np.median(np.concatenate(differences)) / (0.6745 * np.sqrt(2.0)))
 
 
 def survival(alive: npt.ArrayLike, deaths: npt.ArrayLike | None = None) -> SurvivalScores:
@@ -369,26 +436,33 @@ def shift_metrics(
       only then is a full ``W``-step window seen after the onset. An **unobserved** shift has every
       score None and both censoring flags True: a mean over a partial window (a shift in the last
       steps of a run) would be scored as if it were the regime's level.
-    - ``baseline b_k = m[s_k]`` with ``s_k = max(t_k - W, p_k)``: the mean wellbeing over the last
-      ``W`` steps before the shift, clipped at the previous shift and at 0. For ``t_k = 0`` there is
-      no earlier step: the baseline is ``m[0]``, the post-shift mean itself.
+    - ``baseline b_k``: the mean of the stream over ``[max(t_k - 4 W, p_k), t_k)``
+      (:data:`BASELINE_WINDOWS`), the level before the shift, clipped at the previous shift. For
+      ``t_k = 0`` there is no earlier step: the baseline is ``m[0]``, the post-shift mean itself.
     - The **candidates** ``C_k = [t_k, e_k - W]``: every step whose ``W``-step window fits in the
-      regime. The regime-long scores read ``m`` there only, so a few steps just before the next shift
-      (a window cut short) never count as a level.
+      regime. ``m`` is read there only, so a few steps just before the next shift (a window cut
+      short) never count as a level.
     - ``drop = b_k - m[t_k]``: the first window's shock. Negative when the body does better at once.
     - ``deficit = mean over C_k of max(0, b_k - m_t)``: the mean shortfall below the pre-shift level
       over the whole regime, which sees a cost that arrives late; 0 for a windfall.
       ``deficit_area = deficit * n_k``: the wellbeing x steps the regime cost.
     - ``plateau P_k``: the mean of the stream over the regime's last ``floor(n_k / 4)`` steps,
       defined when ``n_k >= 4 W`` (:data:`PLATEAU_PARTS`); None for a shorter regime.
-    - ``adaptation_time``: the settling time to the plateau: the smallest ``tau >= 0`` such that
-      ``|m_t - P_k| <= eps * P_k`` (plus :data:`ROUNDING_SLACK`) at **every** candidate
-      ``t >= t_k + tau``. ``adaptation_censored`` when the last candidate is outside that band (the
-      body is still changing when the regime ends). None, not censored, without a plateau.
-    - ``sustained_return``: the smallest ``tau >= 0`` such that ``m_t >= (1 - eps) * b_k`` (less
-      :data:`ROUNDING_SLACK`) at every candidate ``t >= t_k + tau``: back to the pre-shift level
-      for good. ``return_censored`` (and None) when the last candidate is below it. A baseline of 0
-      (a body dead throughout) has nothing to return to: 0.
+    - ``noise``: :func:`window_noise` of the stream (the same for every shift).
+    - The two times are **settling times**, tested on the running means from a start ``t_k + tau``:
+      at the horizons ``l = W, 2 W, 4 W, ...`` that fit in the regime and at the rest of it
+      (``l = n_k - tau``), the mean of the stream over ``[t_k + tau, t_k + tau + l)`` must lie in
+      the band, whose half-width is ``h(l) = max(eps * reference, NOISE_BAND * noise * sqrt(W / l))``
+      (plus :data:`ROUNDING_SLACK`): the tolerance, or the noise expected of an ``l``-step mean if
+      larger. The time is the smallest ``tau`` from which every horizon passes, searched up to
+      ``n_k - max(W, floor(n_k / 4))``: at least the regime's last quarter (the plateau's span) must
+      confirm it, since near the end only short, noisy horizons would be left. **Censored** (None,
+      and its flag True) when there is none: not settled, or not back, by the last quarter.
+    - ``adaptation_time``: settled into the plateau: ``|mean - P_k| <= h(l)``, reference ``P_k``.
+      Censored when the body is still changing when the regime ends; None, not censored, without
+      a plateau.
+    - ``sustained_return``: back to the pre-shift level for good: ``mean >= b_k - h(l)``, reference
+      ``b_k``. A baseline of 0 (a body dead throughout) has nothing to return to: 0.
 
     Shifts at the same time share their segment and get the same scores. The same function scores
     any stream in [0, 1]: the run summary also applies it to the alive fraction (``alive_deficit``...).
@@ -430,52 +504,77 @@ def shift_metrics(
         )
 
     means = windowed_mean(stream, window, boundaries=times)
+    noise = window_noise(stream, window, times)
     distinct = np.unique(times)
     records: list[ShiftScores] = []
     for shift_time, kind in zip(times.tolist(), kinds, strict=True):
         position = int(np.searchsorted(distinct, shift_time))
         previous = int(distinct[position - 1]) if position > 0 else 0
         segment_end = int(distinct[position + 1]) if position + 1 < distinct.size else size
-        baseline = float(means[max(shift_time - window, previous)])
+        baseline_start = max(shift_time - BASELINE_WINDOWS * window, previous)
+        baseline = (float(np.mean(stream[baseline_start:shift_time])) if baseline_start < shift_time
+                    else float(means[shift_time]))
         observed_steps = segment_end - shift_time
         record: ShiftScores = {
             "t": shift_time, "kind": kind, "baseline": baseline, "drop": None, "deficit": None,
             "deficit_area": None, "plateau": None, "adaptation_time": None, "adaptation_censored": True,
-            "sustained_return": None, "return_censored": True, "observed": False,
+            "sustained_return": None, "return_censored": True, "noise": noise, "observed": False,
             "observed_steps": observed_steps}
         records.append(record)
         if observed_steps < window:  # no full window after the onset: nothing to score but the baseline
             continue
+        regime = stream[shift_time:segment_end]
         candidates = means[shift_time : segment_end - window + 1]
         deficit = float(np.mean(np.maximum(0.0, baseline - candidates)))
-        returned = candidates >= (1.0 - tolerance) * baseline - ROUNDING_SLACK
+        returned = _settling_time(regime, baseline, tolerance * baseline, NOISE_BAND * noise, window,
+                                  two_sided=False)
         record["observed"] = True
         record["drop"] = baseline - float(means[shift_time])
         record["deficit"] = deficit
         record["deficit_area"] = deficit * observed_steps
-        record["sustained_return"] = _settling_time(returned)
-        record["return_censored"] = not returned[-1]
+        record["sustained_return"] = returned
+        record["return_censored"] = returned is None
         record["adaptation_censored"] = False  # undefined without a plateau, not censored
         if observed_steps >= PLATEAU_PARTS * window:
-            plateau = float(np.mean(stream[segment_end - observed_steps // PLATEAU_PARTS : segment_end]))
-            settled = np.abs(candidates - plateau) <= tolerance * plateau + ROUNDING_SLACK
+            plateau = float(np.mean(regime[observed_steps - observed_steps // PLATEAU_PARTS :]))
+            settled = _settling_time(regime, plateau, tolerance * plateau, NOISE_BAND * noise, window,
+                                     two_sided=True)
             record["plateau"] = plateau
-            record["adaptation_time"] = _settling_time(settled)
-            record["adaptation_censored"] = not settled[-1]
+            record["adaptation_time"] = settled
+            record["adaptation_censored"] = settled is None
     return records
 
 
-def _settling_time(holds: npt.NDArray[np.bool_]) -> int | None:
-    """The first index from which ``holds`` is True to the end; None if it is False at the end.
+def _settling_time(regime: FloatArray, reference: float, tolerance_band: float, noise_band: float, window: int,
+                   *, two_sided: bool) -> int | None:
+    """The first start ``tau`` in ``[0, n - max(W, n // 4)]`` from which the running means of ``regime`` stay in the
+    band at every horizon (``W, 2 W, 4 W, ...`` and the rest of the regime); None if there is none. See
+    :func:`shift_metrics` for the band.
 
     Example:
-        >>> _settling_time(np.array([True, False, True, True])), _settling_time(np.array([True, False]))
-        (2, None)
+        >>> _settling_time(np.array([0.0, 0.0, 1.0, 1.0, 1.0]), 1.0, 0.25, 0.0, 1, two_sided=False)
+        2
     """
-    if not holds[-1]:
-        return None
-    failures = np.flatnonzero(~holds)
-    return int(failures[-1]) + 1 if failures.size else 0
+    size = regime.size
+    sums = np.concatenate(([0.0], np.cumsum(regime)))
+    starts = np.arange(size - max(window, size // PLATEAU_PARTS) + 1)
+    passes = np.ones(starts.size, dtype=bool)
+
+    def check(ends: npt.NDArray[np.int64], rows: npt.NDArray[np.bool_] | slice) -> None:
+        lengths = ends - starts[rows]
+        mean = (sums[ends] - sums[starts[rows]]) / lengths
+        half_width = np.maximum(tolerance_band, noise_band * np.sqrt(window / lengths)) + ROUNDING_SLACK
+        inside = np.abs(mean - reference) <= half_width if two_sided else mean >= reference - half_width
+        passes[rows] &= inside
+
+    horizon = window
+    while horizon <= size:
+        fits = starts + horizon <= size
+        check(starts[fits] + horizon, fits)
+        horizon *= 2
+    check(np.full(starts.size, size), slice(None))  # the rest of the regime
+    first = np.flatnonzero(passes)
+    return int(first[0]) if first.size else None
 
 
 def forgetting(

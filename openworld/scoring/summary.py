@@ -30,7 +30,7 @@ CURVE_POINTS: int = 512
 """At most this many points of the mean wellbeing and alive-fraction curves kept in ``summary.json`` for plots."""
 
 SHIFT_KEYS: tuple[str, ...] = ("baseline", "drop", "deficit", "deficit_area", "plateau", "adaptation_time",
-                               "adaptation_censored", "sustained_return", "return_censored")
+                               "adaptation_censored", "sustained_return", "return_censored", "noise")
 """The keys of :func:`~openworld.scoring.metrics.shift_metrics` that each shift record of a summary keeps, for
 wellbeing and, prefixed with :data:`ALIVE`, for the alive fraction."""
 

@@ -44,10 +44,11 @@ def test_a_variant_is_scored_like_a_lifetime_on_the_mean_stream_and_per_world() 
     # never back; two steps after the onset, too few for a plateau. Alive: 1, 1, 0.5, 0.5: drop = deficit = 0.5.
     assert shift == {"t": 12, "kind": "abrupt", "name": "blight", "baseline": 1.0, "drop": 0.625, "deficit": 0.625,
                      "deficit_area": 1.25, "plateau": None, "adaptation_time": None, "adaptation_censored": False,
-                     "sustained_return": None, "return_censored": True, "observed_steps": 2, "observed": True,
+                     "sustained_return": None, "return_censored": True, "noise": 0.0, "observed_steps": 2,
+                     "observed": True,
                      "alive_baseline": 1.0, "alive_drop": 0.5, "alive_deficit": 0.5, "alive_deficit_area": 1.0,
                      "alive_plateau": None, "alive_adaptation_time": None, "alive_adaptation_censored": False,
-                     "alive_sustained_return": None, "alive_return_censored": True}
+                     "alive_sustained_return": None, "alive_return_censored": True, "alive_noise": 0.0}
     # Per world: wellbeing 1, 1, 0, 0 (drop = deficit = 1) and 1, 1, 0.5, 1 (0.25); alive 1, 1, 0, 0 and all 1.
     assert record["units"] == {"seeds": [7, 8], "alive_fraction": [0.5, 1.0], "mean_wellbeing": [0.5, 0.875],
                                "deaths_per_10k": [2500.0, 0.0], "drop": [1.0, 0.25], "deficit": [1.0, 0.25],

@@ -24,7 +24,7 @@ from openworld.world.shifts import ShiftSchedule
 from openworld.world.spec import load_spec_text
 
 SCORE_KEYS = ("baseline", "drop", "deficit", "deficit_area", "plateau", "adaptation_time", "adaptation_censored",
-              "sustained_return", "return_censored")
+              "sustained_return", "return_censored", "noise")
 SHIFT_KEYS = {"t", "kind", "name", "observed_steps", "observed", *SCORE_KEYS, *(f"alive_{key}" for key in SCORE_KEYS)}
 
 
@@ -71,7 +71,8 @@ def _assert_plain_json(summary: dict[str, Any]) -> None:
                 assert type(record[prefix + key]) is float
                 assert math.isfinite(record[prefix + key])
             if not record["observed"]:
-                assert [record[prefix + key] for key in SCORE_KEYS[1:]] == [None] * 5 + [True, None, True]
+                assert [record[prefix + key] for key in SCORE_KEYS[1:9]] == [None] * 5 + [True, None, True]
+            assert type(record[prefix + "noise"]) is float
             assert record[prefix + "plateau"] is None or type(record[prefix + "plateau"]) is float
             for key in ("adaptation_time", "sustained_return"):
                 assert record[prefix + key] is None or type(record[prefix + key]) is int
@@ -109,8 +110,9 @@ def test_summary_builds_the_json_contract(tmp_path: Path) -> None:
     }
     # Shift at 4 (regime [4, 8), candidates 4-6): baseline mean(w[2:4]) = 1; m = 0, 0.25, 0.75: drop 1, deficit
     # mean(1, 0.75, 0.25) = 2/3 (area x 4 steps), back (>= 0.75) from 6: return 2; too short for a plateau.
-    # Shift at 8 (regime [8, 10), candidate 8): baseline mean(w[6:8]) = 0.75; m[8] = 0.75: no cost.
-    no_plateau = {"plateau": None, "adaptation_time": None, "adaptation_censored": False}
+    # Shift at 8 (regime [8, 10), candidate 8): baseline mean(w[4:8]) = 0.375 (4 W, clipped at the shift at 4);
+    # m[8] = 0.75: no cost. Ten steps are too few for a noise estimate: 0.
+    no_plateau = {"plateau": None, "adaptation_time": None, "adaptation_censored": False, "noise": 0.0}
     expected = [
         {"t": 4, "kind": "cyclic", "name": "winter", "baseline": 1.0, "drop": 1.0, "deficit": 2 / 3,
          "deficit_area": 8 / 3, **no_plateau, "sustained_return": 2, "return_censored": False, "observed_steps": 4,
@@ -119,10 +121,11 @@ def test_summary_builds_the_json_contract(tmp_path: Path) -> None:
          "alive_baseline": 1.0, "alive_drop": 1.0, "alive_deficit": 0.5, "alive_deficit_area": 2.0,
          **{f"alive_{key}": value for key, value in no_plateau.items()}, "alive_sustained_return": 2,
          "alive_return_censored": False},
-        {"t": 8, "kind": "cyclic", "name": "summer", "baseline": 0.75, "drop": 0.0, "deficit": 0.0,
+        {"t": 8, "kind": "cyclic", "name": "summer", "baseline": 0.375, "drop": -0.375, "deficit": 0.0,
          "deficit_area": 0.0, **no_plateau, "sustained_return": 0, "return_censored": False,
          "observed_steps": 2,  # = W: a full after-window, so scored
-         "observed": True, "alive_baseline": 1.0, "alive_drop": 0.0, "alive_deficit": 0.0, "alive_deficit_area": 0.0,
+         # Alive over [4, 8): 0, 0, 1, 1 -> baseline 0.5; all alive after: drop -0.5.
+         "observed": True, "alive_baseline": 0.5, "alive_drop": -0.5, "alive_deficit": 0.0, "alive_deficit_area": 0.0,
          **{f"alive_{key}": value for key, value in no_plateau.items()}, "alive_sustained_return": 0,
          "alive_return_censored": False},
     ]
