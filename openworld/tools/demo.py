@@ -2,8 +2,8 @@
 
 The demo runs ``num_envs`` copies of one world (different seeds) in one batched vector env with
 ``on_death="respawn"``, so every world step is recorded and death costs the respawn delay. For each
-shift onset it prints the mean wellbeing before and after (over ``window`` steps), the drop, the deficit
-over the whole regime, how long until wellbeing was back for good, and deaths around the shift. The shifts
+shift onset it prints the mean wellbeing before (the baseline) and after (over ``window`` steps), the drop,
+the deficit over the whole regime, how long until wellbeing was back for good, and deaths around the shift. The shifts
 are scored as a run's summary scores them: on the mean wellbeing over worlds at each step
 (``docs/metrics.md``), so the demo and ``openworld run`` answer the same question.
 """
@@ -61,7 +61,9 @@ def format_demo(result: DemoResult, window: int = 500) -> str:
     lines = [f"openworld demo: {result.agent} lives {result.steps:,} steps in {n} worlds of {result.world} "
              f"({result.steps * n / result.seconds:,.0f} agent-steps/s with the agent)", "", "shift schedule:"]
     lines += [f"  {line}" for line in describe(spec)] or ["  (none)"]
-    lines += ["", f"what each shift did (mean wellbeing over {n} worlds; windows of {window} steps):",
+    baseline_steps = metrics.BASELINE_WINDOWS * window
+    lines += ["", f"what each shift did (mean wellbeing over {n} worlds: {baseline_steps:,} steps before, "
+              f"{window} after; the deficit over the regime):",
               f"  {'step':>6}  {'shift':<26} {'before':>6} {'after':>6} {'drop':>6} {'deficit':>7} "
               f"{'back for good in':>16}  deaths -/+"]
     for s in result.shifts:

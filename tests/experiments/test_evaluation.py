@@ -21,7 +21,8 @@ def test_zero_shot_evaluation_scores_the_blight_and_the_gap(tmp_path: Path, open
         == {name: [("blight", t)] for name, t in onsets.items()}
     generalization = summary["generalization"]
     assert generalization["train"] == ["train", "train_late"] and generalization["step"] == 100
-    assert set(generalization["scores"]) == {"alive_fraction", "mean_wellbeing", "drop", "alive_drop"}
+    assert set(generalization["scores"]) == {"alive_fraction", "mean_wellbeing", "drop", "deficit", "alive_drop",
+                                             "alive_deficit"}
     gap = generalization["scores"]["alive_fraction"]
     assert gap["gap"] == gap["train"]["mean"] - gap["heldout"]["mean"]
     assert gap["gap_ci"][0] <= gap["gap"] <= gap["gap_ci"][1] and 0.0 <= gap["p_train_gt_heldout"] <= 1.0
