@@ -121,9 +121,9 @@ PRINTED_SHIFT_SCORES: tuple[Score, ...] = (DROP, DEFICIT, PLATEAU, ADAPTATION_TI
 
 def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     """The short table printed at the end of a run: who and how long, where the world clocks went (when they
-    ran past the lifetime's steps or apart), the run's scores, then each shift's baseline, drops and
-    recoveries (``>=`` the observed steps when censored; ``—`` and a note when unobserved), then the
-    optional scores.
+    ran past the lifetime's steps or apart), the run's scores, then each shift's baseline and scores (``>=`` the
+    observed steps when censored; ``—`` and a note when unobserved) and the noise the times were measured
+    against, then the optional scores.
 
     The runner prints these lines followed by the run directory and the report's path.
     """
@@ -148,6 +148,12 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
                 line += (f"   unobserved: {seen:,} step{'s' if seen != 1 else ''} after the onset" +
                          (f" (< W = {window:,})" if window else ""))
             lines.append(line)
+        first = summary["shifts"][0]
+        if first.get("noise") is not None:  # the same for every shift of the stream
+            steps = f"{window:,}" if window else "W"
+            lines.append(f"  noise of a {steps}-step mean: wellbeing {first['noise']:.3f}, alive fraction "
+                         f"{first['alive_noise']:.3f} (the bands of the times are at least {metrics.NOISE_BAND:g} "
+                         "times as wide)")
     for score in (s for s in RUN_SCORES if s.optional):
         value = score.of_run(summary)
         if value is not None:

@@ -21,12 +21,14 @@ SUMMARY: dict[str, Any] = {
     "shifts": [{"t": 4000, "kind": "abrupt", "name": "blight", "baseline": 0.61, "drop": 0.2249, "deficit": 0.1876,
                 "deficit_area": 1125.6, "plateau": 0.455, "adaptation_time": None, "adaptation_censored": True,
                 "sustained_return": None, "return_censored": True, "observed_steps": 6000, "observed": True,
+                "noise": 0.0261, "alive_noise": 0.0123,
                 "alive_baseline": 0.99, "alive_drop": 0.0512, "alive_deficit": 0.0312, "alive_deficit_area": 187.2,
                 "alive_plateau": 0.97, "alive_adaptation_time": 120, "alive_adaptation_censored": False,
                 "alive_sustained_return": 1234, "alive_return_censored": False},
                {"t": 10_000, "kind": "gradual", "name": "drought", "baseline": 0.5, "drop": -0.01, "deficit": 0.0,
                 "deficit_area": 0.0, "plateau": 0.52, "adaptation_time": 3000, "adaptation_censored": False,
                 "sustained_return": 0, "return_censored": False, "observed_steps": 7501, "observed": True,
+                "noise": 0.0261, "alive_noise": 0.0123,
                 "alive_baseline": 0.95, "alive_drop": 0.0, "alive_deficit": 0.0, "alive_deficit_area": 0.0,
                 "alive_plateau": 0.95, "alive_adaptation_time": 0, "alive_adaptation_censored": False,
                 "alive_sustained_return": 0, "alive_return_censored": False, "ramp_end": 14_000},
@@ -34,6 +36,7 @@ SUMMARY: dict[str, Any] = {
                {"t": 17_501, "kind": "abrupt", "name": "predators", "baseline": 0.51, "drop": 0.1, "deficit": 0.08,
                 "deficit_area": 120.0, "plateau": None, "adaptation_time": None, "adaptation_censored": False,
                 "sustained_return": 700, "return_censored": False, "observed_steps": 1500, "observed": True,
+                "noise": 0.0261, "alive_noise": 0.0123,
                 "alive_baseline": 0.95, "alive_drop": 0.05, "alive_deficit": 0.04, "alive_deficit_area": 60.0,
                 "alive_plateau": None, "alive_adaptation_time": None, "alive_adaptation_censored": False,
                 "alive_sustained_return": None, "alive_return_censored": True}],
@@ -44,7 +47,7 @@ UNOBSERVED = {"t": 20_000, "kind": "abrupt", "name": "blight", "observed_steps":
                   ("drop", None), ("deficit", None), ("deficit_area", None), ("plateau", None),
                   ("adaptation_time", None), ("adaptation_censored", True), ("sustained_return", None),
                   ("return_censored", True))},
-              "baseline": 0.597, "alive_baseline": 0.98}
+              "baseline": 0.597, "alive_baseline": 0.98, "noise": 0.0301, "alive_noise": 0.0101}
 
 
 def test_every_score_is_in_the_summary_where_the_list_says(tmp_path: Path) -> None:
@@ -78,6 +81,8 @@ SHIFT_TABLE = (HEADER +
                "0.000            0\n"
                "   17,501  abrupt:predators            0.510  +0.100   0.080       —          —        700         "
                "0.040      >=1,500\n"
+               "  noise of a W-step mean: wellbeing 0.026, alive fraction 0.012 (the bands of the times are at least 3 "
+               "times as wide)\n"
                "  forgetting -0.012\n")
 
 
@@ -102,7 +107,9 @@ SHIFT_TABLE = (HEADER +
      "  alive fraction 0.951   deaths per 10k 4.86   mean lifetime 12,346   mean wellbeing 0.498\n"
      + HEADER +
      "   20,000  abrupt:blight               0.597       —       —       —          —          —             —"
-     "            —   unobserved: 1 step after the onset (< W = 1,000)\n"),
+     "            —   unobserved: 1 step after the onset (< W = 1,000)\n"
+     "  noise of a 1,000-step mean: wellbeing 0.030, alive fraction 0.010 (the bands of the times are at least 3 "
+     "times as wide)\n"),
     # Clocks that stayed at the lifetime's steps need no note.
     ({**SUMMARY, "steps": 17_500, "start": 1, "lifetime_steps": 17_500, "shifts": [], "forgetting": None,
       "bodies": [{"start": 1, "steps": 17_500}] * 4},
