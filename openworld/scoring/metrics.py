@@ -556,13 +556,11 @@ def _settling_time(regime: FloatArray, reference: float, tolerance_band: float, 
         2
     """
     size = regime.size
-    sums = np.concatenate(([0.0], np.cumsum(regime)))
     starts = np.arange(size - max(window, size // PLATEAU_PARTS) + 1)
     passes = np.ones(starts.size, dtype=bool)
 
-    def check(ends: npt.NDArray[np.int64], rows: npt.NDArray[np.bool_] | slice) -> None:
-        lengths = ends - starts[rows]
-        mean = (sums[ends] - sums[starts[rows]]) / lengths
+    def check(rows: npt.NDArray[np.bool_] | slice, lengths: npt.NDArray[np.int64], sums: FloatArray) -> None:
+        mean = sums / lengths
         half_width = np.maximum(tolerance_band, noise_band * np.sqrt(window / lengths)) + ROUNDING_SLACK
         inside = np.abs(mean - reference) <= half_width if two_sided else mean >= reference - half_width
         passes[rows] &= inside
@@ -570,9 +568,13 @@ def _settling_time(regime: FloatArray, reference: float, tolerance_band: float, 
     horizon = window
     while horizon <= size:
         fits = starts + horizon <= size
-        check(starts[fits] + horizon, fits)
+        first = starts[fits]
+        # Blocks of the horizon's length: the sums' rounding does not grow with the regime (streams.window_sums).
+        check(fits, np.full(first.size, horizon), streams.window_sums(regime, first, first + horizon, block=horizon))
         horizon *= 2
-    check(np.full(starts.size, size), slice(None))  # the rest of the regime
+    # The rest of the regime: at least its last quarter, so one running sum is exact enough.
+    totals = np.concatenate(([0.0], np.cumsum(regime)))
+    check(slice(None), size - starts, totals[size] - totals[starts])
     first = np.flatnonzero(passes)
     return int(first[0]) if first.size else None
 
