@@ -2,9 +2,11 @@
 
 Lives the forager, the fixed forager (learning off) and PPO through every shifting world of the catalogue
 (``openworld run world=<w> agent=<a> num_envs=16 seed=<s> steps=<n>``, each world long enough to see its last
-shift's regime: see :data:`PLAN`), plus PPO's held-out case that motivated the scores (Blight's
-``heldout_early``), then prints one Markdown table: per world, shift and agent, the wellbeing baseline, drop,
-deficit, plateau, adaptation time and sustained return, and the alive fraction's deficit and sustained return.
+shift's regime: see :data:`PLAN`), and through Blight's held-out early blight (``heldout_early``, where PPO's delayed
+decline motivated these scores), then prints one Markdown table: per world, shift and agent, the wellbeing
+baseline, drop, deficit, plateau, adaptation time and sustained return, the alive fraction's deficit and
+sustained return, and the noise of the run's ``W``-step mean (docs/metrics.md: the bands of the times are at
+least three times as wide).
 With several seeds every cell is the IQM across seeds (``openworld.scoring.stats``) and a ``[low, high]`` 95%
 interval; a censored time counts at its observed steps and is marked ``≥``.
 
@@ -85,8 +87,8 @@ def audit_table(root: Path, seeds: int, reps: int = 2000) -> str:
         return cell(values, sum(bool(s[flag]) for s in defined), 0)
 
     lines = ["| world | shift | t | agent | baseline | drop | deficit | plateau | adaptation time | sustained return "
-             "| alive deficit | alive sustained return |",
-             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| alive deficit | alive sustained return | noise |",
+             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for world, variant, _ in PLAN:
         summaries = {agent: [rescore(run_directory(root, world, variant, agent, seed)) for seed in range(seeds)]
                      for agent in AGENTS}
@@ -98,7 +100,7 @@ def audit_table(root: Path, seeds: int, reps: int = 2000) -> str:
                 shifts = [s for run in summaries[agent] for s in run["shifts"] if (s["t"], s["name"]) == (t, name)
                           and s["observed"]]
                 if not shifts:
-                    lines.append(f"| {label} | {name} | {t:,} | {agent} | unobserved | | | | | | | |")
+                    lines.append(f"| {label} | {name} | {t:,} | {agent} | unobserved | | | | | | | | |")
                     continue
 
                 def values(key: str, shifts: list[dict[str, Any]] = shifts) -> list[float]:
@@ -111,7 +113,8 @@ def audit_table(root: Path, seeds: int, reps: int = 2000) -> str:
                     f"{time_cell(shifts, 'adaptation_time', 'adaptation_censored')} | "
                     f"{time_cell(shifts, 'sustained_return', 'return_censored')} | "
                     f"{cell(values('alive_deficit'), 0, 3)} | "
-                    f"{time_cell(shifts, 'alive_sustained_return', 'alive_return_censored')} |")
+                    f"{time_cell(shifts, 'alive_sustained_return', 'alive_return_censored')} | "
+                    f"{cell(values('noise'), 0, 3)} |")
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ def test_the_audit_runs_each_lifetime_once_and_tabulates_its_shifts(tmp_path: Pa
     output = capsys.readouterr().out
     (row,) = [line for line in output.splitlines() if line.startswith("| Blight-v0 (quick) | blight | 1,500 |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[3] == "forager" and len(cells) == 12
+    assert cells[3] == "forager" and len(cells) == 13
     for cell in cells[4:7]:  # baseline, drop, deficit: numbers
         float(cell)
     assert cells[7:9] == ["—", "—"]  # 600 steps after the blight: too few for a plateau (< 4 W), no adaptation
