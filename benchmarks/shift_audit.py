@@ -13,8 +13,10 @@ interval; a censored time counts at its observed steps and is marked ``≥``.
 Runs already in ``--runs`` are not run again: they are scored again with today's scores
 (:func:`openworld.scoring.summary.rescore`), so the table always uses the current definitions.
 
-Cost on the 2-core development machine, one seed: about 35 minutes of PPO and 40 of the two foragers
-(16 worlds each), two runs at a time with ``--jobs 2``.
+Cost, measured on the 2-core development machine (2026-12-02), one seed: 21 runs in 80 minutes of wall time, two
+or three at a time; PPO's seven runs are the slowest (71 minutes of their own wall time). Five seeds on 16 cores
+(``--seeds 5 --jobs 16``, 105 runs): about an hour. The table of ``docs/scoring.md`` ("The catalogue, audited")
+is this script's output for seed 0.
 
 Usage::
 
