@@ -15,8 +15,8 @@ Runs already in ``--runs`` are not run again: they are scored again with today's
 
 Cost, measured on the 2-core development machine (2026-12-02), one seed: 21 runs in 80 minutes of wall time, two
 or three at a time; PPO's seven runs are the slowest (71 minutes of their own wall time). Five seeds on 16 cores
-(``--seeds 5 --jobs 16``, 105 runs): about an hour. The table of ``docs/scoring.md`` ("The catalogue, audited")
-is this script's output for seed 0.
+(``--seeds 5 --jobs 16``, 105 runs): about half an hour, estimated from those speeds. The table of
+``docs/scoring.md`` ("The catalogue, audited") is this script's output for seed 0.
 
 Usage::
 
