@@ -526,7 +526,8 @@ def shift_metrics(
         regime = stream[shift_time:segment_end]
         candidates = means[shift_time : segment_end - window + 1]
         deficit = float(np.mean(np.maximum(0.0, baseline - candidates)))
-        returned = _settling_time(regime, baseline, tolerance * baseline, NOISE_BAND * noise, window,
+        running = _running_means(regime, window)
+        returned = _settling_time(running, baseline, tolerance * baseline, NOISE_BAND * noise, window,
                                   two_sided=False)
         record["observed"] = True
         record["drop"] = baseline - float(means[shift_time])
@@ -537,7 +538,7 @@ def shift_metrics(
         record["adaptation_censored"] = False  # undefined without a plateau, not censored
         if observed_steps >= PLATEAU_PARTS * window:
             plateau = float(np.mean(regime[observed_steps - observed_steps // PLATEAU_PARTS :]))
-            settled = _settling_time(regime, plateau, tolerance * plateau, NOISE_BAND * noise, window,
+            settled = _settling_time(running, plateau, tolerance * plateau, NOISE_BAND * noise, window,
                                      two_sided=True)
             record["plateau"] = plateau
             record["adaptation_time"] = settled
@@ -545,36 +546,46 @@ def shift_metrics(
     return records
 
 
-def _settling_time(regime: FloatArray, reference: float, tolerance_band: float, noise_band: float, window: int,
-                   *, two_sided: bool) -> int | None:
-    """The first start ``tau`` in ``[0, n - max(W, n // 4)]`` from which the running means of ``regime`` stay in the
-    band at every horizon (``W, 2 W, 4 W, ...`` and the rest of the regime); None if there is none. See
-    :func:`shift_metrics` for the band.
+RunningMeans = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray]]
+"""``(starts, lengths, means)`` per horizon (:func:`_running_means`)."""
 
-    Example:
-        >>> _settling_time(np.array([0.0, 0.0, 1.0, 1.0, 1.0]), 1.0, 0.25, 0.0, 1, two_sided=False)
-        2
+
+def _running_means(regime: FloatArray, window: int) -> RunningMeans:
+    """The running means the settling times test, computed once for both: for every start ``tau`` in
+    ``[0, n - max(W, n // 4)]``, the mean of ``regime`` over the next ``l`` steps at each horizon
+    ``l = W, 2 W, 4 W, ...`` that fits, and over the rest of the regime (the last entry, which has every start).
     """
     size = regime.size
     starts = np.arange(size - max(window, size // PLATEAU_PARTS) + 1)
-    passes = np.ones(starts.size, dtype=bool)
-
-    def check(rows: npt.NDArray[np.bool_] | slice, lengths: npt.NDArray[np.int64], sums: FloatArray) -> None:
-        mean = sums / lengths
-        half_width = np.maximum(tolerance_band, noise_band * np.sqrt(window / lengths)) + ROUNDING_SLACK
-        inside = np.abs(mean - reference) <= half_width if two_sided else mean >= reference - half_width
-        passes[rows] &= inside
-
+    horizons: RunningMeans = []
     horizon = window
     while horizon <= size:
-        fits = starts + horizon <= size
-        first = starts[fits]
+        first = starts[starts + horizon <= size]
         # Blocks of the horizon's length: the sums' rounding does not grow with the regime (streams.window_sums).
-        check(fits, np.full(first.size, horizon), streams.window_sums(regime, first, first + horizon, block=horizon))
+        sums = streams.window_sums(regime, first, first + horizon, block=horizon)
+        horizons.append((first, np.full(first.size, horizon), sums / horizon))
         horizon *= 2
     # The rest of the regime: at least its last quarter, so one running sum is exact enough.
     totals = np.concatenate(([0.0], np.cumsum(regime)))
-    check(slice(None), size - starts, totals[size] - totals[starts])
+    horizons.append((starts, size - starts, (totals[size] - totals[starts]) / (size - starts)))
+    return horizons
+
+
+def _settling_time(running: RunningMeans, reference: float, tolerance_band: float, noise_band: float, window: int,
+                   *, two_sided: bool) -> int | None:
+    """The first start from which the running means (:func:`_running_means`) stay in the band at every horizon;
+    None if there is none. See :func:`shift_metrics` for the band.
+
+    Example:
+        >>> running = _running_means(np.array([0.0, 0.0, 1.0, 1.0, 1.0]), 1)
+        >>> _settling_time(running, 1.0, 0.25, 0.0, 1, two_sided=False)
+        2
+    """
+    passes = np.ones(running[-1][0].size, dtype=bool)
+    for starts, lengths, means in running:
+        half_width = np.maximum(tolerance_band, noise_band * np.sqrt(window / lengths)) + ROUNDING_SLACK
+        inside = np.abs(means - reference) <= half_width if two_sided else means >= reference - half_width
+        passes[starts] &= inside  # starts are 0, 1, ...: their own indices
     first = np.flatnonzero(passes)
     return int(first[0]) if first.size else None
 
