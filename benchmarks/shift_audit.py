@@ -68,55 +68,58 @@ def live(root: Path, world: str, variant: str | None, steps: int, agent: str, se
     return directory
 
 
+AGGREGATED = (("drop", 3), ("deficit", 3), ("plateau", 3), ("adaptation_time", 0), ("sustained_return", 0),
+              ("alive_deficit", 3), ("alive_sustained_return", 0))
+"""The table's shift scores aggregated by the report (:func:`openworld.scoring.report.aggregate`: censored times
+counted at their observed steps, undefined ones left out), with their decimals."""
+
+
 def audit_table(root: Path, seeds: int, reps: int = 2000) -> str:
     """The Markdown table of the audited runs under ``root`` (seeds ``0 .. seeds - 1``), scored again today."""
     from openworld.scoring import stats
+    from openworld.scoring.report import aggregate
+    from openworld.scoring.runs import load_groups, shift_scores
     from openworld.scoring.summary import rescore
 
-    def cell(values: list[float], censored: int, digits: int) -> str:
-        if not values:
-            return "—"
-        if len(values) == 1:
-            text = f"{values[0]:,.{digits}f}"
-        else:
-            point, low, high = stats.interquartile_mean_ci(values, reps=reps)
-            text = f"{point:,.{digits}f} [{low:,.{digits}f}, {high:,.{digits}f}]"
-        return ("≥ " if censored else "") + text
+    directories = [run_directory(root, world, variant, agent, seed)
+                   for world, variant, _ in PLAN for agent in AGENTS for seed in range(seeds)]
+    for directory in directories:
+        rescore(directory)
+    groups = load_groups(directories)
+    group_of = {directory.resolve(): group for group in groups for directory in group.directories}
+    rows = {(r["world"], r["variant"], r["agent"], r["metric"], r["shift_t"], r["shift_name"]): r
+            for r in aggregate(groups, reps) if r["shift_t"] is not None}
 
-    def time_cell(shifts: list[dict[str, Any]], key: str, flag: str) -> str:
-        defined = [s for s in shifts if s[key] is not None or s[flag]]
-        values = [float(s["observed_steps"] if s[flag] else s[key]) for s in defined]
-        return cell(values, sum(bool(s[flag]) for s in defined), 0)
+    def text(point: float, low: float, high: float, n: int, digits: int) -> str:
+        return f"{point:,.{digits}f}" if n == 1 else f"{point:,.{digits}f} [{low:,.{digits}f}, {high:,.{digits}f}]"
+
+    def direct(values: list[float], digits: int) -> str:  # the two columns the report does not aggregate
+        if len(values) == 1:
+            return text(values[0], values[0], values[0], 1, digits)
+        return text(*stats.interquartile_mean_ci(values, reps=reps), len(values), digits)
+
+    def aggregated(row: dict[str, Any], digits: int) -> str:
+        if row["n"] == 0:
+            return "—"
+        return ("≥ " if row["censored"] else "") + text(row["iqm"], row["ci_low"], row["ci_high"], row["n"], digits)
 
     lines = ["| world | shift | t | agent | baseline | drop | deficit | plateau | adaptation time | sustained return "
              "| alive deficit | alive sustained return | noise |",
              "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for world, variant, _ in PLAN:
-        summaries = {agent: [rescore(run_directory(root, world, variant, agent, seed)) for seed in range(seeds)]
-                     for agent in AGENTS}
-        first = summaries[AGENTS[0]][0]
-        label = first["world"] + (f" ({variant})" if variant else "")
-        onsets = [(s["t"], s["name"]) for s in first["shifts"] if s["t"] > first["start"]]
-        for t, name in onsets:
-            for agent in AGENTS:
-                shifts = [s for run in summaries[agent] for s in run["shifts"] if (s["t"], s["name"]) == (t, name)
-                          and s["observed"]]
-                if not shifts:
+        plan_groups = [group_of[run_directory(root, world, variant, agent, 0).resolve()] for agent in AGENTS]
+        label = plan_groups[0].world + (f" ({variant})" if variant else "")
+        for t, name, kind in shift_scores(plan_groups[0]):
+            for agent, group in zip(AGENTS, plan_groups, strict=True):
+                key = (group.world, group.variant, group.agent)
+                if rows[(*key, "drop", t, name)]["n"] == 0:
                     lines.append(f"| {label} | {name} | {t:,} | {agent} | unobserved | | | | | | | | |")
                     continue
-
-                def values(key: str, shifts: list[dict[str, Any]] = shifts) -> list[float]:
-                    return [float(s[key]) for s in shifts if s[key] is not None]
-
-                lines.append(
-                    f"| {label} | {name} | {t:,} | {agent} | {cell(values('baseline'), 0, 3)} | "
-                    f"{cell(values('drop'), 0, 3)} | {cell(values('deficit'), 0, 3)} | "
-                    f"{cell(values('plateau'), 0, 3)} | "
-                    f"{time_cell(shifts, 'adaptation_time', 'adaptation_censored')} | "
-                    f"{time_cell(shifts, 'sustained_return', 'return_censored')} | "
-                    f"{cell(values('alive_deficit'), 0, 3)} | "
-                    f"{time_cell(shifts, 'alive_sustained_return', 'alive_return_censored')} | "
-                    f"{cell(values('noise'), 0, 3)} |")
+                observed = [s for s in shift_scores(group)[(t, name, kind)] if s["observed"]]
+                cells = [direct([float(s["baseline"]) for s in observed], 3),
+                         *(aggregated(rows[(*key, metric, t, name)], digits) for metric, digits in AGGREGATED),
+                         direct([float(s["noise"]) for s in observed], 3)]
+                lines.append(f"| {label} | {name} | {t:,} | {agent} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
