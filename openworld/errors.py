@@ -6,6 +6,8 @@ where one exists, the nearest valid choice. Callers tell them apart by type, nev
 
 from __future__ import annotations
 
+import reprlib
+
 
 class SpecError(ValueError):
     """A world spec is malformed: the message names the file, the key path and the problem."""
@@ -33,3 +35,27 @@ class RunError(RuntimeError):
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: corrupt, truncated, or from a different run."""
+
+
+BRIEF_CHARS = 80
+# reprlib stops at these sizes and depths, so that a value with a million items (or one shared node
+# reached a million ways) is never formatted in full.
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother = 3, BRIEF_CHARS, BRIEF_CHARS
+_BRIEF.maxtuple = _BRIEF.maxlist = _BRIEF.maxdict = _BRIEF.maxset = _BRIEF.maxfrozenset = 6
+
+
+def brief(value: object, limit: int = BRIEF_CHARS) -> str:
+    """A short ``repr`` of a value from a file or a command line, for error messages: cut to ``limit``
+    characters, never formatted in full (a huge value would make the message itself the problem).
+
+    Example:
+        >>> brief("x" * 200, limit=12)
+        "'xxxxxxxx..."
+        >>> brief(list(range(100)))
+        '[0, 1, 2, 3, 4, 5, ...]'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103):,} digits>"  # str() would refuse past 4,300
+    text = _BRIEF.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from openworld.errors import AgentError, CheckpointError, RunError, SpecError, UnknownIdError
 from openworld.runner.groups import choose_world_files, register_config_groups
 from openworld.runner.runner import run_experiment
+from openworld.yaml_data import bounded_loader
 
 CONFIG_PATH = "pkg://openworld.experiments.conf"
 # The errors whose message says what to do: printed without a traceback.
@@ -60,7 +62,8 @@ def hydra_main(argv: Sequence[str]) -> int:
     saved_argv = sys.argv
     sys.argv = ["openworld run", *argv]
     try:
-        app()
+        with bounded_config_yaml():
+            app()
     except SystemExit as exit_:  # Hydra exits on its own errors (unknown choice, bad override)
         code = exit_.code if isinstance(exit_.code, int) else 1
         if code:
@@ -71,6 +74,34 @@ def hydra_main(argv: Sequence[str]) -> int:
     finally:
         sys.argv = saved_argv
     return 2 if failures else 0
+
+
+@contextmanager
+def bounded_config_yaml() -> Iterator[None]:
+    """While Hydra composes: the YAML loader OmegaConf reads config files with (the package's and any on
+    ``hydra.searchpath``) also refuses a document too large once its aliases are expanded.
+
+    OmegaConf copies every alias into its own node, so a 500-byte file of nested anchors would exhaust
+    memory during composition, before any check of ours could run (``openworld.yaml_data``).
+    """
+    import yaml
+    from hydra.errors import ConfigCompositionException
+    from omegaconf import _utils
+
+    original = _utils.get_yaml_loader
+
+    class HydraBoundedLoader(bounded_loader(original())):  # type: ignore[misc]
+        def get_single_data(self) -> Any:
+            try:
+                return super().get_single_data()
+            except yaml.constructor.ConstructorError as err:  # Hydra prints this kind as one line
+                raise ConfigCompositionException(str(err)) from None
+
+    _utils.get_yaml_loader = lambda: HydraBoundedLoader  # read by OmegaConf.load at each call
+    try:
+        yield
+    finally:
+        _utils.get_yaml_loader = original
 
 
 def user_error(err: BaseException) -> str | None:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, Literal
 
-from openworld.errors import SpecError
+from openworld.errors import SpecError, brief
 
 __all__ = ["SpecError", "build", "collect_tunables", "fail", "join_path", "number_field", "set_path", "to_dict",
            "tunable_field_meta"]
@@ -67,7 +67,7 @@ def join_path(path: str, key: str) -> str:
 
 def build(cls: type, data: Any, path: str, source: str) -> Any:
     if not isinstance(data, dict):
-        fail(source, path, f"expected a mapping, got {type(data).__name__} {data!r}")
+        fail(source, path, f"expected a mapping, got {type(data).__name__} {brief(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     hints = typing.get_type_hints(cls)
     for key in data:
@@ -95,7 +95,7 @@ def _convert(tp: Any, value: Any, path: str, source: str, meta: Mapping[str, Any
         if value not in args:
             close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            fail(source, path, f"must be one of {list(args)}, got {value!r}{hint}")
+            fail(source, path, f"must be one of {list(args)}, got {brief(value)}{hint}")
         return value
     if origin is dict:
         if not isinstance(value, dict):
@@ -103,7 +103,7 @@ def _convert(tp: Any, value: Any, path: str, source: str, meta: Mapping[str, Any
         return {str(k): _convert(args[1], v, join_path(path, str(k)), source, {}) for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list | tuple):
-            fail(source, path, f"expected a list, got {type(value).__name__} {value!r}")
+            fail(source, path, f"expected a list, got {type(value).__name__} {brief(value)}")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(args[0], v, f"{path}[{i}]", source, meta) for i, v in enumerate(value))
         if len(value) != len(args):
@@ -117,30 +117,45 @@ def _convert(tp: Any, value: Any, path: str, source: str, meta: Mapping[str, Any
         return _convert(inner[0], value, path, source, meta)
     if tp is bool:
         if not isinstance(value, bool):
-            fail(source, path, f"expected true or false, got {value!r}")
+            fail(source, path, f"expected true or false, got {brief(value)}")
         return value
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-                or float(value) != int(value):
-            fail(source, path, f"expected an integer, got {value!r}")
-        return _check_range(int(value), path, source, meta)
+        number = finite_number(value)
+        if number is None or float(number) != int(number):
+            fail(source, path, f"expected an integer, got {brief(value)}")
+        return _check_range(int(number), path, source, meta)
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            fail(source, path, f"expected a finite number, got {value!r}")
-        return _check_range(float(value), path, source, meta)
+        number = finite_number(value)
+        if number is None:
+            fail(source, path, f"expected a finite number, got {brief(value)}")
+        return _check_range(float(number), path, source, meta)
     if tp is str:
         if not isinstance(value, str):
-            fail(source, path, f"expected a string, got {value!r}")
+            fail(source, path, f"expected a string, got {brief(value)}")
         return value
     if tp is Any:  # checked where it is used (variant overrides and shift patches)
         return value
     raise TypeError(f"unsupported spec field type {tp!r} at {path}")  # a bug in this module
 
 
+def finite_number(value: Any) -> float | int | None:
+    """``value`` if it is a finite int or float a float can hold (not a bool), else None.
+
+    YAML reads ``1000...0`` (310 digits) as an int that no float holds: refused here, not left to crash
+    the engine's float arrays.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return value if math.isfinite(float(value)) else None
+    except OverflowError:
+        return None
+
+
 def _check_range(value: float, path: str, source: str, meta: Mapping[str, Any]) -> Any:
     lo, hi = meta.get("lo"), meta.get("hi")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        fail(source, path, f"{value!r} is out of range [{lo}, {hi}]")
+        fail(source, path, f"{brief(value)} is out of range [{lo}, {hi}]")
     return value
 
 

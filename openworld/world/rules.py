@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from openworld.enums import Vital
-from openworld.errors import SpecError
+from openworld.errors import SpecError, brief
 from openworld.plugins import ID_PATTERN, load_plugins
 
 if TYPE_CHECKING:
@@ -94,19 +94,45 @@ class Rule:
     apply: RuleFunction
     defaults: dict[str, float]
     summary: str
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # every parameter's [lo, hi]
 
 
 RULES: dict[str, Rule] = {}
+# A parameter's range when its rule declares none: the bound of the spec's other unbounded numbers, so that
+# a file's 1e308 is refused rather than overflowing the engine's arrays.
+DEFAULT_PARAMETER_RANGE = (-1e6, 1e6)
 
 
 def register_rule(rule_id: str, apply: RuleFunction, defaults: Mapping[str, float] | None = None,
-                  summary: str = "") -> None:
-    """Register a rule under a versioned id (``Name-v0``); registering an id twice is an error."""
+                  summary: str = "", ranges: Mapping[str, tuple[float, float]] | None = None) -> None:
+    """Register a rule under a versioned id (``Name-v0``); registering an id twice is an error.
+
+    Args:
+        rule_id: the id world files switch the rule on by.
+        apply: the rule's phase (see the module docstring).
+        defaults: parameter name -> default value.
+        summary: one line, for ``openworld show``.
+        ranges: parameter name -> inclusive ``(lo, hi)`` a world file's value, override or shift must
+            respect; a parameter without one gets :data:`DEFAULT_PARAMETER_RANGE`.
+    """
     if not ID_PATTERN.match(rule_id):
         raise ValueError(f"rule id '{rule_id}' must look like 'name-v0'")
     if rule_id in RULES:
         raise ValueError(f"rule id '{rule_id}' is already registered")
-    RULES[rule_id] = Rule(rule_id, apply, {k: float(v) for k, v in (defaults or {}).items()}, summary)
+    defaults = {k: float(v) for k, v in (defaults or {}).items()}
+    unknown = sorted(set(ranges or {}) - set(defaults))
+    if unknown:
+        raise ValueError(f"rule '{rule_id}': ranges for parameters it does not have: {', '.join(unknown)}")
+    bounds = {name: tuple(map(float, (ranges or {}).get(name, DEFAULT_PARAMETER_RANGE))) for name in defaults}
+    for name, (lo, hi) in bounds.items():
+        if not lo <= defaults[name] <= hi:
+            raise ValueError(f"rule '{rule_id}': default {name}={defaults[name]} is outside its range [{lo}, {hi}]")
+    RULES[rule_id] = Rule(rule_id, apply, defaults, summary, bounds)  # type: ignore[arg-type]
+
+
+def parameter_range(rule_id: str, name: str) -> tuple[float, float]:
+    """The inclusive range of a registered rule's parameter."""
+    return RULES[rule_id].ranges.get(name, DEFAULT_PARAMETER_RANGE)
 
 
 def register_parameters(rule_id: str, defaults: Mapping[str, float], summary: str = "") -> None:
@@ -234,6 +260,9 @@ def complete_rule_params(rules: Mapping[str, Mapping[str, float]], source: str,
                 close = difflib.get_close_matches(name, list(defaults), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else f" (parameters: {', '.join(defaults) or 'none'})"
                 raise SpecError(f"{source}: rules.{rule_id}.{name}: unknown rule parameter{hint}")
+            lo, hi = parameter_range(rule_id, name)
+            if not lo <= params[name] <= hi:
+                raise SpecError(f"{source}: rules.{rule_id}.{name}: {brief(params[name])} is out of range [{lo:g}, {hi:g}]")
         out[rule_id] = {**defaults, **{k: float(v) for k, v in params.items()}}
     return out
 

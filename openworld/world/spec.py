@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from openworld.enums import RESOURCE_KINDS, ResourceKind, Terrain, Vital
 from openworld.errors import SpecError, UnknownVariantError
 from openworld.world.parsing import build, collect_tunables, fail, number_field, set_path, to_dict
 from openworld.world.rules import complete_rule_params, import_rule_modules
 from openworld.world.shifts import ShiftSchedule, ShiftSpec
 from openworld.world.variants import NAME_PATTERN, patched_world_data, unknown_variant_message
+from openworld.yaml_data import parse_yaml, read_text_file
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,11 +215,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> W
         SpecError: naming the file, the key path and the problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read world file: {err}") from err
-    data = parse_world_yaml(text, source=str(path))
+    data = parse_world_yaml(read_text_file(path, "world file"), source=str(path))
     modules = data.get("rule_modules")
     if isinstance(modules, list):
         folder = path.resolve().parent
@@ -240,13 +235,10 @@ def parse_world_yaml(text: str, source: str) -> dict[str, Any]:
     """The plain data of a world file's YAML text (not validated yet).
 
     Raises:
-        SpecError: the text is not YAML, or not a mapping.
+        SpecError: the text is not YAML, has a duplicate key, is too large (once its aliases are
+            expanded), or is not a mapping.
     """
-    try:
-        # libyaml's C loader where PyYAML has it: the catalogue is parsed at import.
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as err:
-        raise SpecError(f"{source}: not valid YAML: {err}") from err
+    data = parse_yaml(text, source)  # duplicate keys refused, anchors expanded within a cap
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a world file must be a mapping of keys, got {type(data).__name__}")
     return data

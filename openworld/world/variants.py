@@ -9,14 +9,15 @@ plain data keeps this module below the spec (it never builds one). The catalogue
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from openworld.errors import SpecError
+from openworld.errors import SpecError, brief
 from openworld.world.parsing import set_path
-from openworld.world.shifts import shift_keys
+from openworld.world.shifts import shift_keys, shift_kinds
 
 SPLITS = ("train", "heldout", "dev")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # usable as a Hydra value: world.variant=heldout_early
@@ -74,7 +75,7 @@ def _patched_schedule(shifts: list[dict[str, Any]], patch: Any, where: str) -> l
             del out[index], names[index]
             continue
         if not isinstance(change, Mapping):
-            raise SpecError(f"{here}: expected a mapping (a patch of the shift) or null (remove it), got {change!r}")
+            raise SpecError(f"{here}: expected a mapping (a patch of the shift) or null (remove it), got {brief(change)}")
         out[index] = _patched_shift(out[index], change, here)
     return out
 
@@ -82,6 +83,11 @@ def _patched_schedule(shifts: list[dict[str, Any]], patch: Any, where: str) -> l
 def _patched_shift(shift: dict[str, Any], change: Mapping[str, Any], where: str) -> dict[str, Any]:
     shift = dict(shift)
     keys = shift_keys()
+    if "kind" in change and change["kind"] != shift.get("kind") and change["kind"] in shift_kinds():
+        # A new kind keeps what both kinds have ('set', say) and drops the old kind's timing ('at' of an
+        # abrupt shift made gradual): the patch gives the new kind's.
+        kept = {f.name for f in dataclasses.fields(shift_kinds()[change["kind"]])}
+        shift = {key: value for key, value in shift.items() if key in kept}
     for key, value in change.items():
         if key not in keys:
             close = difflib.get_close_matches(str(key), keys, n=1)

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "openworld"
 
 # The layers of docs/architecture.md, lowest first: a module may import its own layer and those below.
 LAYERS: list[tuple[str, ...]] = [
-    ("openworld.enums", "openworld.errors", "openworld.files", "openworld.plugins"),
+    ("openworld.enums", "openworld.errors", "openworld.files", "openworld.plugins", "openworld.yaml_data"),
     ("openworld.world",),
     ("openworld.registry", "openworld.variants"),
     ("openworld.scoring",),

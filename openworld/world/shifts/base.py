@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
+from openworld.errors import brief
 from openworld.world.parsing import build, fail, number_field, to_dict
 
 NEVER = np.iinfo(np.int64).max // 4  # "no change ahead": far beyond any world clock, safe to add to
@@ -154,7 +155,7 @@ class ShiftSpec(ABC):
             SpecError: naming the file, the key path and the problem.
         """
         if not isinstance(data, dict):
-            fail(source, path, f"expected a mapping, got {type(data).__name__} {data!r}")
+            fail(source, path, f"expected a mapping, got {type(data).__name__} {brief(data)}")
         keys = ("name", *shift_keys())
         for key in data:
             if key not in keys:
@@ -166,7 +167,7 @@ class ShiftSpec(ABC):
         if kind_name not in names:
             close = difflib.get_close_matches(str(kind_name), names, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            fail(source, f"{path}.kind", f"must be one of {names}, got {kind_name!r}{hint}")
+            fail(source, f"{path}.kind", f"must be one of {names}, got {brief(kind_name)}{hint}")
         kind = _KINDS[kind_name]
         own = _own_keys(kind)
         for key, value in data.items():
@@ -175,9 +176,10 @@ class ShiftSpec(ABC):
             if value == to_dict(_format_default(key)):  # what to_dict writes for a key the kind lacks
                 continue
             build(_KEYS[key][0], {key: value}, path, source)  # its type and range, as that kind reads it
-            if value and not isinstance(value, int | float):  # content this kind would silently drop
-                reason = kind.refused.get(key, f"a {kind_name} shift has no '{key}'")
-                fail(source, f"{path}.{key}", reason)
+            # Content this kind would silently drop: an abrupt shift's 'start: 100' would fire at t = 0.
+            own_names = ", ".join(f"'{name}'" for name in own if name not in ("set", "map", "regimes"))
+            reason = kind.refused.get(key, f"a {kind_name} shift has no '{key}' (its timing keys: {own_names})")
+            fail(source, f"{path}.{key}", reason)
         shift: ShiftSpec = build(kind, {k: v for k, v in data.items() if k == "name" or k in own}, path, source)
         shift.validate(path, source)
         return shift

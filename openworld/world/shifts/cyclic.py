@@ -29,6 +29,11 @@ class CyclicShift(ShiftSpec):
     def validate(self, path: str, source: str) -> None:
         if not self.regimes:
             fail(source, f"{path}.regimes", "a cyclic shift needs at least one regime")
+        seen: set[str] = set()
+        for j, regime in enumerate(self.regimes):  # a regime's name labels the stream and a variant's patch
+            if regime.name in seen:
+                fail(source, f"{path}.regimes[{j}].name", f"duplicate regime name '{regime.name}'")
+            seen.add(regime.name)
 
     def regime_at(self, t: int) -> int:
         """The index of the regime in force at ``t >= start`` (the turn count modulo the regimes)."""

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from openworld.errors import SpecError
+from openworld.errors import SpecError, brief
 from openworld.world.parsing import tunable_field_meta
+from openworld.world.rules import parameter_range
 from openworld.world.shifts.base import NEVER, Assignment, MapEvent, ShiftEvent, ShiftSpec
 
 if TYPE_CHECKING:
@@ -83,12 +84,15 @@ class ShiftSchedule:
                     reason = "is not a tunable parameter of this world" + (
                         f" (did you mean '{close[0]}'?)" if close else "")
                 raise SpecError(f"{spec.source}: {where}.{path}: {reason}")
-            meta = tunable_field_meta(spec, path)
-            lo, hi = meta.get("lo"), meta.get("hi")
+            if path.startswith("rules."):  # a rule's parameter: its rule's range
+                lo, hi = parameter_range(*path.split(".")[1:])
+            else:
+                meta = tunable_field_meta(spec, path)
+                lo, hi = meta.get("lo"), meta.get("hi")
             if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise SpecError(f"{spec.source}: {where}.{path}: {value!r} is out of range [{lo}, {hi}]")
+                raise SpecError(f"{spec.source}: {where}.{path}: {brief(value)} is out of range [{lo}, {hi}]")
             if self._is_int[self.index[path]] and float(value) != int(value):
-                raise SpecError(f"{spec.source}: {where}.{path}: expected an integer, got {value!r}")
+                raise SpecError(f"{spec.source}: {where}.{path}: expected an integer, got {brief(value)}")
             cols.append(self.index[path])
             vals.append(float(value))
         columns = np.array(cols, dtype=np.int64)

@@ -605,7 +605,8 @@ def shiftlands_every_50th() -> WorldSpec:
         for key in ("at", "start", "end"):
             shift[key] //= 50
         shift["period"] = max(1, shift["period"] // 50)
-        shift["end"] = max(shift["end"], shift["start"] + 1)
+        if shift["kind"] == "gradual":  # the flat entry holds every kind's keys; only a ramp has an end
+            shift["end"] = max(shift["end"], shift["start"] + 1)
     return spec_from_dict(data, source="shiftlands-every-50th")
 
 

@@ -348,12 +348,23 @@ def test_a_shift_holds_its_own_keys_and_the_file_stays_flat() -> None:
     assert spec_from_dict(to_dict(spec), source=SOURCE) == spec
 
 
-def test_another_kinds_key_is_ignored_unless_it_holds_content() -> None:
-    sched = schedule("  - {name: c, kind: cyclic, at: 7, end: 9, period: 3, regimes: [{name: x}]}\n")
-    assert sched.shifts[0].at == 0 and sched.events(0, 10)[0] == ShiftEvent(3, "cyclic", "x")
+def test_another_kinds_key_is_an_error_unless_it_holds_the_format_default() -> None:
+    # The flat entry to_dict writes holds every kind's keys at their defaults: those read back.
+    sched = schedule("  - {name: c, kind: cyclic, at: 0, end: 0, period: 3, regimes: [{name: x}]}\n")
+    assert sched.events(0, 10)[0] == ShiftEvent(3, "cyclic", "x")
+    # Any other value would be dropped silently (an abrupt shift's 'start: 100' fired at t = 0).
+    message = shift_error("  - {name: a, start: 100, set: {resources.berry.regrow: 0.1}}\n")
+    assert "shifts[0].start: a abrupt shift has no 'start' (its timing keys: 'at')" in message
+    message = shift_error("  - {name: c, kind: cyclic, at: 7, end: 9, period: 3, regimes: [{name: x}]}\n")
+    assert "shifts[0].at: a cyclic shift has no 'at' (its timing keys: 'start', 'period')" in message
     assert "shifts[0].at" in shift_error("  - {name: c, kind: cyclic, at: -7, period: 3, regimes: [{name: x}]}\n")
     message = shift_error("  - {name: c, kind: cyclic, period: 3, map: [{op: regenerate}], regimes: [{name: x}]}\n")
     assert "shifts[0].map: a cyclic shift puts 'set' and 'map' inside its regimes" in message
+
+
+def test_duplicate_regime_names_are_an_error() -> None:
+    message = shift_error("  - {name: c, kind: cyclic, period: 3, regimes: [{name: x}, {name: x}]}\n")
+    assert "shifts[0].regimes[1].name: duplicate regime name 'x'" in message
 
 
 def test_each_kind_describes_and_draws_itself() -> None:
