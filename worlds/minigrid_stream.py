@@ -83,7 +83,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from openworld.envs.actions import check_action
+from openworld.envs.actions import check_action, check_actions
 from openworld.envs.core import OnDeath, check_on_death, drive, resolve_spec
 from openworld.registry import register_world
 from openworld.world.render import check_render_mode
@@ -486,7 +486,10 @@ class MiniGridStreamVectorEnv(SyncVectorEnv):
         return obs, self._openworld_info(info)
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        obs, rewards, terminated, truncated, info = super().step(actions)
+        """Step every stream; a bad action anywhere in the batch raises before any stream steps (the
+        loop over streams would otherwise have stepped the ones before it)."""
+        checked = check_actions(actions, self.num_envs, ACTION_NAMES)
+        obs, rewards, terminated, truncated, info = super().step(checked)
         return obs, rewards, terminated, truncated, self._openworld_info(info)
 
     def _openworld_info(self, info: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from openworld.envs.actions import check_action
 from openworld.envs.core import EngineCore, observation_space
 from openworld.envs.events import consume_event_names, event_names
 from openworld.registry import world_entry, world_ids
-from openworld.world.engine import StepOutcome
+from openworld.world.engine import MAX_BODIES, StepOutcome
 from openworld.world.render import check_render_mode, render_frame
 from openworld.world.spec import WorldSpec
 
@@ -67,7 +67,8 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
     Args:
         world: a registered world id (``"Commons-v0"``, ``"openworld/Commons-v0"``) or a
             :class:`~openworld.world.spec.WorldSpec`.
-        num_agents: bodies in the world (default: the spec's ``bodies``).
+        num_agents: bodies in the world, at most :data:`~openworld.world.engine.MAX_BODIES` (64) (default: the
+            spec's ``bodies``).
         render_mode: ``"rgb_array"`` or ``"ansi"``: the whole map, with body 0's view and vitals.
         overrides: dotted-path spec overrides, e.g. ``{"resources.apple.regrow": 0.02}``.
         variant: a variant of the world (:mod:`openworld.variants`), applied before ``overrides``; its
@@ -86,8 +87,9 @@ class OpenWorldParallelEnv(ParallelEnv[str, Observation, int]):
             raise ValueError(f"{entry.world_id} has its own environment class, not openworld's engine, so it cannot "
                              f"hold several bodies; multi-body worlds: {', '.join(world_ids())}")
         if num_agents is not None and (isinstance(num_agents, bool) or not isinstance(num_agents, int | np.integer)
-                                       or num_agents < 1):
-            raise ValueError(f"num_agents must be a positive integer, got {num_agents!r}")
+                                       or not 1 <= num_agents <= MAX_BODIES):
+            raise ValueError(f"num_agents must be an integer from 1 to {MAX_BODIES} (the cap on a world's bodies), "
+                             f"got {num_agents!r}")
         self.core = EngineCore(world, num_worlds=1, bodies=num_agents, auto_respawn=True, respawn_on_reset=False,
                                overrides=overrides, variant=variant)
         self.world_spec, self.variant, self.engine = self.core.spec, variant, self.core.engine
@@ -207,7 +209,7 @@ def make_parallel(world: str | WorldSpec, num_agents: int | None = None, render_
     Args:
         world: ``"openworld/Commons-v0"``, ``"Commons-v0"``, ``"commons"`` or a
             :class:`~openworld.world.spec.WorldSpec`.
-        num_agents: bodies in the world (default: the world's ``bodies``, or its variant's).
+        num_agents: bodies in the world, 1 to 64 (default: the world's ``bodies``, or its variant's).
         render_mode: ``"rgb_array"`` or ``"ansi"``.
         overrides: dotted-path spec overrides, applied after the variant.
         variant: a variant name of the world (:mod:`openworld.variants`).

@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -46,9 +46,13 @@ from openworld.world.spawning import Spawner
 from openworld.world.spec import WorldSpec
 from openworld.world.state import WorldState, generator_names, make_rngs
 
-__all__ = ["NEVER_READY", "Engine", "StepOutcome", "StepParams", "geometric_delay"]
+__all__ = ["MAX_BODIES", "NEVER_READY", "Engine", "StepOutcome", "StepParams", "geometric_delay"]
 
 SPAWN_STREAM = 0x737061776E  # "spawn": second seed word of a world's own initial-spawn generator
+# The most bodies one world may hold: the cap on a world file's ``bodies``, for every way of asking for bodies.
+# Each body's view looks up every other body ((B, N, N) offsets in the observation), so memory grows with N
+# squared: 65 MiB per observation at 2,048 bodies, against 0.1 MiB at 64.
+MAX_BODIES = int(next(f.metadata["hi"] for f in fields(WorldSpec) if f.name == "bodies"))
 
 
 @dataclass
@@ -88,8 +92,9 @@ class Engine:
         self.schedule = ShiftSchedule(spec)
         self.num_worlds = num_worlds
         self.num_bodies = spec.bodies if bodies is None else int(bodies)
-        if self.num_bodies < 1:
-            raise ValueError(f"bodies must be >= 1, got {self.num_bodies}")
+        if not 1 <= self.num_bodies <= MAX_BODIES:
+            raise ValueError(f"bodies must be from 1 to {MAX_BODIES} (the cap on a world file's bodies), "
+                             f"got {self.num_bodies}")
         self.num_predators = spec.hazards.predator.max_count
         self.auto_respawn = auto_respawn
         self.view = spec.observation.view

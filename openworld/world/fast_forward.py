@@ -12,6 +12,7 @@ their full steps instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +26,12 @@ from openworld.world.state import WorldState
 
 if TYPE_CHECKING:
     from openworld.world.engine import Engine
+
+# How many uniforms the fast-forward draws at once (4 MiB of float64; at most two blocks are alive, as the
+# last step's row keeps its block until the next is drawn): its memory stays bounded however long the
+# wait. A world file may set ``respawn_delay`` to 100,000 steps: drawn at once for 16 worlds of 256
+# predators, that wait took 6.5 GB.
+DRAW_BLOCK_SIZE = 1 << 19
 
 
 def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: ShiftSchedule,
@@ -54,14 +61,16 @@ def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: Sh
     valid_until = schedule.constant_until(earliest)
     shifting = latest + steps >= valid_until
     params = table.build(schedule.values(clock))
-    # All the draws at once: the same stream as one (2, B, P) draw per step of a full step's hazards.
-    draws = rng.random((steps, 2) + pred.shape) if params.any_predators or shifting else None
+    # The same stream as one (2, B, P) draw per step of a full step's hazards; drawn for every step once
+    # predators may move at all, used or not, so the generator ends where full steps would leave it.
+    draws = step_draws(rng, steps, pred.shape, DRAW_BLOCK_SIZE) if params.any_predators or shifting else None
     for k in range(steps):
         if shifting and k and latest + k >= valid_until:
             params = table.build(schedule.values(clock + k))
             valid_until = schedule.constant_until(earliest + k)
-        if params.any_predators and draws is not None:
-            pred = move_predators(s, grid, pred, base, draws[k], params)
+        step_draw = next(draws) if draws is not None else None
+        if params.any_predators and step_draw is not None:
+            pred = move_predators(s, grid, pred, base, step_draw, params)
         while events and events[0][0] == k:  # events firing as this step ends
             _, w, event = events.pop(0)
             s.pred_cell[worlds] = pred
@@ -69,6 +78,26 @@ def advance_bodiless(s: WorldState, worlds: np.ndarray, steps: int, schedule: Sh
             maps.apply_event(s, w, event, schedule.values(np.array([at]))[0])
     s.pred_cell[worlds] = pred
     s.clock[worlds] += steps
+
+
+def step_draws(rng: np.random.Generator, steps: int, shape: tuple[int, ...],
+               block_size: int = DRAW_BLOCK_SIZE) -> Iterator[np.ndarray]:
+    """The ``(2,) + shape`` uniforms of each of ``steps`` steps, drawn a block of steps at a time.
+
+    Consumes the stream exactly as one ``rng.random((steps, 2) + shape)`` would (float64 uniforms are
+    drawn one after another, so blocks of steps give the same numbers in the same order), while holding
+    at most about ``block_size`` numbers (at least one step's) at a time.
+
+    Args:
+        rng: the generator to draw from.
+        steps: how many steps' draws.
+        shape: each step's ``(B, P)``.
+        block_size: how many numbers to draw at once.
+    """
+    per_step = 2 * int(np.prod(shape))
+    block_steps = max(1, block_size // max(1, per_step))
+    for start in range(0, steps, block_steps):
+        yield from rng.random((min(block_steps, steps - start), 2) + shape)
 
 
 def run_without_bodies(engine: Engine, clock: int) -> None:

@@ -260,6 +260,29 @@ def test_the_vector_env_speaks_openworlds_info_and_lives_with_the_lifetime_loop(
     envs.close()
 
 
+@pytest.mark.parametrize(("actions", "error", "match"), [
+    ([FORWARD, FORWARD, 7], ValueError, r"action 7 of env 2 is outside the action space \[0, 6\]"),
+    ([FORWARD, FORWARD, -1], ValueError, "env 2"),
+    ([FORWARD, FORWARD, float("nan")], ValueError, r"NaN at env\(s\) \[2\]"),
+    ([FORWARD, FORWARD, 1.5], TypeError, "integers"),
+    ([FORWARD, FORWARD], ValueError, r"shape \(3,\)"),
+])
+def test_the_vector_env_refuses_a_bad_batch_before_stepping_any_stream(actions: list, error: type[Exception],
+                                                                        match: str) -> None:
+    """One bad action, last in the batch: the streams before it must not have stepped."""
+    envs = MiniGridStreamVectorEnv(3, variant="quick")
+    envs.reset(seed=0)
+    streams: list[MiniGridStreamEnv] = [env.unwrapped for env in envs.envs]  # type: ignore[misc]
+    before = [stream.get_state() for stream in streams]
+    with pytest.raises(error, match=match):
+        envs.step(np.array(actions))
+    assert [stream.clock for stream in streams] == [0, 0, 0]
+    assert [stream.get_state() for stream in streams] == before, "a refused batch changes no stream"
+    _, _, _, _, info = envs.step(np.full(3, FORWARD))  # and the next good batch steps every stream once
+    assert info["world_step"].tolist() == [1, 1, 1]
+    envs.close()
+
+
 # ------------------------------------------------------------------------------------------ livable, and shifts matter
 @functools.cache
 def live_quick(num_envs: int = 3, seed: int = 0) -> dict[str, Any]:

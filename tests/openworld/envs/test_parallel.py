@@ -22,6 +22,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 import openworld
 from openworld.enums import WALKABLE_TERRAIN, Action, Direction, Entity, ResourceKind, ViewChannel, Vital
 from openworld.envs.parallel import OpenWorldParallelEnv, make_parallel
+from openworld.envs.population import BodiesAsEnvs
 from openworld.variants import UnknownVariantError
 from openworld.world.engine import Engine, geometric_delay
 from openworld.world.spec import load_spec_text
@@ -259,6 +260,12 @@ def test_bad_actions_raise_naming_the_agent() -> None:
         env.step({"body_0": 1.5, "body_1": 0})
     with pytest.raises(ValueError, match="num_agents"):
         make_parallel("Meadow-v0", num_agents=0)
+    for too_many in (65, 10**6):  # views cost memory quadratic in the bodies: the world files' cap holds here
+        with pytest.raises(ValueError, match=rf"num_agents must be an integer from 1 to 64 .*got {too_many}$"):
+            make_parallel("Meadow-v0", num_agents=too_many)
+    with pytest.raises(ValueError, match="bodies must be from 1 to 64 .*got 65"):  # every other way in
+        BodiesAsEnvs(num_worlds=1, bodies=65, world="Meadow-v0")
+    assert make_parallel("Meadow-v0", num_agents=64).num_bodies == 64
     with pytest.raises(ValueError, match="MiniGridStream-v0 has its own environment class"):
         make_parallel("openworld/MiniGridStream-v0", num_agents=2)
 

@@ -14,6 +14,7 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 import openworld
 from openworld.enums import Action
+from openworld.envs.population import BodiesAsEnvs
 from openworld.envs.single import OpenWorldEnv
 from openworld.envs.vector import OpenWorldVectorEnv
 
@@ -258,8 +259,9 @@ def test_record_episode_statistics_on_top() -> None:
     (np.array(["a", "b", "c", "d"]), TypeError, "integers"),
     (np.array([True, False, True, False]), TypeError, "integers"),
 ])
-def test_action_validation(actions: np.ndarray, error: type[Exception], match: str) -> None:
-    envs = make_vec()
+@pytest.mark.parametrize("bodies", [1, 2])  # one body per world, and bodies as the slots (2 worlds of 2)
+def test_action_validation(actions: np.ndarray, error: type[Exception], match: str, bodies: int) -> None:
+    envs = make_vec() if bodies == 1 else BodiesAsEnvs(num_worlds=N // bodies, bodies=bodies, world="Meadow-v0")
     envs.reset(seed=0)
     state = envs.unwrapped.engine.state.copy()
     with pytest.raises(error, match=match):
