@@ -54,6 +54,7 @@ def hydra_main(argv: Sequence[str]) -> int:
             message = user_error(err)
             if message is None:
                 raise
+            remove_empty_run_dir(run_dir)
             print(f"openworld run: error: {message}", file=sys.stderr, flush=True)
             failures.append(message)
             if hydra_config.mode is not None and hydra_config.mode.name == "MULTIRUN":
@@ -74,6 +75,19 @@ def hydra_main(argv: Sequence[str]) -> int:
     finally:
         sys.argv = saved_argv
     return 2 if failures else 0
+
+
+def remove_empty_run_dir(run_dir: Path) -> None:
+    """Remove the folders Hydra made for a refused run (it makes the run directory before the run is
+    checked), as long as they are empty, up to the current directory: a refusal leaves nothing behind."""
+    here = Path.cwd().resolve()
+    folder = run_dir.resolve()
+    while folder != here and here in folder.parents:
+        try:
+            folder.rmdir()  # only an empty folder; anything recorded stays
+        except OSError:
+            return
+        folder = folder.parent
 
 
 @contextmanager

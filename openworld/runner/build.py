@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from openworld.errors import SpecError
+from openworld.errors import SpecError, brief
 
 if TYPE_CHECKING:
     from openworld.envs.single import OnDeath
@@ -50,6 +50,11 @@ def world_spec_from_config(world: Mapping[str, Any], overrides: Sequence[str] = 
         base = spec_from_dict(data, source=source)
     except SpecError as err:
         raise SpecError(name_override(str(err), source, overrides)) from err
+    declared = f"{base.name}-v{base.version}"
+    if declared != world_id:  # an overridden id, name or version would record one world as another
+        raise SpecError(f"world.id: the world node's name and version make {declared} but its id is {brief(world_id)}; "
+                        "a world's id, name and version are its identity and are not overridden (choose the world "
+                        "with world=<name>)")
     if variant is None:
         return WorldChoice(world_id, None, base, base)
     from openworld.variants import apply_variant
@@ -63,7 +68,8 @@ def name_override(message: str, source: str, overrides: Sequence[str]) -> str:
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
         if path and key in (f"world.{path}", f"world.{path.rsplit('.', 1)[0]}"):
-            return f"{message}\n  (set on the command line by {override})"
+            shown = override if len(override) <= 100 else override[:97] + "..."
+            return f"{message}\n  (set on the command line by {shown})"
     return message
 
 

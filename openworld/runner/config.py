@@ -23,9 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf, ValidationError
 
-from openworld.errors import RunError
+from openworld.errors import RunError, brief
+from openworld.world.engine import MAX_BODIES
+from openworld.world.spec import MAX_SEED
+from openworld.world.variants import SPLITS
 
 SCHEMA_NAME = "run_schema"
 REPORTS = ("plots", "tables", "off")
@@ -115,8 +118,7 @@ def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ComposedConfig:
     """The composed config as a :class:`RunConfig` (validated against the schema) and as plain data.
 
     Raises:
-        RunError: naming the keys left ``???``.
-        omegaconf.ValidationError: a value of the wrong type (Hydra's compose refuses these already).
+        RunError: naming the keys left ``???``, or a value of the wrong type (``steps=150.7``).
     """
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(dict(cfg))
     missing = sorted(OmegaConf.missing_keys(cfg))
@@ -126,7 +128,14 @@ def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ComposedConfig:
     assert isinstance(container, dict)
     plain: dict[str, Any] = {str(key): value for key, value in container.items()}
     schema = OmegaConf.structured(RunConfig)
-    typed = OmegaConf.to_object(OmegaConf.merge(schema, {key: plain[key] for key in RUN_CONFIG_KEYS if key in plain}))
+    try:
+        typed = OmegaConf.to_object(OmegaConf.merge(schema, {key: plain[key] for key in RUN_CONFIG_KEYS if key in plain}))
+    except ValidationError as err:  # a config given as data, not composed by Hydra (which refuses these itself)
+        value: Any = plain
+        for part in str(err.full_key).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        expected = str(err.msg).split(" to ")[-1].split("\n")[0] if " to " in str(err.msg) else "another type"
+        raise RunError(f"{err.full_key} must be {expected.lower()}, got {brief(value)}") from None
     assert isinstance(typed, RunConfig)
     return ComposedConfig(typed, plain, plain.get("prior"))
 
@@ -148,12 +157,54 @@ def resolve_num_envs(composed: ComposedConfig, agent_num_envs: int) -> int:
     return composed.typed.num_envs
 
 
+# Integer keys and their inclusive ranges, checked before anything is written (a type cannot say these).
+# Upper bounds: what the engine and the disk can hold, far above any run of this machine or a cluster's.
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "steps": (1, 10**12),
+    "seed": (0, MAX_SEED),
+    "num_envs": (1, 1 << 16),
+    "bodies": (1, MAX_BODIES),
+    "threads": (1, 1024),
+    "checkpoint_every": (0, 10**12),
+    "log_every": (0, 10**12),
+    "monitor.window": (1, 10**9),
+    "monitor.chunk_rows": (1, 1 << 30),
+    "metrics.window": (1, 10**9),
+    "evaluation.every": (0, 10**12),
+    "evaluation.before": (0, 10**9),
+    "evaluation.after": (1, 10**9),
+}
+ON_DEATH = ("terminate", "respawn")
+
+
+def _value(config: RunConfig, key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
 def check_run_config(config: RunConfig) -> None:
     """The checks of values a type cannot express, in the order a user meets them.
 
     Raises:
         RunError: naming the key, the value and what it may be.
     """
+    for key, (lo, hi) in INTEGER_RANGES.items():
+        value = _value(config, key)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise RunError(f"{key} must be an integer from {lo:,} to {hi:,}, got {brief(value)}")
+    if config.seed + config.num_envs - 1 > MAX_SEED:  # world i is generated from seed + i
+        raise RunError(f"seed + num_envs - 1 must be at most {MAX_SEED:,} (world i is generated from seed + i), "
+                       f"got {config.seed} + {config.num_envs} - 1")
+    tolerance = config.metrics.tolerance
+    if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or not 0 <= tolerance <= 1:
+        raise RunError(f"metrics.tolerance must be a number from 0 to 1 (a fraction of the pre-shift level), "
+                       f"got {brief(tolerance)}")
+    if config.on_death not in ON_DEATH:
+        raise RunError(f"on_death must be terminate or respawn, got {brief(config.on_death)}")
+    if config.evaluation.split not in SPLITS:
+        raise RunError(f"evaluation.split must be one of {', '.join(SPLITS)}, got {brief(config.evaluation.split)}")
     if config.bodies > 1 and config.evaluation.every:
         raise RunError("evaluation on held-out variants drives single-body worlds; with bodies > 1 set "
                        "evaluation.every=0")
@@ -161,12 +212,9 @@ def check_run_config(config: RunConfig) -> None:
         if config.evaluation.every and value < config.metrics.window:
             raise RunError(f"{key} must be >= metrics.window ({config.metrics.window}) so that the shift scores' "
                            f"windows fit, got {value}")
-    for key, count in (("steps", config.steps), ("num_envs", config.num_envs), ("bodies", config.bodies)):
-        if count is None or count < 1:
-            raise RunError(f"{key} must be >= 1, got {count}")
     if config.resume != "auto" and not isinstance(config.resume, bool):
-        raise RunError(f"resume must be true, false or auto, got {config.resume!r}")
+        raise RunError(f"resume must be true, false or auto, got {brief(config.resume)}")
     if config.report not in REPORTS:
-        raise RunError(f"report must be plots, tables or off, got {config.report!r}")
+        raise RunError(f"report must be plots, tables or off, got {brief(config.report)}")
     if config.progress not in PROGRESS_MODES:
-        raise RunError(f"progress must be auto, bar, plain or off, got {config.progress!r}")
+        raise RunError(f"progress must be auto, bar, plain or off, got {brief(config.progress)}")

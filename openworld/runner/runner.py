@@ -59,6 +59,9 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     resume, overwrite = resolve_resume(run_dir, config.resume, config.overwrite)
     mode = progress_mode(config.progress)
     world = world_spec_from_config(config.world, overrides)
+    if world.base.bodies != world_entry(world.world_id).spec.bodies:
+        raise RunError(f"world.bodies is the world file's bodies for make_parallel; a run's bodies per world is the "
+                       f"root key: bodies={world.base.bodies}")
     agent_id = registered_agent.agent_id
     if composed.prior is not None:  # the agent loads its prior (DESIGN section 6)
         kwargs["prior"] = composed.prior

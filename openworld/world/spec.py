@@ -19,18 +19,26 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from openworld.enums import RESOURCE_KINDS, ResourceKind, Terrain, Vital
-from openworld.errors import SpecError, UnknownVariantError
+from openworld.errors import SpecError, UnknownVariantError, brief
 from openworld.world.parsing import build, collect_tunables, fail, number_field, set_path, to_dict
 from openworld.world.rules import complete_rule_params, import_rule_modules
 from openworld.world.shifts import ShiftSchedule, ShiftSpec
 from openworld.world.variants import NAME_PATTERN, patched_world_data, unknown_variant_message
 from openworld.yaml_data import parse_yaml, read_text_file
+
+
+# A world's seeds (its variants', a run's seed + i) are what numpy's SeedSequence takes: non-negative;
+# 2**32 - 1 at most, as the generators of most RL libraries take.
+MAX_SEED = 2**32 - 1
+# A resource's name is a key of dotted paths (resources.<name>.regrow) and of the recorded events.
+RESOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,7 +151,7 @@ class VariantSpec:
 
     split: Literal["train", "heldout", "dev"] = "train"
     description: str = ""
-    seeds: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = field(default=(), metadata={"lo": 0, "hi": MAX_SEED})
     overrides: dict[str, Any] = field(default_factory=dict)
     shifts: Any = None
 
@@ -262,8 +270,13 @@ def _check_semantics(spec: WorldSpec) -> None:
     m = spec.map
     if m.water + m.rock + m.sand + m.forest > 1.0:
         fail(src, "map", "water + rock + sand + forest fractions exceed 1")
+    if walkable_cells(m) < 1:  # no body could be placed: refused here, not at the first reset of a run
+        fail(src, "map", f"water ({m.water}) and rock ({m.rock}) leave no walkable cell on a {m.size[0]}x{m.size[1]} map")
     kind_of: dict[str, str] = {}  # kind -> the first resource of that kind
     for name, res in spec.resources.items():
+        if not RESOURCE_NAME_PATTERN.match(name):
+            fail(src, f"resources.{brief(name)}", "a resource name is letters, digits, '_' and '-', starting with a "
+                 "letter (it is a key of dotted paths: resources.<name>.regrow)")
         _check_resource_kind(src, name, res.kind)
         kind = res.kind or name
         if kind in kind_of:  # two resources would show the same code, yet act differently
@@ -286,6 +299,13 @@ def _check_semantics(spec: WorldSpec) -> None:
     ShiftSchedule(spec)
     if spec.variants:
         check_variants(spec)
+
+
+def walkable_cells(m: MapSpec) -> int:
+    """Cells of land a body can stand on: every cell but the lowest ``water`` and highest ``rock`` fractions
+    (counted as :func:`openworld.world.generation.generate_terrain` counts them, whatever the seed)."""
+    cells = m.size[0] * m.size[1]
+    return cells - int(round(m.water * cells)) - int(round(m.rock * cells))
 
 
 def _check_resource_kind(source: str, name: str, declared: str | None) -> None:
