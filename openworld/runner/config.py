@@ -129,7 +129,8 @@ def read_run_config(cfg: DictConfig | Mapping[str, Any]) -> ComposedConfig:
     plain: dict[str, Any] = {str(key): value for key, value in container.items()}
     schema = OmegaConf.structured(RunConfig)
     try:
-        typed = OmegaConf.to_object(OmegaConf.merge(schema, {key: plain[key] for key in RUN_CONFIG_KEYS if key in plain}))
+        given = {key: plain[key] for key in RUN_CONFIG_KEYS if key in plain}
+        typed = OmegaConf.to_object(OmegaConf.merge(schema, given))
     except ValidationError as err:  # a config given as data, not composed by Hydra (which refuses these itself)
         value: Any = plain
         for part in str(err.full_key).split("."):
@@ -194,7 +195,7 @@ def check_run_config(config: RunConfig) -> None:
         value = _value(config, key)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise RunError(f"{key} must be an integer from {lo:,} to {hi:,}, got {brief(value)}")
-    if config.seed + config.num_envs - 1 > MAX_SEED:  # world i is generated from seed + i
+    if config.seed + (config.num_envs or 1) - 1 > MAX_SEED:  # world i is generated from seed + i
         raise RunError(f"seed + num_envs - 1 must be at most {MAX_SEED:,} (world i is generated from seed + i), "
                        f"got {config.seed} + {config.num_envs} - 1")
     tolerance = config.metrics.tolerance

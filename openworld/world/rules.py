@@ -262,7 +262,8 @@ def complete_rule_params(rules: Mapping[str, Mapping[str, float]], source: str,
                 raise SpecError(f"{source}: rules.{rule_id}.{name}: unknown rule parameter{hint}")
             lo, hi = parameter_range(rule_id, name)
             if not lo <= params[name] <= hi:
-                raise SpecError(f"{source}: rules.{rule_id}.{name}: {brief(params[name])} is out of range [{lo:g}, {hi:g}]")
+                raise SpecError(f"{source}: rules.{rule_id}.{name}: {brief(params[name])} is out of range "
+                                f"[{lo:g}, {hi:g}]")
         out[rule_id] = {**defaults, **{k: float(v) for k, v in params.items()}}
     return out
 

@@ -33,7 +33,6 @@ from openworld.world.shifts import ShiftSchedule, ShiftSpec
 from openworld.world.variants import NAME_PATTERN, patched_world_data, unknown_variant_message
 from openworld.yaml_data import parse_yaml, read_text_file
 
-
 # A world's seeds (its variants', a run's seed + i) are what numpy's SeedSequence takes: non-negative;
 # 2**32 - 1 at most, as the generators of most RL libraries take.
 MAX_SEED = 2**32 - 1
@@ -271,7 +270,8 @@ def _check_semantics(spec: WorldSpec) -> None:
     if m.water + m.rock + m.sand + m.forest > 1.0:
         fail(src, "map", "water + rock + sand + forest fractions exceed 1")
     if walkable_cells(m) < 1:  # no body could be placed: refused here, not at the first reset of a run
-        fail(src, "map", f"water ({m.water}) and rock ({m.rock}) leave no walkable cell on a {m.size[0]}x{m.size[1]} map")
+        fail(src, "map", f"water ({m.water}) and rock ({m.rock}) leave no walkable cell on a "
+             f"{m.size[0]}x{m.size[1]} map")
     kind_of: dict[str, str] = {}  # kind -> the first resource of that kind
     for name, res in spec.resources.items():
         if not RESOURCE_NAME_PATTERN.match(name):

@@ -75,7 +75,8 @@ def _patched_schedule(shifts: list[dict[str, Any]], patch: Any, where: str) -> l
             del out[index], names[index]
             continue
         if not isinstance(change, Mapping):
-            raise SpecError(f"{here}: expected a mapping (a patch of the shift) or null (remove it), got {brief(change)}")
+            raise SpecError(f"{here}: expected a mapping (a patch of the shift) or null (remove it), "
+                            f"got {brief(change)}")
         out[index] = _patched_shift(out[index], change, here)
     return out
 

@@ -84,6 +84,8 @@ class ShiftSchedule:
                     reason = "is not a tunable parameter of this world" + (
                         f" (did you mean '{close[0]}'?)" if close else "")
                 raise SpecError(f"{spec.source}: {where}.{path}: {reason}")
+            lo: float | None
+            hi: float | None
             if path.startswith("rules."):  # a rule's parameter: its rule's range
                 lo, hi = parameter_range(*path.split(".")[1:])
             else:
