@@ -30,7 +30,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import io
 import json
 import os
@@ -304,7 +303,7 @@ def load_checkpoint(path: str | Path, expect: Mapping[str, Any] | None = None) -
         digest = _new_digest(header)
         while chunk := handle.read(_HASH_CHUNK_BYTES):  # bounded memory: the body is not loaded before it checks
             digest.update(chunk)
-        if not hmac.compare_digest(digest.hexdigest(), header["sha256"]):
+        if digest.hexdigest() != header["sha256"]:
             raise CheckpointError(f"{path}: checkpoint is corrupt or truncated (checksum mismatch)")
         for key, value in (expect or {}).items():
             if header.get(key) != value:

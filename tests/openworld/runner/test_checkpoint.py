@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+import re
 import resource
 import time
 from collections import OrderedDict
@@ -73,6 +74,8 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatc
     (lambda data: data[:-50] + bytes([data[-50] ^ 0xFF]) + data[-49:], "checksum mismatch"),
     (lambda data: data.replace(b'"step": 500', b'"step": 900'), "checksum mismatch"),  # header edited in place
     (lambda data: data.replace(b'"seed": 3', b'"seed": 4'), "checksum mismatch"),
+    (lambda data: re.sub(rb'"sha256": "[0-9a-f]{64}"', lambda _: b'"sha256": "\\u00e9' + b" " * 58 + b'"', data),
+     "checksum mismatch"),  # not even a hex digest
     (lambda data: b"NOTACKPT" + data[8:], "bad magic bytes"),
     (lambda data: data[:20], "truncated"),
     (lambda data: data[:16] + b"{" * 8 + data[24:], "header is corrupt"),
