@@ -259,8 +259,8 @@ def _read_checked_header(path: Path, handle: IO[bytes]) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint is truncated (header)")
     try:
         header = json.loads(handle.read(header_bytes))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path}: checkpoint header is corrupt: {err}") from err
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: checkpoint header is corrupt: {str(err)[:200]}") from err
     body_bytes = header.get("body_bytes") if isinstance(header, dict) else None
     if type(body_bytes) is not int or body_bytes < 0 or not isinstance(header.get("sha256"), str):
         raise CheckpointError(f"{path}: checkpoint header is corrupt: no body_bytes and sha256")

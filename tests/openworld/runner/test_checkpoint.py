@@ -79,6 +79,8 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatc
     (lambda data: b"NOTACKPT" + data[8:], "bad magic bytes"),
     (lambda data: data[:20], "truncated"),
     (lambda data: data[:16] + b"{" * 8 + data[24:], "header is corrupt"),
+    (lambda data: MAGIC + (200_000).to_bytes(8, "little") + b"[" * 200_000, "header is corrupt"),  # nested deep
+    (lambda data: MAGIC + (3).to_bytes(8, "little") + b"[1]", "header is corrupt: no body_bytes"),
 ])
 def test_a_damaged_checkpoint_is_refused(tmp_path: Path, damage, message: str) -> None:
     path = tmp_path / "last.ckpt"
