@@ -33,3 +33,8 @@ class RunError(RuntimeError):
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: corrupt, truncated, or from a different run."""
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read as it was written: a chunk file truncated or altered since (its checksum
+    or size differs from the manifest's), or a manifest that is not JSON; the message names the file."""

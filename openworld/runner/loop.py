@@ -83,7 +83,8 @@ class Lifetime:
         if resumption is not None:
             state, counters = self._restore(resumption, monitor)
             sacred_run.info["resumed_from_step"] = state.step
-            print(f"openworld run: resuming {self.label} at step {state.step:,} in {run_dir}", flush=True)
+            verb = "finishing" if state.step >= steps else "resuming"  # finishing: lived, not yet scored
+            print(f"openworld run: {verb} {self.label} at step {state.step:,} in {run_dir}", flush=True)
         else:
             counters = Counters(clock=[0] * slots)
             print(f"openworld run: {self.label}: {steps:,} steps in {self.num_envs} "
