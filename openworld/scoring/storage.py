@@ -172,17 +172,22 @@ def write_manifest(stream_directory: Path, chunks: Mapping[str, ChunkRecord]) ->
 
 
 def file_record(path: Path) -> ChunkRecord:
-    """The record of the chunk file at ``path`` as it is now (hashed a block at a time; rows from its footer).
+    """The record of the chunk file at ``path`` as it is now (rows from its footer).
 
     Raises:
         RecordingError: if the file is not a whole Parquet file (e.g. truncated).
     """
+    return {**file_digest(path), "rows": parquet_rows(path)}
+
+
+def file_digest(path: Path) -> ChunkRecord:
+    """``{"sha256", "bytes"}`` of a file, hashed a block at a time."""
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as handle:
         while block := handle.read(HASH_BLOCK):
             digest.update(block)
             size += len(block)
-    return {"sha256": digest.hexdigest(), "bytes": size, "rows": parquet_rows(path)}
+    return {"sha256": digest.hexdigest(), "bytes": size}
 
 
 def parquet_rows(path: Path) -> int:
@@ -223,11 +228,14 @@ def verify_chunks(stream_directory: Path, count: int | None = None) -> dict[str,
             raise RecordingError(f"{path}: the recording chunk is {path.stat().st_size:,} bytes, the manifest "
                                  f"recorded {expected.get('bytes')!r}: it was truncated or altered after it was "
                                  "written")
-        found = file_record(path)
-        if expected is not None and found["sha256"] != expected.get("sha256"):
+        if expected is None:
+            checked[path.name] = file_record(path)
+            continue
+        found = file_digest(path)
+        if found["sha256"] != expected.get("sha256"):
             raise RecordingError(f"{path}: the recording chunk's SHA-256 differs from the manifest's: it was "
                                  "altered after it was written")
-        checked[path.name] = found
+        checked[path.name] = {**found, "rows": expected.get("rows")}
     return checked
 
 
