@@ -37,6 +37,11 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: corrupt, truncated, or from a different run."""
 
 
+class RecordingError(ValueError):
+    """A recording that cannot be read as it was written: a chunk file truncated or altered since (its checksum
+    or size differs from the manifest's), or a manifest that is not JSON; the message names the file."""
+
+
 BRIEF_CHARS = 80
 # reprlib stops at these sizes and depths, so that a value with a million items (or one shared node
 # reached a million ways) is never formatted in full.

@@ -83,7 +83,8 @@ class Lifetime:
         if resumption is not None:
             state, counters = self._restore(resumption, monitor)
             sacred_run.info["resumed_from_step"] = state.step
-            print(f"openworld run: resuming {self.label} at step {state.step:,} in {run_dir}", flush=True)
+            verb = "finishing" if state.step >= steps else "resuming"  # finishing: lived, not yet scored
+            print(f"openworld run: {verb} {self.label} at step {state.step:,} in {run_dir}", flush=True)
         else:
             counters = Counters(clock=[0] * slots)
             print(f"openworld run: {self.label}: {steps:,} steps in {self.num_envs} "
@@ -205,3 +206,73 @@ class Lifetime:
         add_run_artifacts(sacred_run, run_dir, report_dir)
         print(format_summary(summary, run_dir, report_dir), flush=True)
         return summary
+
+
+def recorded_run_config(run_dir: Path) -> dict[str, Any]:
+    """The config a run directory's run was last started or resumed with: its latest Sacred record's
+    ``config.json``, else ``.hydra/config.yaml`` (the first start's), else ``{}``."""
+    import json
+
+    records = sorted((path for path in (run_dir / "sacred").glob("*/config.json") if path.parent.name.isdigit()),
+                     key=lambda path: int(path.parent.name))
+    if records:
+        config: dict[str, Any] = json.loads(records[-1].read_text())
+        return config
+    hydra_config = run_dir / ".hydra" / "config.yaml"
+    if hydra_config.exists():
+        import yaml
+
+        loaded = yaml.safe_load(hydra_config.read_text())
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float | None = None,
+                  report: str | None = None) -> tuple[dict[str, Any], Path | None]:
+    """Score a run directory's recording again, living nothing: ``openworld score``.
+
+    With a ``summary.json``, :func:`~openworld.scoring.summary.rescore` (today's scores; the rest of the
+    summary kept). Without one (a lifetime killed before its summary, or whose scoring failed), the summary is
+    made from the recording and the run's recorded config (:func:`recorded_run_config`: ``metrics.window``,
+    ``metrics.tolerance``, ``bodies``, ``report``) and the checkpoint's header (``lifetime_steps``); the
+    zero-shot ``evaluation`` sections are not recomputed (they need the agent: ``resume=true`` finishes a
+    lifetime with them).
+
+    Args:
+        run_dir: the run directory.
+        window, tolerance: the scores' ``W`` and ``eps``; the run's own if None.
+        report: ``plots``, ``tables`` or ``off``; the run's own ``report`` if None.
+
+    Returns:
+        The summary and the report folder (None if ``off``).
+
+    Raises:
+        RunError: if ``run_dir`` holds no recording.
+        RecordingError: naming a chunk file that was truncated or altered after it was written.
+    """
+    from openworld.errors import RunError
+    from openworld.runner.checkpoint import read_header
+    from openworld.runner.rundir import MONITOR, SUMMARY
+    from openworld.scoring.metrics import DEFAULT_TOLERANCE, DEFAULT_WINDOW
+    from openworld.scoring.summary import rescore, summarize
+
+    if not (run_dir / MONITOR).exists():
+        raise RunError(f"{run_dir}: no recording ({MONITOR}) to score; give a run directory of openworld run")
+    config = recorded_run_config(run_dir)
+    if (run_dir / SUMMARY).exists():
+        summary = rescore(run_dir, window=window, tolerance=tolerance)
+    else:
+        metrics = config.get("metrics") or {}
+        facts: dict[str, Any] = {}
+        checkpoint = run_dir / CHECKPOINT
+        lifetime_steps = read_header(checkpoint).get("step") if checkpoint.exists() else config.get("steps")
+        if lifetime_steps is not None:
+            facts["lifetime_steps"] = int(lifetime_steps)
+        if int(config.get("bodies", 1)) > 1:
+            facts["bodies_per_world"] = int(config["bodies"])
+        summary = summarize(run_dir, window=int(window or metrics.get("window", DEFAULT_WINDOW)),
+                            tolerance=float(tolerance if tolerance is not None else
+                                            metrics.get("tolerance", DEFAULT_TOLERANCE)), **facts)
+    mode = report or str(config.get("report", "plots"))
+    report_dir = write_run_report(run_dir, plots=mode == "plots") if mode != "off" else None
+    return summary, report_dir

@@ -136,14 +136,20 @@ class Resumption:
 
 
 def read_resumption(run_dir: Path, identity: Mapping[str, Any], config: Mapping[str, Any], steps: int) -> Resumption:
-    """Read and check the run directory's checkpoint against this run, writing nothing.
+    """Read and check the run directory's checkpoint, and the recorded chunks it needs, against this run,
+    writing nothing.
+
+    A checkpoint at ``steps`` in a run directory without ``summary.json`` (killed after its final checkpoint,
+    or its scoring failed) is a lifetime to finish: the resumption lives nothing and scores the recording.
 
     Raises:
         CheckpointError: corrupt, truncated, or from another run (naming what differs).
-        RunError: nothing left to do, or recorded chunks the checkpoint needs are missing.
+        RunError: nothing left to do, or a recorded chunk the checkpoint needs is missing, truncated or
+            altered (naming it).
     """
+    from openworld.errors import RecordingError
     from openworld.runner.checkpoint import load_checkpoint
-    from openworld.scoring.monitor import chunk_files
+    from openworld.scoring.storage import chunk_files, verify_chunks
 
     path = run_dir / CHECKPOINT
     header, payload = load_checkpoint(path, expect=identity)
@@ -153,12 +159,20 @@ def read_resumption(run_dir: Path, identity: Mapping[str, Any], config: Mapping[
                               + "; ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
                               + " (only " + ", ".join(sorted(RESUME_FREE_KEYS)) + " may change on resume)")
     step = int(header["step"])
-    if step >= steps:
+    if step > steps:
+        raise RunError(f"{run_dir}: the checkpoint is at step {step:,} and steps={steps:,}: a run cannot be "
+                       f"shortened (pass steps={step:,} to finish it, or a larger steps= to extend it)")
+    if step == steps and (run_dir / SUMMARY).exists():
         raise RunError(f"{run_dir}: the checkpoint is at step {step:,} and steps={steps:,}: nothing left to do "
-                       "(pass a larger steps= to extend the run)")
+                       f"(pass a larger steps= to extend the run; openworld score {run_dir} scores it again)")
     needed = int(payload["monitor"]["chunks"])
     missing = sorted(set(range(needed)) - set(chunk_files(run_dir / STREAM)))
     if missing:
         raise RunError(f"{run_dir}: the checkpoint needs recorded chunks {missing[:5]} that are missing; "
                        "the run cannot be resumed (start over with overwrite=true)")
+    try:  # before anything is written: a resume deletes summary.json and rewrites the checkpoint
+        verify_chunks(run_dir / STREAM, needed)
+    except RecordingError as err:
+        raise RunError(f"{err}. The run cannot be resumed from {path} (start over with overwrite=true, or "
+                       "restore the chunk from a copy)") from err
     return Resumption(step, payload)

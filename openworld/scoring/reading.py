@@ -1,7 +1,10 @@
-"""Reading a recording back: :func:`read_recording` gives the finished chunks of a run directory as numpy columns.
+"""Reading a recording back: :func:`read_recording` gives the finished chunks of a run directory as numpy columns;
+:class:`RecordingReader` gives them a range of bodies and a few columns at a time, so that scoring holds a chunk
+and the bodies it scores, not the whole recording.
 
 Safe while the run goes on: only finished chunk files (:func:`~openworld.scoring.storage.chunk_files`)
-are read, and a chunk file is written whole or not at all.
+are read, and a chunk file is written whole or not at all. Each chunk is checked against the recording's
+manifest before it is read (:func:`~openworld.scoring.storage.verify_chunks`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ import numpy as np
 import numpy.typing as npt
 
 from openworld.scoring.labels import shift_events
-from openworld.scoring.storage import STREAM_DIR, CodeBook, chunk_files, read_meta, step_columns, window_columns
+from openworld.scoring.storage import (
+    STREAM_DIR,
+    CodeBook,
+    ColumnSpec,
+    chunk_files,
+    read_meta,
+    step_columns,
+    verify_chunks,
+    window_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -68,11 +80,13 @@ def read_recording(directory: str | os.PathLike[str]) -> Recording:
 
     Raises:
         FileNotFoundError: if ``directory`` holds no recording.
+        RecordingError: naming a chunk file that was truncated or altered after it was written.
     """
     import pyarrow.parquet as pq
 
     directory = Path(directory)
     meta = read_meta(directory)
+    verify_chunks(directory / STREAM_DIR)
     vital_names = tuple(meta["vitals"])
     columns = step_columns(len(vital_names)) if meta["mode"] == "step" else window_columns(len(vital_names))
     parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name in columns}
@@ -98,3 +112,103 @@ def read_recording(directory: str | os.PathLike[str]) -> Recording:
     return Recording(directory, meta["mode"], int(meta["window"]), int(meta["num_bodies"]), vital_names,
                      dict(meta["metadata"]), bool(meta.get("closed", False)), merged, tuple(regimes.names),
                      tuple(shifts.names))
+
+
+class RecordingReader:
+    """The finished chunks of a recording, read a range of bodies and the given columns at a time.
+
+    Each read goes through every chunk file once, one chunk in memory at a time; the codes of ``regime`` and
+    ``shift`` are the same in every read and the same as :func:`read_recording`'s.
+
+    Args:
+        directory: the run directory.
+        columns: the columns to read, of those the recording's mode has (:func:`~openworld.scoring.storage.step_columns`
+            or :func:`~openworld.scoring.storage.window_columns`; others are left out); ``body`` and ``t`` are
+            always read.
+
+    Raises:
+        FileNotFoundError: if ``directory`` holds no recording.
+        RecordingError: naming a chunk file that was truncated or altered after it was written.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], columns: tuple[str, ...]) -> None:
+        self.directory = Path(directory)
+        meta = read_meta(self.directory)
+        verify_chunks(self.directory / STREAM_DIR)
+        self.mode: str = meta["mode"]
+        self.window = int(meta["window"])
+        self.num_bodies = int(meta["num_bodies"])
+        self.metadata: dict[str, Any] = dict(meta["metadata"])
+        self.closed = bool(meta.get("closed", False))
+        vitals = len(meta["vitals"])
+        spec = step_columns(vitals) if self.mode == "step" else window_columns(vitals)
+        self.columns: ColumnSpec = {name: spec[name] for name in dict.fromkeys(("body", "t", *columns)) if name in spec}
+        self.paths = list(chunk_files(self.directory / STREAM_DIR).values())
+        self._regimes = CodeBook()
+        self._shifts = CodeBook()
+
+    @property
+    def regime_names(self) -> tuple[str, ...]:
+        """Regime label of each code (complete once every chunk has been read)."""
+        return tuple(self._regimes.names)
+
+    @property
+    def shift_labels(self) -> tuple[str, ...]:
+        """Shift label of each code (complete once every chunk has been read)."""
+        return tuple(self._shifts.names)
+
+    def clock_ranges(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Each body's first and last world clock (-1 for a body without rows) and its number of rows."""
+        import pyarrow.parquet as pq
+
+        first = np.full(self.num_bodies, np.iinfo(np.int64).max, np.int64)
+        last = np.full(self.num_bodies, -1, np.int64)
+        rows = np.zeros(self.num_bodies, np.int64)
+        for path in self.paths:
+            table = pq.read_table(path, columns=["body", "t"])
+            body = table.column("body").to_numpy().astype(np.int64)
+            clock = table.column("t").to_numpy().astype(np.int64)
+            np.minimum.at(first, body, clock)
+            np.maximum.at(last, body, clock)
+            rows += np.bincount(body, minlength=self.num_bodies)
+        first[rows == 0] = -1
+        return first, last, rows
+
+    def bodies(self, start: int, stop: int) -> dict[int, dict[str, npt.NDArray[Any]]]:
+        """The rows of bodies ``start, ..., stop - 1`` that have any, each in world-clock order (as
+        :meth:`Recording.body`)."""
+        import pyarrow.parquet as pq
+
+        parts: dict[int, list[dict[str, npt.NDArray[Any]]]] = {}
+        for path in self.paths:
+            table = pq.read_table(path, columns=list(self.columns), read_dictionary=["regime", "shift"])
+            chunk = self._decode(table)  # every row: the codebooks see each chunk's whole dictionary
+            body = chunk["body"]
+            keep = np.flatnonzero((body >= start) & (body < stop))
+            order = keep[np.argsort(body[keep], kind="stable")]
+            sorted_bodies = body[order]
+            bounds = np.flatnonzero(np.diff(sorted_bodies)) + 1
+            for rows in np.split(order, bounds) if order.size else []:
+                parts.setdefault(int(body[rows[0]]), []).append({name: column[rows] for name, column in chunk.items()})
+        out = {}
+        for index in sorted(parts):
+            merged = {name: np.concatenate([part[name] for part in parts[index]]) for name in self.columns}
+            del parts[index]
+            clock = merged["t"]
+            if np.any(clock[1:] < clock[:-1]):
+                order = np.argsort(clock, kind="stable")
+                merged = {name: column[order] for name, column in merged.items()}
+            out[index] = merged
+        return out
+
+    def _decode(self, table: Any) -> dict[str, npt.NDArray[Any]]:
+        """A chunk's columns as numpy arrays of the recording's dtypes (labels as codes)."""
+        decoded = {}
+        for name, (dtype, _) in self.columns.items():
+            if name == "regime":
+                decoded[name] = self._regimes.decode(table.column(name))
+            elif name == "shift":
+                decoded[name] = self._shifts.decode(table.column(name))
+            else:
+                decoded[name] = table.column(name).to_numpy().astype(dtype)
+        return decoded

@@ -3,7 +3,8 @@
 What the rows mean (world time, dead rows for skipped clocks, the columns of both modes) is described in
 :mod:`openworld.scoring.monitor`; the files in :mod:`openworld.scoring.storage`. Rows are buffered in
 preallocated numpy columns (:class:`ColumnBuffer`) and written as one Parquet chunk per ``chunk_rows``
-rows (or per ``flush_seconds``), atomically, so memory stays constant however long the run. Windowed
+rows (or per ``flush_seconds``), atomically, so memory stays constant however long the run; each chunk's
+SHA-256 goes into ``stream/manifest.json`` once the chunk is in place. Windowed
 recording sums in :class:`~openworld.scoring.windows.Windows`; regime and shift labels come from
 :class:`~openworld.scoring.labels.ScheduleLookup`.
 """
@@ -30,14 +31,20 @@ from openworld.scoring.storage import (
     META_FILE,
     STREAM_DIR,
     SUMMARY_FILE,
+    ChunkRecord,
     ColumnSpec,
     chunk_files,
     chunk_name,
+    chunk_record,
+    file_record,
+    parquet_bytes,
+    read_manifest,
     read_meta,
     step_columns,
     to_arrow,
     window_columns,
-    write_parquet,
+    write_chunk_file,
+    write_manifest,
 )
 from openworld.scoring.windows import WindowRows, Windows
 
@@ -102,6 +109,7 @@ class Monitor:
         self._buffer = ColumnBuffer(self._columns, self.chunk_rows)
         self._chunks = 0
         self._rows_written = 0
+        self._manifest: dict[str, ChunkRecord] = {}  # the checksums of the chunk files written
         self._last_clock = np.full(self.num_bodies, -1, dtype=np.int64)  # -1: not started
         self._windows = Windows(self.num_bodies, len(self.vital_names), self.window, self._append_windows) \
             if self.window > 1 else None
@@ -129,6 +137,7 @@ class Monitor:
                                       "pass resume=True and load_state_dict(<checkpointed state>) to continue it")
             self.stream_directory.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.directory / META_FILE, json.dumps(meta, indent=1))
+            write_manifest(self.stream_directory, self._manifest)
 
     # ------------------------------------------------------------------ recording
     def start(self, world_step: npt.ArrayLike) -> None:
@@ -215,8 +224,13 @@ class Monitor:
         if self._buffer.size == 0:
             return
         table = to_arrow(self._buffer.view(), self.vital_names, self._lookup.regime_names, self._lookup.shift_labels)
+        data = parquet_bytes(table)
         path = self.stream_directory / chunk_name(self._chunks)
-        atomic_write(path, lambda tmp: write_parquet(table, tmp))
+        atomic_write(path, lambda tmp: write_chunk_file(tmp, data))
+        # After the chunk: a crash in between leaves a chunk without a record, which a resume deletes (it was
+        # written after the checkpoint) and scoring checks as a whole Parquet file.
+        self._manifest[path.name] = chunk_record(data, self._buffer.size)
+        write_manifest(self.stream_directory, self._manifest)
         self._chunks += 1
         self._rows_written += self._buffer.size
         self._buffer.clear()
@@ -273,7 +287,9 @@ class Monitor:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a :meth:`state_dict`: chunk files written after it are deleted, a stale
-        ``summary.json`` too; everything written before it is kept.
+        ``summary.json`` too; everything written before it is kept. Check the kept chunks first
+        (:func:`~openworld.scoring.storage.verify_chunks`): this trusts them. Kept chunks of a recording made
+        before chunks were checksummed get their checksums now.
 
         Raises:
             ValueError: if the state belongs to a different kind of recording, or refers to chunk
@@ -291,9 +307,16 @@ class Monitor:
         if missing:
             raise ValueError(f"{self.stream_directory}: the checkpoint needs chunk files {missing[:5]}, "
                              "which are missing; the recording cannot be resumed from it")
+        manifest = read_manifest(self.stream_directory)
         for index, path in on_disk.items():
             if index >= chunks:
                 path.unlink()
+                manifest.pop(path.name, None)
+            elif path.name not in manifest:
+                manifest[path.name] = file_record(path)
+        self._manifest = {name: record for name, record in manifest.items() if name in
+                          {chunk_name(index) for index in range(chunks)}}
+        write_manifest(self.stream_directory, self._manifest)
         for stray in self.stream_directory.glob(".*.tmp"):
             stray.unlink()
         (self.directory / SUMMARY_FILE).unlink(missing_ok=True)

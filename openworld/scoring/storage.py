@@ -1,7 +1,8 @@
 """How a recording lies on disk: its files, its column types, and their Parquet encoding.
 
 A run directory holds ``monitor.json`` (how the stream was recorded), ``stream/chunk-<index>.parquet``
-(the rows, one file per flushed chunk) and, once scored, ``summary.json``. The recorder
+(the rows, one file per flushed chunk), ``stream/manifest.json`` (each chunk's SHA-256, size and row count,
+rewritten atomically after each chunk) and, once scored, ``summary.json``. The recorder
 (:mod:`openworld.scoring.recorder`) writes these files, :mod:`openworld.scoring.reading` reads them back;
 the columns are described in :mod:`openworld.scoring.monitor`.
 
@@ -10,6 +11,7 @@ the columns are described in :mod:`openworld.scoring.monitor`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from openworld.errors import RecordingError
+from openworld.files import atomic_write_text
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -27,7 +32,12 @@ FORMAT_VERSION = 1
 META_FILE = "monitor.json"
 SUMMARY_FILE = "summary.json"
 STREAM_DIR = "stream"
+MANIFEST_FILE = "manifest.json"
 CHUNK_PATTERN = re.compile(r"^chunk-(\d{8,})\.parquet$")
+HASH_BLOCK = 1 << 20  # bytes hashed at a time: verifying a chunk holds one block, not the file
+
+ChunkRecord = dict[str, Any]
+"""What the manifest keeps of one chunk file: ``{"sha256": hex, "bytes": size, "rows": rows}``."""
 
 ColumnSpec = dict[str, tuple[type[np.generic], tuple[int, ...]]]
 """Column name -> (dtype, shape of one row's value); ``vitals`` is one column of ``(K,)`` in memory."""
@@ -115,11 +125,118 @@ def to_arrow(columns: Mapping[str, npt.NDArray[Any]], vital_names: Sequence[str]
     return pa.table(arrays)
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    """Write one chunk (zstd-compressed); the caller makes the write atomic."""
+def parquet_bytes(table: pa.Table) -> bytes:
+    """One chunk (zstd-compressed) as the bytes of its file, so that they are hashed before they are written."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(table, path, compression="zstd")
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def write_chunk_file(path: Path, data: bytes) -> None:
+    """Write a chunk's bytes; the caller makes the write atomic."""
+    path.write_bytes(data)
+
+
+def chunk_record(data: bytes, rows: int) -> ChunkRecord:
+    """The manifest's record of a chunk file holding ``data``."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": int(rows)}
+
+
+def read_manifest(stream_directory: Path) -> dict[str, ChunkRecord]:
+    """The chunk records of ``stream/manifest.json`` by file name; empty for a recording made before chunks
+    were checksummed (no manifest).
+
+    Raises:
+        RecordingError: if the manifest is not a JSON object of chunk records.
+    """
+    path = stream_directory / MANIFEST_FILE
+    if not path.exists():
+        return {}
+    try:
+        chunks = json.loads(path.read_text())["chunks"]
+        if not isinstance(chunks, dict) or not all(isinstance(record, dict) for record in chunks.values()):
+            raise TypeError("chunks is not a mapping of records")
+    except (ValueError, KeyError, TypeError) as err:
+        raise RecordingError(f"{path}: the recording's manifest is damaged ({err}); the chunk files cannot be "
+                             "checked against it") from err
+    return chunks
+
+
+def write_manifest(stream_directory: Path, chunks: Mapping[str, ChunkRecord]) -> None:
+    """Write the chunk records atomically (readers see the previous manifest or this one)."""
+    atomic_write_text(stream_directory / MANIFEST_FILE, json.dumps({"chunks": dict(sorted(chunks.items()))}))
+
+
+def file_record(path: Path) -> ChunkRecord:
+    """The record of the chunk file at ``path`` as it is now (rows from its footer).
+
+    Raises:
+        RecordingError: if the file is not a whole Parquet file (e.g. truncated).
+    """
+    return {**file_digest(path), "rows": parquet_rows(path)}
+
+
+def file_digest(path: Path) -> ChunkRecord:
+    """``{"sha256", "bytes"}`` of a file, hashed a block at a time."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+def parquet_rows(path: Path) -> int:
+    """The row count in a Parquet file's footer.
+
+    Raises:
+        RecordingError: if the file has no readable footer (truncated, or not Parquet).
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception as err:  # pyarrow raises ArrowInvalid, OSError... on a damaged file
+        raise RecordingError(f"{path}: the recording chunk is damaged (no readable Parquet footer: {err}); "
+                             "it was truncated or altered after it was written") from err
+
+
+def verify_chunks(stream_directory: Path, count: int | None = None) -> dict[str, ChunkRecord]:
+    """Check the chunk files (the first ``count``, or all) against the manifest, reading each once.
+
+    A chunk the manifest lists must have its size and SHA-256; one it does not list (a recording made before
+    chunks were checksummed, or a chunk whose manifest entry a crash cut off) must at least be a whole Parquet
+    file.
+
+    Returns:
+        The record of each checked chunk by file name, as it is now on disk.
+
+    Raises:
+        RecordingError: naming the first chunk file that is truncated, altered or unreadable.
+    """
+    manifest = read_manifest(stream_directory)
+    checked = {}
+    for index, path in chunk_files(stream_directory).items():
+        if count is not None and index >= count:
+            break
+        expected = manifest.get(path.name)
+        if expected is not None and path.stat().st_size != expected.get("bytes"):
+            raise RecordingError(f"{path}: the recording chunk is {path.stat().st_size:,} bytes, the manifest "
+                                 f"recorded {expected.get('bytes')!r}: it was truncated or altered after it was "
+                                 "written")
+        if expected is None:
+            checked[path.name] = file_record(path)
+            continue
+        found = file_digest(path)
+        if found["sha256"] != expected.get("sha256"):
+            raise RecordingError(f"{path}: the recording chunk's SHA-256 differs from the manifest's: it was "
+                                 "altered after it was written")
+        checked[path.name] = {**found, "rows": expected.get("rows")}
+    return checked
 
 
 class CodeBook:

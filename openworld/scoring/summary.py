@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +22,7 @@ import numpy.typing as npt
 from openworld.files import atomic_write_text
 from openworld.scoring import metrics
 from openworld.scoring.labels import shift_events
-from openworld.scoring.reading import Recording, read_recording
+from openworld.scoring.reading import Recording, RecordingReader
 from openworld.scoring.scores import SURVIVAL_SCORES
 from openworld.scoring.storage import SUMMARY_FILE
 
@@ -40,12 +40,20 @@ STEP_KEYS: frozenset[str] = frozenset({"deficit_area", "adaptation_time", "susta
 ALIVE = "alive_"
 """The prefix of a shift's scores on the alive-fraction stream (``alive_deficit``...)."""
 
+BATCH_ROWS: int = 1 << 21
+"""Rows of bodies' streams scored at once (about 60 MB with the streams built from them): the recording is read
+one batch of bodies at a time. Measured by ``benchmarks/scoring_memory.py``."""
+
+SCORED_COLUMNS: tuple[str, ...] = ("alive", "died", "steps", "alive_steps", "deaths", "alive_last", "wellbeing",
+                                   "regime", "shift")
+"""The columns scoring reads (those of the recording's mode): not the vitals."""
+
 RAMPING = "~"
 """What a gradual shift's part of a regime label ends with while it ramps (``drought~``; see the shift kinds)."""
 
 
 def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAULT_WINDOW,
-              tolerance: float = metrics.DEFAULT_TOLERANCE, write: bool = True,
+              tolerance: float = metrics.DEFAULT_TOLERANCE, write: bool = True, batch_rows: int = BATCH_ROWS,
               **facts: Any) -> dict[str, Any]:
     """Score a recording and write ``summary.json`` (atomically) into its directory.
 
@@ -67,6 +75,8 @@ def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAUL
             of the recording window.
         tolerance: ``eps`` of the return and adaptation bands.
         write: write ``summary.json``.
+        batch_rows: rows of bodies' streams held at once: the recording is read a few bodies at a time
+            (every chunk once per batch), so memory is bounded by this and one chunk, not by the lifetime.
         **facts: ``world``, ``agent``, ``seed``, ``variant``... overriding the monitor's metadata.
 
     Returns:
@@ -75,43 +85,101 @@ def summarize(directory: str | os.PathLike[str], *, window: int = metrics.DEFAUL
     Raises:
         ValueError: if ``world``, ``agent`` or ``seed`` is unknown, the recording is empty or has a
             hole, or ``window`` does not fit the recording.
+        RecordingError: naming a chunk file that was truncated or altered after it was written.
         TypeError: if ``seed`` is not an integer.
     """
-    recording = read_recording(directory)
-    facts = {**recording.metadata, **facts}
+    reader = RecordingReader(directory, SCORED_COLUMNS)
+    facts = {**reader.metadata, **facts}
     missing = [key for key in ("world", "agent", "seed") if key not in facts]
     if missing:
         raise ValueError(f"{directory}: the summary needs {missing}; give them to Monitor(metadata=...) or "
                          "to summarize(...)")
     if isinstance(facts["seed"], bool) or not isinstance(facts["seed"], (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {facts['seed']!r}")
-    if len(recording) == 0:
+    first_clock, last_clock, rows = reader.clock_ranges()
+    if not rows.any():
         raise ValueError(f"{directory}: the recording has no finished chunk yet")
-    step = recording.window
+    step = reader.window
     if window % step:
         raise ValueError(f"window={window} must be a multiple of the recording window ({step})")
-    streams = [_BodyStream.of(recording, b) for b in range(recording.num_bodies)]
-    streams = [s for s in streams if s.t.size]
-    first = max(s.t[0] // step for s in streams)
-    last = min(s.t[-1] // step for s in streams)
+    present = np.flatnonzero(rows)
+    first, last = int((first_clock[present] // step).max()), int((last_clock[present] // step).min())
     if last < first:
         raise ValueError(f"{directory}: the bodies' streams share no world time")
-    common = [s.between(first, last) for s in streams]
-    top = _score(_BodyStream.mean(common), window, tolerance, survival=_mean_survival(common))
-    summary: dict[str, Any] = {
-        "steps": top.pop("steps"), "world": str(facts["world"]), "agent": str(facts["agent"]),
-        "seed": int(facts["seed"]), **top}
-    extra = {key: value for key, value in facts.items() if key not in summary}
-    summary.update(extra)
-    summary.update({"num_bodies": len(streams), "window": window, "tolerance": tolerance,
-                    "recording": {"mode": recording.mode, "window": recording.window, "closed": recording.closed}})
-    summary["bodies"] = [{"body": s.body, **_score(s, window, tolerance)} for s in streams]
-    mean_stream = _BodyStream.mean(common)
-    summary["wellbeing_curve"] = _curve(mean_stream, mean_stream.wellbeing, "wellbeing")
-    summary["alive_curve"] = _curve(mean_stream, mean_stream.alive_fraction, "alive_fraction")
+    scoring = _Scoring(first, last, window, tolerance)
+    for start, stop in _batches(present, rows, batch_rows):
+        for body, body_rows in reader.bodies(start, stop).items():
+            scoring.add(_BodyStream.from_rows(body_rows, body, reader.mode, step, reader.directory,
+                                              reader.shift_labels, reader.regime_names))
+    summary = scoring.summary(facts, {"mode": reader.mode, "window": step, "closed": reader.closed})
     if write:
         atomic_write_text(Path(directory) / SUMMARY_FILE, json.dumps(summary, indent=1, allow_nan=False))
     return summary
+
+
+def _batches(present: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], batch_rows: int) -> list[tuple[int, int]]:
+    """Ranges ``[start, stop)`` of bodies holding at most ``batch_rows`` rows together (at least one body each)."""
+    batches: list[tuple[int, int]] = []
+    start, held = int(present[0]), 0
+    for body in present.tolist():
+        if held and held + int(rows[body]) > batch_rows:
+            batches.append((start, body))
+            start, held = body, 0
+        held += int(rows[body])
+    batches.append((start, int(present[-1]) + 1))
+    return batches
+
+
+class _Scoring:
+    """The summary of bodies' streams added one at a time in body order: each body's record, the survival of its
+    part in the common clock range ``[first, last]`` (in row slots), and the running sums of the mean stream."""
+
+    def __init__(self, first: int, last: int, window: int, tolerance: float) -> None:
+        self.first, self.last, self.window, self.tolerance = first, last, window, tolerance
+        self.records: list[dict[str, Any]] = []
+        self.common_survival: list[Mapping[str, float]] = []
+        self.base: _BodyStream | None = None  # the first body's common part: the mean stream's clocks and labels
+        self.wellbeing_sum: npt.NDArray[np.float64] | None = None
+        self.alive_sum: npt.NDArray[np.float64] | None = None
+
+    def add(self, stream: _BodyStream) -> None:
+        common = stream.between(self.first, self.last)
+        self.records.append({"body": stream.body, **_score(stream, self.window, self.tolerance)})
+        self.common_survival.append(cast(Mapping[str, float], _survival(common)))
+        if self.base is None or self.wellbeing_sum is None or self.alive_sum is None:
+            self.base = common
+            self.wellbeing_sum, self.alive_sum = common.wellbeing.copy(), common.alive_fraction.copy()
+        else:  # summed in body order, as numpy's mean over the bodies' axis does: the same bits
+            self.wellbeing_sum += common.wellbeing
+            self.alive_sum += common.alive_fraction
+
+    def mean_stream(self) -> _BodyStream:
+        """The mean stream over the bodies added (the one body's own stream if there is one)."""
+        assert self.base is not None and self.wellbeing_sum is not None and self.alive_sum is not None
+        count = len(self.records)
+        if count == 1:
+            return self.base
+        base = self.base
+        return _BodyStream(-1, base.width, base.t, base.steps, self.alive_sum / count * base.steps, base.deaths,
+                           base.alive_last, self.wellbeing_sum / count, base.regime, base.shift, base.shift_labels,
+                           base.regime_names)
+
+    def summary(self, facts: Mapping[str, Any], recording: dict[str, Any]) -> dict[str, Any]:
+        """The summary dict, keys in the contract's order."""
+        mean_stream = self.mean_stream()
+        survival = cast(metrics.SurvivalScores, {score.key: float(np.mean([s[score.key] for s in self.common_survival]))
+                                                 for score in SURVIVAL_SCORES})
+        top = _score(mean_stream, self.window, self.tolerance, survival=survival)
+        summary: dict[str, Any] = {
+            "steps": top.pop("steps"), "world": str(facts["world"]), "agent": str(facts["agent"]),
+            "seed": int(facts["seed"]), **top}
+        summary.update({key: value for key, value in facts.items() if key not in summary})
+        summary.update({"num_bodies": len(self.records), "window": self.window, "tolerance": self.tolerance,
+                        "recording": recording})
+        summary["bodies"] = self.records
+        summary["wellbeing_curve"] = _curve(mean_stream, mean_stream.wellbeing, "wellbeing")
+        summary["alive_curve"] = _curve(mean_stream, mean_stream.alive_fraction, "alive_fraction")
+        return summary
 
 
 def rescore(directory: str | os.PathLike[str], *, window: int | None = None,
@@ -163,22 +231,33 @@ class _BodyStream:
 
     @classmethod
     def of(cls, recording: Recording, body: int) -> _BodyStream:
-        rows = recording.body(body)
+        """Body ``body``'s stream in a recording read whole."""
+        return cls.from_rows(recording.body(body), body, recording.mode, recording.window, recording.directory,
+                             recording.shift_labels, recording.regime_names)
+
+    @classmethod
+    def from_rows(cls, rows: Mapping[str, npt.NDArray[Any]], body: int, mode: str, window: int, directory: Path,
+                  shift_labels: tuple[str, ...], regime_names: tuple[str, ...]) -> _BodyStream:
+        """A body's stream from its rows in clock order (:meth:`Recording.body`).
+
+        Raises:
+            ValueError: if the stream has a hole.
+        """
         t = rows["t"].astype(np.int64)
-        if recording.mode == "step":
+        if mode == "step":
             steps = np.ones(t.size, np.int64)
             alive = rows["alive"]
             stream = cls(body, 1, t, steps, alive.astype(np.float64), rows["died"].astype(np.int64), alive,
                          rows["wellbeing"].astype(np.float64), rows["regime"], rows["shift"],
-                         recording.shift_labels, recording.regime_names, alive)
+                         shift_labels, regime_names, alive)
         else:
             steps = rows["steps"].astype(np.int64)
-            stream = cls(body, recording.window, t, steps, rows["alive_steps"].astype(np.float64),
+            stream = cls(body, window, t, steps, rows["alive_steps"].astype(np.float64),
                          rows["deaths"].astype(np.int64), rows["alive_last"], rows["wellbeing"].astype(np.float64),
-                         rows["regime"], rows["shift"], recording.shift_labels, recording.regime_names)
+                         rows["regime"], rows["shift"], shift_labels, regime_names)
         holes = np.flatnonzero(t[1:] != t[:-1] + steps[:-1])
         if holes.size:
-            raise ValueError(f"{recording.directory}: body {body}'s stream has a hole after world clock "
+            raise ValueError(f"{directory}: body {body}'s stream has a hole after world clock "
                              f"{int(t[holes[0]] + steps[holes[0]] - 1)}")
         return stream
 
@@ -190,19 +269,6 @@ class _BodyStream:
                                 if isinstance(value, np.ndarray)}
         return dataclasses.replace(self, **rows)
 
-    @classmethod
-    def mean(cls, streams: Sequence[_BodyStream]) -> _BodyStream:
-        """The mean stream of aligned streams: at each row the mean over bodies of the wellbeing and of the
-        alive fraction (kept as ``alive_steps``); deaths and ``alive_last`` are the first body's (unused:
-        the top level's survival is the mean of each body's)."""
-        if len(streams) == 1:
-            return streams[0]
-        base = streams[0]
-        wellbeing = np.mean([s.wellbeing for s in streams], axis=0)
-        alive_steps = np.mean([s.alive_fraction for s in streams], axis=0) * base.steps
-        return _BodyStream(-1, base.width, base.t, base.steps, alive_steps, base.deaths, base.alive_last,
-                           wellbeing, base.regime, base.shift, base.shift_labels, base.regime_names)
-
 
 def _survival(stream: _BodyStream) -> metrics.SurvivalScores:
     """``metrics.survival`` of the stream; in window mode the same formulas on the window sums."""
@@ -210,13 +276,6 @@ def _survival(stream: _BodyStream) -> metrics.SurvivalScores:
         return metrics.survival(stream.alive, stream.deaths.astype(bool))
     return metrics.survival_from_counts(int(stream.steps.sum()), float(stream.alive_steps.sum()),
                                         int(stream.deaths.sum()), int(stream.alive_last[-1]))
-
-
-def _mean_survival(streams: Sequence[_BodyStream]) -> metrics.SurvivalScores:
-    """The mean over bodies of each survival score."""
-    each = [cast(Mapping[str, float], _survival(s)) for s in streams]
-    return cast(metrics.SurvivalScores, {score.key: float(np.mean([s[score.key] for s in each]))
-                                         for score in SURVIVAL_SCORES})
 
 
 def _score(stream: _BodyStream, window: int, tolerance: float,

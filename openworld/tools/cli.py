@@ -5,6 +5,7 @@ Subcommands:
     demo     live a scripted agent through a shifting world and print what each shift did
     worlds   list the registered worlds
     show     write a picture of a world's map and shift schedule (and a clip of a body living a shift)
+    score    score run directories' recordings again (summary.json and report), living nothing
     report   tables and plots of scored runs, aggregated across seeds (IQM and 95% CI)
 """
 
@@ -41,13 +42,32 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from openworld.runner.loop import score_run_dir
+    from openworld.runner.summary import format_summary
+    from openworld.scoring.runs import find_run_directories
+
+    try:
+        scored, unscored = find_run_directories(args.dirs)
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from err
+    directories = [*scored, *unscored] or [Path(args.dirs[0])]  # none found: the error names the first
+    for directory in directories:
+        summary, report_dir = score_run_dir(directory, window=args.window, tolerance=args.tolerance,
+                                            report=args.report)
+        print(format_summary(summary, directory, report_dir), flush=True)
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from openworld.scoring.report import write_report
     from openworld.scoring.runs import find_run_directories
     from openworld.scoring.summary import rescore
 
     try:
-        if args.rescore:
+        if args.rescore:  # openworld score, without the per-run reports
             for directory in find_run_directories(args.dirs)[0]:
                 rescore(directory)
         written = write_report(args.dirs, args.out, reps=args.reps, seed=args.seed, plots=not args.no_plots)
@@ -90,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
                            "(lives from step 0: use --variant quick for a short wait)")
     show.set_defaults(handler=_show)
 
+    score = commands.add_parser("score", help="score run directories again from their recordings (summary.json, "
+                                "report/), living nothing: a run without a summary, or with an older one")
+    score.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, or folders searched for them")
+    score.add_argument("--window", type=int, default=None, help="W of the scores (default: the run's metrics.window)")
+    score.add_argument("--tolerance", type=float, default=None,
+                       help="eps of the scores (default: the run's metrics.tolerance)")
+    score.add_argument("--report", choices=("plots", "tables", "off"), default=None,
+                       help="the run's report/ folder (default: the run's report setting)")
+    score.set_defaults(handler=_score)
+
     report = commands.add_parser("report", help="tables and plots of scored runs (IQM and 95%% CI across seeds)")
     report.add_argument("dirs", nargs="+", metavar="DIR",
                         help="run directories (holding summary.json), or folders searched for them")
@@ -98,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     report.add_argument("--no-plots", action="store_true", help="write the tables only")
     report.add_argument("--rescore", action="store_true",
-                        help="score each run's recording again with today's scores first (runs scored by an older "
-                             "version), keeping the rest of its summary.json")
+                        help="score each scored run's recording again with today's scores first, keeping the rest "
+                             "of its summary.json (openworld score does this and scores runs without a summary)")
     report.set_defaults(handler=_report)
     return parser
 
@@ -109,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from openworld.plugins import load_plugins
 
     load_plugins("openworld.worlds")  # registers the catalogues
-    from openworld.errors import SpecError, UnknownIdError
+    from openworld.errors import RunError, SpecError, UnknownIdError
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["run"]:  # Hydra parses its own arguments (-m, --cfg, --help...): argparse would refuse them
@@ -119,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(arguments)
     try:
         return int(args.handler(args))
-    except (UnknownIdError, SpecError, ValueError, TypeError) as err:
+    except (UnknownIdError, SpecError, RunError, ValueError, TypeError) as err:
         print(f"openworld {args.command}: error: {err}", file=sys.stderr)
         return 2
 

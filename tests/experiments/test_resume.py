@@ -110,3 +110,44 @@ def test_atomic_checkpoint_leaves_no_temporary_file(tmp_path: Path, run_in_proce
     header = read_header(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert header["step"] == 100 and header["world"] == "Meadow-v0" and header["agent"] == "random-v0"
     assert header["config"]["world"]["resources"]["berry"]["regrow"] == 0.01  # what a resumption must match
+
+
+TINY = ["world=meadow", "agent=random", "num_envs=2", "steps=100", "checkpoint_every=50", "monitor.chunk_rows=64",
+        "report=off", "progress=off"]
+
+
+def test_a_lifetime_whose_scoring_failed_or_was_killed_is_finished_by_resume(tmp_path: Path, run_in_process) -> None:
+    """A lifetime whose scoring failed (here: a window that does not fit the recording's), or that was killed between
+    its final checkpoint and ``summary.json``: ``resume=true`` and ``resume=auto`` score it as an uninterrupted run
+    does, instead of saying there is nothing left to do."""
+    windowed = [*TINY, "monitor.window=4"]
+    assert run_in_process([*windowed, "metrics.window=20", "hydra.run.dir=direct"]) == 0
+    expected = json.loads((tmp_path / "direct" / "summary.json").read_text())
+    run = tmp_path / "run"
+    assert run_in_process([*windowed, "metrics.window=30", "hydra.run.dir=run"]) != 0  # 30 is no multiple of 4
+    assert not (run / "summary.json").exists()
+    assert run_in_process([*windowed, "metrics.window=20", "resume=true", "hydra.run.dir=run"]) == 0
+    assert json.loads((run / "summary.json").read_text()) == expected
+
+    (run / "summary.json").unlink()  # as if killed before the monitor closed (partial windows unwritten)
+    meta = json.loads((run / "monitor.json").read_text())
+    (run / "monitor.json").write_text(json.dumps({**meta, "closed": False}))
+    last = max((run / "stream").glob("chunk-*.parquet"))
+    last.unlink()
+    assert run_in_process([*windowed, "metrics.window=20", "resume=auto", "hydra.run.dir=run"]) == 0
+    assert json.loads((run / "summary.json").read_text()) == expected
+    assert json.loads((run / "monitor.json").read_text())["closed"]
+
+
+def test_a_damaged_chunk_is_refused_before_a_resume_changes_anything(tmp_path: Path, run_in_process, snapshot,
+                                                                    capsys) -> None:
+    assert run_in_process([*TINY, "hydra.run.dir=run"]) == 0
+    run = tmp_path / "run"
+    chunk = run / "stream" / "chunk-00000001.parquet"
+    chunk.write_bytes(chunk.read_bytes()[:-10])  # truncated
+    before = snapshot(run)
+    capsys.readouterr()
+    assert run_in_process([*TINY, "steps=200", "resume=true", "hydra.run.dir=run"]) == 2
+    error = capsys.readouterr().err
+    assert "chunk-00000001.parquet" in error and "truncated" in error, error
+    assert snapshot(run) == before  # summary.json, the checkpoint and the recording untouched

@@ -147,16 +147,16 @@ def test_a_reader_sees_only_whole_chunks_while_the_run_goes_on(tmp_path: Path,
     assert len(read_recording(tmp_path)) == 8  # two chunks written, two rows buffered
     assert not read_recording(tmp_path).closed
 
-    def crash_midway(table: object, path: Path) -> None:
-        path.write_bytes(b"PAR1 half a chunk")
+    def crash_midway(path: Path, data: bytes) -> None:
+        path.write_bytes(data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr("openworld.scoring.recorder.write_parquet", crash_midway)
+    monkeypatch.setattr("openworld.scoring.recorder.write_chunk_file", crash_midway)
     recorder.record([11], [True], vitals(0.5), [False])
     with pytest.raises(OSError, match="disk full"):
         recorder.record([12], [True], vitals(0.5), [False])  # the third chunk fills and fails halfway
     assert sorted(p.name for p in (tmp_path / "stream").iterdir()) == [
-        ".chunk-00000002.parquet.tmp", "chunk-00000000.parquet", "chunk-00000001.parquet"]
+        ".chunk-00000002.parquet.tmp", "chunk-00000000.parquet", "chunk-00000001.parquet", "manifest.json"]
     assert read_recording(tmp_path).body(0)["t"].tolist() == list(range(1, 9))
 
 

@@ -228,3 +228,45 @@ def test_rescore_scores_again_and_keeps_what_the_summary_was_told(tmp_path: Path
     assert rescore(tmp_path, window=4)["window"] == 4  # the summary's own window unless told
     with pytest.raises(FileNotFoundError):
         rescore(tmp_path / "elsewhere")
+
+
+# --------------------------------------------------------------------------- streamed scoring, checked chunks
+
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+@pytest.mark.parametrize("window", [1, 5])
+def test_streamed_scoring_equals_scoring_the_whole_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             window: int) -> None:
+    """Scoring a few bodies at a time (here one or two bodies a batch) gives the very summary of the old path,
+    which read the whole recording at once (kept in benchmarks/scoring_memory.py as the reference)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import scoring_memory
+
+    scoring_memory.record(tmp_path, bodies=3, steps=2_000, window=window, seed=1)
+    whole = scoring_memory.old_summary(tmp_path, window=100, tolerance=0.05)
+    assert whole["num_bodies"] == 3 and whole["shifts"]
+    for batch_rows in (1, 2_500, 10**9):  # a body a batch, two, all at once
+        assert summarize(tmp_path, window=100, write=False, batch_rows=batch_rows) == whole, batch_rows
+
+
+def test_a_damaged_chunk_is_named_when_scoring(tmp_path: Path) -> None:
+    from openworld.errors import RecordingError
+
+    with Monitor(tmp_path, None, 1, chunk_rows=4, metadata={"world": "w", "agent": "a", "seed": 0}) as monitor:
+        for t in range(1, 13):
+            monitor.record([t], [True], np.full((1, 4), 0.5), [False])
+    summarize(tmp_path, window=2, write=False)
+    chunk = tmp_path / "stream" / "chunk-00000001.parquet"
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # altered, same size
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match="chunk-00000001.parquet.*SHA-256"):
+        summarize(tmp_path, window=2)
+    chunk.write_bytes(bytes(data[:-5]))  # truncated
+    with pytest.raises(RecordingError, match="chunk-00000001.parquet.*bytes"):
+        summarize(tmp_path, window=2)
+    assert not (tmp_path / "summary.json").exists()
+    (tmp_path / "stream" / "manifest.json").unlink()  # a recording made before chunks were checksummed
+    with pytest.raises(RecordingError, match="chunk-00000001.parquet.*truncated"):
+        summarize(tmp_path, window=2)
