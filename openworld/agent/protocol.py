@@ -97,5 +97,7 @@ def make_agent(name: str, observation_space: spaces.Space, action_space: spaces.
     entry = agent_entry(name)
     try:
         return entry.factory(observation_space, action_space, num_envs, seed, **config)  # type: ignore[no-any-return]
+    except AgentError:  # the agent's own refusal (an SB3 file not trusted) says what is wrong already
+        raise
     except TypeError as err:
         raise AgentError(f"agent '{entry.agent_id}': bad configuration {sorted(config)}: {err}") from err

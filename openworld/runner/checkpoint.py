@@ -40,7 +40,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from openworld.errors import CheckpointError
+from openworld.errors import CheckpointError, brief
 from openworld.files import atomic_write
 
 __all__ = ["MAGIC", "MAX_HEADER_BYTES", "CheckpointError", "dumps_state", "load_checkpoint", "loads_state",
@@ -308,7 +308,7 @@ def load_checkpoint(path: str | Path, expect: Mapping[str, Any] | None = None) -
         for key, value in (expect or {}).items():
             if header.get(key) != value:
                 raise CheckpointError(f"{path}: checkpoint belongs to a different run: {key} is "
-                                      f"{header.get(key)!r} there, {value!r} here")
+                                      f"{brief(header.get(key))} there, {brief(value)} here")
         handle.seek(body_start)
         body = handle.read(header["body_bytes"])
     payload = loads_state(body, str(path))

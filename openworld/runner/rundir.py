@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openworld.errors import CheckpointError, RunError
+from openworld.errors import CheckpointError, RunError, brief
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 SUMMARY = "summary.json"
@@ -124,7 +124,7 @@ def differences(there: Any, here: Any, prefix: str = "") -> list[str]:
             else:
                 out += differences(there[key], here[key], path)
         return out
-    return [] if there == here else [f"{prefix} is {there!r} there, {here!r} here"]
+    return [] if there == here else [f"{prefix} is {brief(there)} there, {brief(here)} here"]
 
 
 @dataclass

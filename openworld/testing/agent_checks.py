@@ -17,7 +17,9 @@ inputs         ``act`` and ``observe`` leave the arrays they are given unchanged
 determinism    two agents built with the same seed, on two environments reset with the same seed,
                choose the same actions at every step while learning, and end with equal
                ``state_dict()`` s (every key, exactly)
-save_load      at step ``checkpoint_at``, agent A's ``state_dict()`` is pickled (it must pickle) and
+save_load      at step ``checkpoint_at``, agent A's ``state_dict()`` is saved as a checkpoint saves it
+               (plain data only: dicts, lists, numbers, strings, bytes, arrays, tensors; it is read back
+               without running code) and
                loaded into a fresh agent built with **another** seed, which takes over a copy of A's
                environment: it must choose A's actions at every later step and end with A's state
                (so generators, optimiser state and buffers must all be in the state). The kept
@@ -40,7 +42,6 @@ from __future__ import annotations
 
 import copy
 import math
-import pickle
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,8 @@ import numpy as np
 from gymnasium import spaces
 
 from openworld.agent.protocol import Transition
+from openworld.errors import CheckpointError
+from openworld.runner.checkpoint import dumps_state, loads_state
 from openworld.testing.differences import short
 from openworld.testing.world_report import check_skip
 
@@ -208,11 +211,12 @@ class _AgentChecker:
             if step == self.checkpoint and self.check("save_load"):
                 kept_state = self.call(a, "state_dict", "save_load", step)
                 try:
-                    kept_blob = pickle.dumps(kept_state)
-                except Exception as err:
-                    raise AgentCheckError("save_load", "state_dict()", f"cannot be pickled: {err}", step) from err
+                    kept_blob = dumps_state(kept_state)
+                except CheckpointError as err:
+                    raise AgentCheckError("save_load", "state_dict()", f"cannot be checkpointed: {err}", step) \
+                        from err
                 c = self.build(envs["C"], self.seed + 1, step)
-                self.call(c, "load_state_dict", "save_load", step, pickle.loads(kept_blob))
+                self.call(c, "load_state_dict", "save_load", step, loads_state(kept_blob))
             actions = {"A": self.act(a, obs["A"], action_space, step)}
             if b is not None:
                 actions["B"] = self.act(b, obs["B"], action_space, step)
@@ -240,7 +244,7 @@ class _AgentChecker:
         if c is not None:
             self.compare_states("save_load", final_a, self.call(c, "state_dict", "save_load", None),
                                 "the reloaded agent ended in another state than the original")
-            self.compare_states("save_load", pickle.loads(kept_blob), kept_state,
+            self.compare_states("save_load", loads_state(kept_blob), kept_state,
                                 "changed while the agent kept running: state_dict() returned live references "
                                 "(return copies)")
         for env in envs.values():

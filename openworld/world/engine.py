@@ -86,11 +86,14 @@ class Engine:
 
     def __init__(self, spec: WorldSpec, num_worlds: int, bodies: int | None = None,
                  auto_respawn: bool = False) -> None:
+        for name, count in (("num_worlds", num_worlds), ("bodies", bodies)):  # 2.5 would silently become 2
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int | np.integer)):
+                raise ValueError(f"{name} must be an integer, got {count!r}")
         if num_worlds < 1:
             raise ValueError(f"num_worlds must be >= 1, got {num_worlds}")
         self.spec = spec
         self.schedule = ShiftSchedule(spec)
-        self.num_worlds = num_worlds
+        self.num_worlds = int(num_worlds)
         self.num_bodies = spec.bodies if bodies is None else int(bodies)
         if not 1 <= self.num_bodies <= MAX_BODIES:
             raise ValueError(f"bodies must be from 1 to {MAX_BODIES} (the cap on a world file's bodies), "

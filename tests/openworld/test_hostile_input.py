@@ -137,3 +137,20 @@ def test_a_bad_root_value_is_refused_naming_key_and_value(composed_config, key: 
     with pytest.raises(RunError) as info:
         check_run_config(read_run_config(cfg).typed)
     assert expect in str(info.value)
+
+
+@pytest.mark.parametrize("keyword", ["num_worlds", "bodies"])
+def test_an_engine_of_fractional_worlds_or_bodies_is_refused(keyword: str) -> None:
+    from openworld.registry import load_world_spec
+    from openworld.world.engine import Engine
+
+    arguments = {"num_worlds": 1, keyword: 2.5}
+    with pytest.raises(ValueError, match=f"{keyword} must be an integer, got 2.5"):
+        Engine(load_world_spec("Meadow-v0"), **arguments)
+
+
+def test_a_python_override_too_large_for_a_float_is_refused() -> None:
+    from openworld.registry import load_world_spec
+
+    with pytest.raises(SpecError, match=r"map.water: expected a finite number, got <an integer of about 310 digits>"):
+        load_world_spec("Meadow-v0").with_overrides({"map.water": 10**310})
