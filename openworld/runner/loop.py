@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openworld.errors import RunError, brief
 from openworld.runner.build import WorldChoice
 from openworld.runner.config import RunConfig
 from openworld.runner.counters import Counters
@@ -227,6 +228,19 @@ def recorded_run_config(run_dir: Path) -> dict[str, Any]:
     return {}
 
 
+def check_scoring_values(window: Any, tolerance: Any, window_name: str, tolerance_name: str) -> None:
+    """Refuse a scoring window below 1 or a tolerance outside [0, 1] (None: not given), naming where it came from.
+
+    Raises:
+        RunError: naming the value and its source.
+    """
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise RunError(f"{window_name} must be an integer >= 1, got {brief(window)}")
+    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, int | float)
+                                  or not 0 <= tolerance <= 1):
+        raise RunError(f"{tolerance_name} must be a number from 0 to 1, got {brief(tolerance)}")
+
+
 def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float | None = None,
                   report: str | None = None) -> tuple[dict[str, Any], Path | None]:
     """Score a run directory's recording again, living nothing: ``openworld score``.
@@ -250,7 +264,6 @@ def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float 
         RunError: if ``run_dir`` holds no recording.
         RecordingError: naming a chunk file that was truncated or altered after it was written.
     """
-    from openworld.errors import RunError
     from openworld.runner.checkpoint import read_header
     from openworld.runner.rundir import MONITOR, SUMMARY
     from openworld.scoring.metrics import DEFAULT_TOLERANCE, DEFAULT_WINDOW
@@ -259,6 +272,7 @@ def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float 
     if not (run_dir / MONITOR).exists():
         raise RunError(f"{run_dir}: no recording ({MONITOR}) to score; give a run directory of openworld run")
     config = recorded_run_config(run_dir)
+    check_scoring_values(window, tolerance, "--window", "--tolerance")
     if (run_dir / SUMMARY).exists():
         summary = rescore(run_dir, window=window, tolerance=tolerance)
     else:
@@ -270,9 +284,12 @@ def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float 
             facts["lifetime_steps"] = int(lifetime_steps)
         if int(config.get("bodies", 1)) > 1:
             facts["bodies_per_world"] = int(config["bodies"])
-        summary = summarize(run_dir, window=int(window or metrics.get("window", DEFAULT_WINDOW)),
-                            tolerance=float(tolerance if tolerance is not None else
-                                            metrics.get("tolerance", DEFAULT_TOLERANCE)), **facts)
+        window = metrics.get("window", DEFAULT_WINDOW) if window is None else window
+        tolerance = metrics.get("tolerance", DEFAULT_TOLERANCE) if tolerance is None else tolerance
+        # A run recorded before values were ranged may hold metrics.window=0 (why its scoring failed).
+        check_scoring_values(window, tolerance, "its metrics.window (give --window)",
+                             "its metrics.tolerance (give --tolerance)")
+        summary = summarize(run_dir, window=int(window), tolerance=float(tolerance), **facts)
     mode = report or str(config.get("report", "plots"))
     report_dir = write_run_report(run_dir, plots=mode == "plots") if mode != "off" else None
     return summary, report_dir

@@ -43,3 +43,17 @@ def test_score_refuses_a_folder_without_a_recording(tmp_path: Path, capsys: pyte
     assert main(["score", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert str(tmp_path) in error and "no recording" in error
+
+
+def test_score_refuses_a_window_of_zero_recorded_or_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recorded_run(tmp_path / "run")
+    config_file = tmp_path / "run" / "sacred" / "1" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["metrics"]["window"] = 0  # a run recorded before values were ranged: why its scoring failed
+    config_file.write_text(json.dumps(config))
+    assert main(["score", str(tmp_path / "run")]) == 2
+    assert "its metrics.window (give --window) must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "run"), "--window", "0"]) == 2
+    assert "--window must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert main(["score", str(tmp_path / "run"), "--window", "4"]) == 0
+    assert (tmp_path / "run" / "summary.json").exists()
