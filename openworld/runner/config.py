@@ -85,6 +85,7 @@ class RunConfig:
     threads: int = MISSING
     checkpoint_every: int = MISSING
     log_every: int = MISSING
+    snapshots: list[int] = MISSING  # world steps at which the agent is saved (openworld.runner.snapshots)
     resume: Any = MISSING  # true, false or auto (OmegaConf has no union of bool and str)
     overwrite: bool = MISSING
     report: str = MISSING  # one of REPORTS (checked by check_run_config, whose message lists them)
@@ -213,9 +214,28 @@ def check_run_config(config: RunConfig) -> None:
         if config.evaluation.every and value < config.metrics.window:
             raise RunError(f"{key} must be >= metrics.window ({config.metrics.window}) so that the shift scores' "
                            f"windows fit, got {value}")
+    check_snapshot_steps(config.snapshots, config.steps)
     if config.resume != "auto" and not isinstance(config.resume, bool):
         raise RunError(f"resume must be true, false or auto, got {brief(config.resume)}")
     if config.report not in REPORTS:
         raise RunError(f"report must be plots, tables or off, got {brief(config.report)}")
     if config.progress not in PROGRESS_MODES:
         raise RunError(f"progress must be auto, bar, plain or off, got {brief(config.progress)}")
+
+
+def check_snapshot_steps(snapshots: Any, steps: int) -> None:
+    """Refuse a ``snapshots`` list that is not world steps in ``[1, steps]``, strictly increasing.
+
+    Raises:
+        RunError: naming the key, the offending value and the rule it breaks.
+    """
+    if not isinstance(snapshots, list | tuple):  # a config given as data, not composed by Hydra
+        raise RunError(f"snapshots must be a list of world steps (e.g. snapshots=[1000,6000,12000]), "
+                       f"got {brief(snapshots)}")
+    previous = 0
+    for index, step in enumerate(snapshots):
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= steps:
+            raise RunError(f"snapshots[{index}] must be a world step from 1 to steps ({steps:,}), got {brief(step)}")
+        if step <= previous:
+            raise RunError(f"snapshots must be strictly increasing: snapshots[{index}] is {step:,} after {previous:,}")
+        previous = step

@@ -7,7 +7,8 @@ for that body, which carries on in the same world after its respawn delay. Every
 steps the loop writes an atomic checkpoint (the engine state with its generators, the agent with its
 optimiser and generators, the global generators, the monitor's position and unflushed rows, the step
 counter and the next observation); resuming from it produces the same recording and ``summary.json`` as
-an uninterrupted run.
+an uninterrupted run. At each step listed in ``snapshots`` the agent alone is saved
+(``openworld.runner.snapshots``); the loop is cut there too, which changes nothing that is recorded.
 """
 
 from __future__ import annotations
@@ -104,15 +105,20 @@ class Lifetime:
 
         started = time.perf_counter()
         last_log_time, last_log_step = started, state.step if state is not None else 0
+        upcoming_snapshots = self._upcoming_snapshots(state.step if state is not None else 0)
         try:
             while (done := state.step if state is not None else 0) < steps:
                 boundary = min(steps, next_multiple(done, checkpoint_every), next_multiple(done, log_every))
                 if evaluate_every:
                     boundary = min(boundary, next_multiple(done, evaluate_every))
+                if upcoming_snapshots:
+                    boundary = min(boundary, upcoming_snapshots[0])
                 result = live(self.envs, self.agent, boundary - done, seed=seed if state is None else None,
                               state=state, monitor=monitor, on_step=on_step)
                 state = result.state
                 done = state.step
+                if upcoming_snapshots and done == upcoming_snapshots[0]:
+                    self._save_snapshot(upcoming_snapshots.pop(0))
                 if done % log_every == 0 or done == steps:
                     now = time.perf_counter()
                     rate = (done - last_log_step) / max(now - last_log_time, 1e-9)  # world steps per second
@@ -164,6 +170,28 @@ class Lifetime:
                    "evaluations": list(self.evaluations)}
         save_checkpoint(self.run_dir / CHECKPOINT, payload,
                         {**self.identity, "step": state.step, "config": lifetime_config(self.recorded_config)})
+
+    def _upcoming_snapshots(self, start: int) -> list[int]:
+        """The ``snapshots`` steps still to come after ``start``. A resumed run keeps the snapshots written
+        before its checkpoint and does not write those it passed then; a missing one is reported."""
+        from openworld.runner.snapshots import snapshot_path
+
+        passed = [step for step in self.config.snapshots if step <= start]
+        missing = [step for step in passed if not snapshot_path(self.run_dir, step).exists()]
+        if missing:
+            print(f"openworld run: snapshots at steps {brief(missing)} were passed before step {start:,} (the "
+                  "checkpoint resumed from) and are not in snapshots/; they are not written", flush=True)
+        return [step for step in self.config.snapshots if step > start]
+
+    def _save_snapshot(self, step: int) -> None:
+        """Save the agent as it is at world step ``step`` (``openworld.runner.snapshots``)."""
+        from openworld.runner.snapshots import save_agent_snapshot
+
+        agent_config = {key: value for key, value in self.recorded_config["agent"].items() if key != "id"}
+        if self.recorded_config.get("prior") is not None:  # the agent was built with its prior (run_experiment)
+            agent_config["prior"] = self.recorded_config["prior"]
+        identity = {key: self.identity[key] for key in ("world", "variant", "agent", "seed", "num_envs", "bodies")}
+        save_agent_snapshot(self.run_dir, step, self.agent, {**identity, "agent_config": agent_config})
 
     def _evaluate(self, sacred_run: Any, step: int) -> None:
         """Zero-shot scores on the training and held-out variants (``openworld.runner.evaluation``), logged

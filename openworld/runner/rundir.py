@@ -6,6 +6,7 @@ Layout (``hydra.run.dir``; default ``runs/<world>/<agent>/seed<seed>``)::
     .hydra/                 the resolved config, Hydra's config and the overrides (of the first start)
     monitor.json, stream/   the recording (openworld.scoring.monitor)
     checkpoints/last.ckpt   the latest checkpoint (openworld.runner.checkpoint)
+    snapshots/              agent-<step>.ckpt: the agent at each step of ``snapshots`` (openworld.runner.snapshots)
     sacred/<id>/            Sacred's FileStorageObserver: config, run (host, versions, sources), metrics,
                             artifacts; one <id> per invocation (a resumed run adds one)
     summary.json            the run summary contract (docs/metrics.md)
@@ -32,10 +33,10 @@ REPORT = "report"
 MONITOR = "monitor.json"
 STREAM = "stream"
 # Everything a run writes into its directory; ``overwrite=true`` removes these and nothing else.
-RUN_FILES = (".hydra", MONITOR, STREAM, SUMMARY, REPORT, "checkpoints", "sacred")
+RUN_FILES = (".hydra", MONITOR, STREAM, SUMMARY, REPORT, "checkpoints", "snapshots", "sacred")
 # Config keys that may differ between a run and its resumption: they do not change the lifetime.
 RESUME_FREE_KEYS = frozenset({"steps", "resume", "overwrite", "progress", "report", "log_every",
-                              "checkpoint_every", "tracking", "evaluation", "metrics"})
+                              "checkpoint_every", "tracking", "evaluation", "metrics", "snapshots"})
 
 
 def resolve_resume(run_dir: Path, resume: bool | str, overwrite: bool) -> tuple[bool, bool]:
