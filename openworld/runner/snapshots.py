@@ -20,7 +20,7 @@ Example:
     >>> envs = OpenWorldVectorEnv(2, world="Meadow-v0")
     >>> agent = make_agent("random", envs.single_observation_space, envs.single_action_space, 2, seed=0)
     >>> run_dir = pathlib.Path(tempfile.mkdtemp())
-    >>> save_agent_snapshot(run_dir, 100, agent, {"world": "Meadow-v0", "agent": "random-v0", "num_envs": 2})
+    >>> path = save_agent_snapshot(run_dir, 100, agent, {"world": "Meadow-v0", "agent": "random-v0", "num_envs": 2})
     >>> [step for step, _ in list_snapshots(run_dir)]
     [100]
     >>> load_agent_snapshot(snapshot_path(run_dir, 100), agent, "random")["step"]
