@@ -83,7 +83,9 @@ def save_agent_snapshot(run_dir: str | Path, step: int, agent: Any, identity: Ma
 def load_agent_snapshot(path: str | Path, agent: Any, agent_id: str) -> dict[str, Any]:
     """Load a snapshot into ``agent`` (built as its header says); returns the header.
 
-    The file is read without running code and its checksum verified before the agent is touched.
+    The file is read without running code, and its checksum, kind and agent checked, before the agent is
+    touched; a state that does not fit is refused by the agent's own ``load_state_dict``, which may leave the
+    agent partly loaded if it does not check before it changes anything (PPO checks first).
 
     Args:
         path: a snapshot file (:func:`snapshot_path`).
