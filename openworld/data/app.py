@@ -60,7 +60,7 @@ def collect_main(argv: Sequence[str]) -> int:
 
 
 def collect_from_config(cfg: Any, overrides: Sequence[str] = ()) -> Any:
-    """Collect as a composed ``collect.yaml`` config says; returns the :class:`~openworld.data.collect.CollectResult`."""
+    """Collect as a composed ``collect.yaml`` says; returns the :class:`~openworld.data.collect.CollectResult`."""
     from omegaconf import OmegaConf
 
     from openworld.data.collect import CollectRequest, collect

@@ -51,8 +51,7 @@ def make_card(*, world_id: str, variant: str | None, split: str | None, seed: in
               regimes: Sequence[str], world_overridden: bool) -> dict[str, Any]:
     """A dataset card (plain JSON values); :func:`body_card` adds a body's place among linked datasets."""
     import datetime
-
-    import openworld
+    import importlib.metadata
 
     return {"format": CARD_FORMAT, "world": world_id, "variant": variant, "variants": [variant] if variant else [],
             "split": split, "heldout": split == "heldout",
@@ -61,10 +60,11 @@ def make_card(*, world_id: str, variant: str | None, split: str | None, seed: in
             "segment_steps": segment_steps, "survival": dict(survival), "regimes": sorted(regimes),
             "rewards": True, "world_overridden": world_overridden, "env_id": f"openworld/{world_id}",
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "openworld_version": openworld.__version__}
+            "openworld_version": importlib.metadata.version("openworld")}
 
 
-def body_card(card: Mapping[str, Any], body: int | None, ids: Sequence[str], survival: Mapping[str, float]) -> dict[str, Any]:
+def body_card(card: Mapping[str, Any], body: int | None, ids: Sequence[str],
+              survival: Mapping[str, float]) -> dict[str, Any]:
     """The card of one body's dataset: its body index, its own survival and the ids of the others."""
     if body is None:
         return dict(card)

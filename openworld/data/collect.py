@@ -111,15 +111,15 @@ def collect(request: CollectRequest) -> CollectResult:
     world_name = request.world.spec.name
     bodies = request.bodies
     ids = [dataset_id(world_name, request.dataset, body if bodies > 1 else None) for body in range(bodies)]
-    for each in ids:
-        check_free(each, request.overwrite)
+    for each_id in ids:
+        check_free(each_id, request.overwrite)
     envs, agent = build_envs_and_agent(request.world, request.agent_id, request.agent_config,
                                        num_envs=request.num_envs, bodies=bodies, seed=request.seed,
                                        on_death="terminate")
     snapshot_sha256 = load_snapshot(request.agent_snapshot, agent, request.agent_id) \
         if request.agent_snapshot else None
-    staged = [StagedDataset(each, envs.single_observation_space, envs.single_action_space,
-                            recover_spec(request.world), request.overwrite) for each in ids]
+    staged = [StagedDataset(each_id, envs.single_observation_space, envs.single_action_space,
+                            recover_spec(request.world), request.overwrite) for each_id in ids]
     try:
         lived = live_and_record(request, envs, agent, staged)
         agent_card = {"id": request.agent_id, "config": request.agent_config, "snapshot": request.agent_snapshot,

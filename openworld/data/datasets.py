@@ -30,8 +30,9 @@ def format_listing(cards: list[dict[str, Any]]) -> str:
     for card in cards:
         agent = card.get("agent", {})
         name = str(agent.get("id")) + (f" e={agent['epsilon']:g}" if agent.get("epsilon") else "")
+        alive = card.get("survival", {}).get("alive_fraction", float("nan"))
         lines.append(f"{card['id']:<44} {card.get('world')!s:<16} {name:<22} {card.get('stored_steps') or 0:>9,} "
-                     f"{card.get('episodes') or 0:>8,} {card.get('survival', {}).get('alive_fraction', float('nan')):>6.3f}")
+                     f"{card.get('episodes') or 0:>8,} {alive:>6.3f}")
     return "\n".join(lines)
 
 
@@ -101,8 +102,8 @@ def strip_rewards(dataset: str, name: str, overwrite: bool = False) -> str:
         count = int(metadata.get("total_episodes", 0))
         if count:
             staged.storage.update_episode_metadata(list(source.get_episode_metadata(range(count))), range(count))
-        kept = {key: metadata[key] for key in ("algorithm_name", "requirements", "minari_version", "code_permalink")
-                if key in metadata}
+        carried = ("algorithm_name", "requirements", "minari_version", "code_permalink")
+        kept: dict[str, Any] = {key: metadata[key] for key in carried if key in metadata}
         description = str(metadata.get("description", "")) + f" Rewards removed (NaN): a copy of {dataset}."
         staged.commit({**kept, "description": description, CARD_KEY: card})
     except BaseException:
