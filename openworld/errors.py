@@ -42,6 +42,12 @@ class RecordingError(ValueError):
     or size differs from the manifest's), or a manifest that is not JSON; the message names the file."""
 
 
+class DatasetError(ValueError):
+    """A prior-data dataset that cannot be written or used as asked: an unknown id, a name that is not a valid id,
+    an existing id without ``overwrite=true``, a corrupt file, or a world or observation space other than its
+    use expects; the message names the dataset (and file) and what to do."""
+
+
 BRIEF_CHARS = 80
 # reprlib stops at these sizes and depths, so that a value with a million items (or one shared node
 # reached a million ways) is never formatted in full.

@@ -7,6 +7,8 @@ Subcommands:
     show     write a picture of a world's map and shift schedule (and a clip of a body living a shift)
     score    score run directories' recordings again (summary.json and report), living nothing
     report   tables and plots of scored runs, aggregated across seeds (IQM and 95% CI)
+    collect  an agent's lifetime recorded as a Minari dataset (``openworld collect world=meadow dataset=smoke``)
+    datasets list the local datasets; ``show <id>`` prints a card; ``strip-rewards <id> <name>`` a reward-free copy
 """
 
 from __future__ import annotations
@@ -78,6 +80,19 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _datasets(args: argparse.Namespace) -> int:
+    from openworld.data.datasets import format_card, format_listing, list_datasets, strip_rewards
+    from openworld.data.store import dataset_card
+
+    if args.action == "show":
+        print(format_card(dataset_card(args.id)))
+    elif args.action == "strip-rewards":
+        print(strip_rewards(args.id, args.name, overwrite=args.overwrite))
+    else:
+        print(format_listing(list_datasets()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openworld", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score each scored run's recording again with today's scores first, keeping the rest "
                              "of its summary.json (openworld score does this and scores runs without a summary)")
     report.set_defaults(handler=_report)
+
+    # Listed for --help only: main() hands `openworld collect ...` to Hydra, as it does `run`.
+    collect = commands.add_parser("collect", help="an agent's lifetime as a Minari dataset (Hydra overrides: "
+                                  "world=meadow agent=forager steps=N dataset=<name>)", add_help=False)
+    collect.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides; --help for Hydra's help")
+
+    datasets = commands.add_parser("datasets", help="list local openworld datasets (show <id>: one card; "
+                                   "strip-rewards <id> <name>: a copy without rewards)")
+    actions = datasets.add_subparsers(dest="action")
+    show_card = actions.add_parser("show", help="print a dataset's card")
+    show_card.add_argument("id", help="a dataset id, e.g. openworld/meadow/smoke-v0")
+    strip = actions.add_parser("strip-rewards", help="copy a dataset without rewards (NaN; card rewards: false)")
+    strip.add_argument("id", help="the dataset to copy")
+    strip.add_argument("name", help="the copy's name: openworld/<world>/<name>-v0")
+    strip.add_argument("--overwrite", action="store_true", help="replace an existing dataset with that id")
+    datasets.set_defaults(handler=_datasets)
     return parser
 
 
@@ -139,17 +170,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from openworld.plugins import load_plugins
 
     load_plugins("openworld.worlds")  # registers the catalogues
-    from openworld.errors import RunError, SpecError, UnknownIdError
+    from openworld.errors import DatasetError, RunError, SpecError, UnknownIdError
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["run"]:  # Hydra parses its own arguments (-m, --cfg, --help...): argparse would refuse them
         from openworld.runner import hydra_main
 
         return hydra_main(arguments[1:])
+    if arguments[:1] == ["collect"]:
+        from openworld.data.app import collect_main
+
+        return collect_main(arguments[1:])
     args = build_parser().parse_args(arguments)
     try:
         return int(args.handler(args))
-    except (UnknownIdError, SpecError, RunError, ValueError, TypeError) as err:
+    except (UnknownIdError, SpecError, RunError, DatasetError, ValueError, TypeError) as err:
         print(f"openworld {args.command}: error: {err}", file=sys.stderr)
         return 2
 

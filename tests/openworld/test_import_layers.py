@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("openworld.agent",),
     ("openworld.envs",),
     ("openworld.runner",),
+    ("openworld.data",),
     ("openworld.testing", "openworld.tools"),
     ("openworld",),  # the package's own __init__: the public face, may import anything
 ]

@@ -1,0 +1,87 @@
+"""The Hydra app behind ``openworld collect`` (``experiments/conf/collect.yaml``, with the ``world`` and
+``agent`` groups ``openworld run`` generates); errors a user can act on become one line on stderr.
+
+Exit codes: 0 written; 1 Hydra refused the command line; 2 the collection refused.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from openworld.errors import AgentError, CheckpointError, DatasetError, RunError, SpecError, UnknownIdError
+
+USER_ERRORS = (DatasetError, RunError, SpecError, UnknownIdError, CheckpointError, AgentError)
+
+
+def collect_main(argv: Sequence[str]) -> int:
+    """Run ``openworld collect`` with these command-line arguments; returns the exit code."""
+    import hydra
+
+    from openworld.plugins import load_plugins
+    from openworld.runner.app import CONFIG_PATH, bounded_config_yaml
+    from openworld.runner.groups import choose_world_files, register_config_groups
+
+    load_plugins("openworld.worlds")
+    try:
+        argv = choose_world_files(argv)
+    except SpecError as err:
+        print(f"openworld collect: error: {err}", file=sys.stderr, flush=True)
+        return 2
+    register_config_groups()
+    failures: list[str] = []
+
+    @hydra.main(config_path=CONFIG_PATH, config_name="collect", version_base="1.3")
+    def app(cfg: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        try:
+            result = collect_from_config(cfg, list(HydraConfig.get().overrides.task))
+        except USER_ERRORS as err:
+            print(f"openworld collect: error: {err}", file=sys.stderr, flush=True)
+            failures.append(str(err))
+            return
+        rate = result.steps / max(result.seconds, 1e-9)
+        print(f"openworld collect: {', '.join(result.dataset_ids)}: {result.steps:,} steps in {result.seconds:.1f} s "
+              f"({rate:,.0f} steps/s); the collecting policy's alive fraction {result.alive_fraction:.3f}", flush=True)
+
+    saved_argv = sys.argv
+    sys.argv = ["openworld collect", *argv]
+    try:
+        with bounded_config_yaml():
+            app()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+        return code
+    finally:
+        sys.argv = saved_argv
+    return 2 if failures else 0
+
+
+def collect_from_config(cfg: Any, overrides: Sequence[str] = ()) -> Any:
+    """Collect as a composed ``collect.yaml`` says; returns the :class:`~openworld.data.collect.CollectResult`."""
+    from omegaconf import OmegaConf
+
+    from openworld.data.collect import CollectRequest, collect
+    from openworld.data.store import check_dataset_name
+    from openworld.registry import agent_entry
+    from openworld.runner.build import agent_kwargs, world_spec_from_config
+    from openworld.runner.progress import progress_mode
+
+    if OmegaConf.is_missing(cfg, "dataset"):
+        raise DatasetError("dataset=<name> is required: the dataset's name, e.g. dataset=smoke")
+    plain: Any = OmegaConf.to_container(cfg, resolve=True)
+    check_dataset_name(plain["dataset"])
+    agent_name, kwargs = agent_kwargs(plain["agent"])
+    registered = agent_entry(agent_name)
+    num_envs = plain["num_envs"] if plain["num_envs"] is not None else registered.num_envs
+    mode = str(plain["progress"])
+    if mode not in ("auto", "bar", "plain", "off"):
+        raise DatasetError(f"progress must be auto, bar, plain or off, got {mode!r}")
+    world = world_spec_from_config(plain["world"], overrides)
+    return collect(CollectRequest(world, registered.agent_id, kwargs, steps=plain["steps"], seed=plain["seed"],
+                                  dataset=plain["dataset"], num_envs=num_envs, segment_steps=plain["segment_steps"],
+                                  bodies=plain["bodies"], epsilon=plain["epsilon"], learn=bool(plain["learn"]),
+                                  heldout=bool(plain["heldout"]), overwrite=bool(plain["overwrite"]),
+                                  agent_snapshot=plain["agent_snapshot"], progress=progress_mode(mode)))
