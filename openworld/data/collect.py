@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -116,14 +115,14 @@ def collect(request: CollectRequest) -> CollectResult:
     envs, agent = build_envs_and_agent(request.world, request.agent_id, request.agent_config,
                                        num_envs=request.num_envs, bodies=bodies, seed=request.seed,
                                        on_death="terminate")
-    snapshot_sha256 = load_snapshot(request.agent_snapshot, agent, request.agent_id) \
-        if request.agent_snapshot else None
+    snapshot = load_snapshot(request.agent_snapshot, agent, request.agent_id) if request.agent_snapshot else \
+        {"snapshot": None, "snapshot_sha256": None}
     staged = [StagedDataset(each_id, envs.single_observation_space, envs.single_action_space,
                             recover_spec(request.world), request.overwrite) for each_id in ids]
     try:
         lived = live_and_record(request, envs, agent, staged)
-        agent_card = {"id": request.agent_id, "config": request.agent_config, "snapshot": request.agent_snapshot,
-                      "snapshot_sha256": snapshot_sha256, "epsilon": float(request.epsilon), "learn": request.learn}
+        agent_card = {"id": request.agent_id, "config": request.agent_config, **snapshot,
+                      "epsilon": float(request.epsilon), "learn": request.learn}
         return finish(request, staged, ids, lived, agent_card, split)
     except BaseException:
         for each in staged:
@@ -223,39 +222,24 @@ def recover_spec(world: WorldChoice) -> Any:
     return replace(spec, kwargs=kwargs)
 
 
-def load_snapshot(path: str, agent: Any, agent_id: str) -> str:
-    """Load an agent snapshot (``openworld run snapshots=...``) into ``agent``; returns the file's sha256.
+def load_snapshot(path: str, agent: Any, agent_id: str) -> dict[str, Any]:
+    """Load an agent snapshot (``openworld run snapshots=...``) into ``agent``: read without running code, its
+    kind and agent checked (:func:`openworld.runner.snapshots.load_agent_snapshot`). Returns what the card
+    records of it: the file, its sha256, and the world and step it was taken at (a snapshot from another world
+    is allowed: every world shares one observation vocabulary, and a space that does not fit is refused).
 
     Raises:
-        CheckpointError: naming the file (missing, corrupt, or another agent's).
+        CheckpointError: naming the file (missing, corrupt, not a snapshot, another agent's, a state that does
+            not fit).
     """
+    from openworld.runner.snapshots import load_agent_snapshot, snapshot_sha256
+
     file = Path(path)
     if not file.is_file():
         raise CheckpointError(f"agent_snapshot={brief(path)}: no such file")
-    try:
-        from openworld.runner.snapshots import load_agent_snapshot  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        load_agent_snapshot = load_checkpoint_state
-    load_agent_snapshot(file, agent, agent_id)
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def load_checkpoint_state(path: Path, agent: Any, agent_id: str) -> dict[str, Any]:
-    """Until ``openworld.runner.snapshots`` exists: a checkpoint's agent state, checked to be ``agent_id``'s."""
-    from openworld.runner.checkpoint import load_checkpoint
-
-    header, payload = load_checkpoint(path)
-    if header.get("agent") != agent_id:
-        raise CheckpointError(f"{path}: a snapshot of agent {brief(header.get('agent'))}, not {agent_id}; "
-                              f"collect with agent={brief(header.get('agent'))}")
-    if "agent" not in payload:
-        raise CheckpointError(f"{path}: no agent state in the checkpoint")
-    agent.load_state_dict(payload["agent"])
-    return header
+    header = load_agent_snapshot(file, agent, agent_id)
+    return {"snapshot": str(path), "snapshot_sha256": snapshot_sha256(file), "snapshot_world": header.get("world"),
+            "snapshot_step": header.get("step")}
 
 
 def ids_label(staged: list[Any]) -> str:

@@ -8,7 +8,8 @@ Subcommands:
     score    score run directories' recordings again (summary.json and report), living nothing
     report   tables and plots of scored runs, aggregated across seeds (IQM and 95% CI)
     collect  an agent's lifetime recorded as a Minari dataset (``openworld collect world=meadow dataset=smoke``)
-    datasets list the local datasets; ``show <id>`` prints a card; ``strip-rewards <id> <name>`` a reward-free copy
+    datasets list the local datasets; ``show <id>`` prints a card; ``strip-rewards <id> <name>`` a reward-free copy;
+             ``mix <name> <id>=<fraction>...`` a dataset mixing others in stated proportions
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def _datasets(args: argparse.Namespace) -> int:
         print(format_card(dataset_card(args.id)))
     elif args.action == "strip-rewards":
         print(strip_rewards(args.id, args.name, overwrite=args.overwrite))
+    elif args.action == "mix":
+        from openworld.data.mix import mix_datasets, parse_sources
+
+        print(mix_datasets(args.name, parse_sources(args.sources), steps=args.steps, seed=args.seed,
+                           overwrite=args.overwrite))
     else:
         print(format_listing(list_datasets()))
     return 0
@@ -161,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     strip.add_argument("id", help="the dataset to copy")
     strip.add_argument("name", help="the copy's name: openworld/<world>/<name>-v0")
     strip.add_argument("--overwrite", action="store_true", help="replace an existing dataset with that id")
+    mix = actions.add_parser("mix", help="a dataset mixing others in stated proportions of their steps (the "
+                             "garbage heap)")
+    mix.add_argument("name", help="the mix's name: openworld/<world>/<name>-v0")
+    mix.add_argument("sources", nargs="+", metavar="ID=FRACTION", help="source datasets and their shares (sum 1)")
+    mix.add_argument("--steps", type=int, default=None, help="the mix's steps (default: as many as the sources allow)")
+    mix.add_argument("--seed", type=int, default=0, help="the order each source's episodes are taken in")
+    mix.add_argument("--overwrite", action="store_true", help="replace an existing dataset with that id")
     datasets.set_defaults(handler=_datasets)
     return parser
 

@@ -208,15 +208,17 @@ def test_a_corrupt_file_is_named(minari_root: Path) -> None:
 def test_an_agent_snapshot_is_loaded_and_hashed(tmp_path: Path) -> None:
     from openworld.agent.protocol import make_agent
     from openworld.runner.build import build_envs_and_agent
-    from openworld.runner.checkpoint import save_checkpoint
+    from openworld.runner.snapshots import save_agent_snapshot
 
     envs, _ = build_envs_and_agent(world(), "random", {}, num_envs=2, bodies=1, seed=0, on_death="terminate")
-    state = make_agent("random", envs.single_observation_space, envs.single_action_space, 2, seed=7).state_dict()
-    snapshot = tmp_path / "agent-10.ckpt"
-    save_checkpoint(snapshot, {"agent": state}, {"world": "Meadow-v0", "agent": "random", "step": 10})
+    agent = make_agent("random", envs.single_observation_space, envs.single_action_space, 2, seed=7)
+    identity = {"world": "Shiftlands-v0", "variant": None, "agent": "random-v0", "agent_config": {}, "seed": 7,
+                "num_envs": 2, "bodies": 1}
+    snapshot = save_agent_snapshot(tmp_path, 10, agent, identity)
     card = collect(request(steps=10, agent_snapshot=str(snapshot))).cards[0]
     assert card["agent"]["snapshot"] == str(snapshot) and len(card["agent"]["snapshot_sha256"]) == 64
-    save_checkpoint(snapshot, {"agent": state}, {"world": "Meadow-v0", "agent": "forager", "step": 10})
+    assert (card["agent"]["snapshot_world"], card["agent"]["snapshot_step"]) == ("Shiftlands-v0", 10)
+    save_agent_snapshot(tmp_path, 10, agent, {**identity, "agent": "forager-v0"})
     with pytest.raises(CheckpointError, match="agent-10.ckpt"):
         collect(request(steps=10, agent_snapshot=str(snapshot), dataset="other"))
 
