@@ -28,8 +28,10 @@ def format_listing(cards: list[dict[str, Any]]) -> str:
         return "no openworld datasets (openworld collect world=<name> agent=<name> dataset=<name> makes one)"
     lines = [f"{'id':<44} {'world':<16} {'agent':<22} {'steps':>9} {'episodes':>8} {'alive':>6}"]
     for card in cards:
-        agent = card.get("agent", {})
+        agent = card.get("agent") or {}
         name = str(agent.get("id")) + (f" e={agent['epsilon']:g}" if agent.get("epsilon") else "")
+        if "mix" in card:
+            name = f"mix of {len(card['mix']['sources'])}"
         alive = card.get("survival", {}).get("alive_fraction", float("nan"))
         lines.append(f"{card['id']:<44} {card.get('world')!s:<16} {name:<22} {card.get('stored_steps') or 0:>9,} "
                      f"{card.get('episodes') or 0:>8,} {alive:>6.3f}")

@@ -29,3 +29,30 @@ def test_collect_then_datasets_lists_it(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert main(["datasets", "show", "openworld/meadow/smoke-v0"]) == 0
     assert '"steps": 2000' in capsys.readouterr().out
     assert sorted(path.name for path in tmp_path.iterdir()) == ["minari"]  # no run directory, no .hydra
+
+
+@pytest.mark.parametrize(("preset", "agent", "epsilon", "learn", "snapshot"), [
+    ("forager", "forager", 0.0, True, None),
+    ("noisy-forager", "forager", 0.3, True, None),
+    ("random", "random", 0.0, True, None),
+    ("ppo-early", "ppo", 0.0, False, "runs/meadow/ppo/seed0/snapshots/agent-1000.ckpt"),
+    ("ppo-mid", "ppo", 0.0, False, "runs/meadow/ppo/seed0/snapshots/agent-6000.ckpt"),
+    ("ppo-late", "ppo", 0.0, False, "runs/meadow/ppo/seed0/snapshots/agent-12000.ckpt"),
+])
+def test_the_garbage_heaps_presets(preset: str, agent: str, epsilon: float, learn: bool, snapshot: str | None) -> None:
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    from openworld.runner import register_config_groups
+
+    register_config_groups()
+    with initialize_config_module(config_module="openworld.experiments.conf", version_base="1.3"):
+        cfg = compose(config_name="collect", overrides=[f"preset={preset}"])
+    assert (cfg.dataset, cfg.agent.id.split("-v")[0], cfg.epsilon, cfg.learn, cfg.agent_snapshot) == (
+        preset, agent, epsilon, learn, snapshot)
+    if preset.startswith("ppo-"):  # the snapshots the ppo_snapshots experiment saves
+        with initialize_config_module(config_module="openworld.experiments.conf", version_base="1.3"):
+            run = compose(config_name="config", overrides=["experiment=ppo_snapshots"])
+        assert f"agent-{snapshot.rsplit('-', 1)[1].split('.')[0]}.ckpt" in [
+            f"agent-{step}.ckpt" for step in OmegaConf.to_container(run.snapshots)]
+        assert run.num_envs == cfg.num_envs  # a PPO state holds its rollout buffers: the same number of worlds
