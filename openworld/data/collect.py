@@ -162,8 +162,9 @@ def live_and_record(request: CollectRequest, envs: Any, agent: Any, staged: list
 
     labels = ScheduleLabels(envs.engine.schedule)
     obs, info = envs.reset(seed=request.seed)
+    kinds = [int(kind) for kind in request.world.spec.resource_kinds]
     recorder = SegmentRecorder(slots, request.segment_steps, obs["vitals"].shape[1], obs["view"].shape[1:], labels,
-                               sink)
+                               sink, resource_kinds=kinds)
     clock = np.asarray(info["world_step"], np.int64)
     recorder.start(obs, info, clock - 1)
     tally = SurvivalTally(slots)

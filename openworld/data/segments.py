@@ -16,13 +16,13 @@ segment goes to disk as soon as it ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 # The info keys of a step (docs/data.md). Those prefixed eval_ are the evaluator's labels, never an agent input.
-INFO_KEYS = ("world_step", "alive", "vitals", "event_death", "event_respawn", "event_consumed", "event_damage",
+INFO_KEYS = ("world_step", "alive", "vitals", "event_death", "event_respawn", "event_consumed_kind", "event_damage",
              "eval_regime", "eval_shift_onset")
 
 EpisodeSink = Callable[[int, Any, dict[str, Any]], None]  # (slot, EpisodeBuffer, episode metadata)
@@ -38,11 +38,15 @@ class SegmentRecorder:
         view_shape: the shape of one ``view`` observation.
         labels: turns the rows' clocks into regime and shift-onset names (:class:`ScheduleLabels`).
         sink: called with each finished segment.
+        resource_kinds: the catalogue code (:class:`~openworld.enums.ResourceKind`) of each of the world's
+            resources, by the env's resource index: a consumption is stored as the kind's code (0: none), which
+            means the same in every world's dataset, where the index would not.
     """
 
     def __init__(self, slots: int, segment_steps: int, vitals_size: int, view_shape: tuple[int, ...],
-                 labels: ScheduleLabels, sink: EpisodeSink) -> None:
+                 labels: ScheduleLabels, sink: EpisodeSink, resource_kinds: Sequence[int] = ()) -> None:
         rows = segment_steps + 1
+        self.kind_of_index = np.array([0, *resource_kinds], np.int64)  # index -1 (none) -> 0
         self.slots, self.segment_steps, self.labels, self.sink = slots, segment_steps, labels, sink
         self.view = np.zeros((slots, rows, *view_shape), np.uint8)
         self.vitals = np.zeros((slots, rows, vitals_size), np.float32)
@@ -122,7 +126,7 @@ class SegmentRecorder:
         return {"world_step": self.world_step[slot, rows].tolist(), "alive": self.alive[slot, rows].tolist(),
                 "vitals": self.vitals[slot, rows].copy(), "event_death": self.death[slot, rows].tolist(),
                 "event_respawn": self.respawn[slot, rows].tolist(),
-                "event_consumed": self.consumed[slot, rows].tolist(),
+                "event_consumed_kind": self.consumed[slot, rows].tolist(),
                 "event_damage": self.damage[slot, rows].tolist(),
                 "eval_regime": [regimes[code] for code in self.regime[slot, rows].tolist()],
                 "eval_shift_onset": [onsets[code] if code >= 0 else "" for code in self.onset[slot, rows].tolist()]}
@@ -139,7 +143,7 @@ class SegmentRecorder:
         self.alive[slots, rows] = pick(info["alive"])
         self.death[slots, rows] = pick(events["death"])
         self.respawn[slots, rows] = pick(events["respawn"])
-        self.consumed[slots, rows] = pick(events["consumed"])
+        self.consumed[slots, rows] = self.kind_of_index[pick(events["consumed"]).astype(np.int64) + 1]
         self.damage[slots, rows] = pick(events["damage"])
         self.regime[slots, rows], self.onset[slots, rows] = self.labels.codes(pick(previous_clock), clock)
 

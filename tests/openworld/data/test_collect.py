@@ -59,6 +59,7 @@ def test_a_dataset_loads_with_minari_and_equals_a_replay(agent_id: str) -> None:
     episodes = list(dataset.iterate_episodes())
     metadata = list(dataset.storage.get_episode_metadata(range(dataset.total_episodes)))
     assert dataset.total_steps == 2 * 300 - sum(int(ep.terminations.sum()) for ep in episodes)  # autoresets unstored
+    eaten: set[int] = set()
     for episode, meta in zip(episodes, metadata, strict=True):
         slot, start = meta["world"], meta["lifetime_step"]
         for row in range(len(episode.actions) + 1):
@@ -67,6 +68,12 @@ def test_a_dataset_loads_with_minari_and_equals_a_replay(agent_id: str) -> None:
             assert np.array_equal(episode.observations["vitals"][row], expected["vitals"][slot])
         for row, action in enumerate(episode.actions):
             assert action == stream[start + row + 1]["action"][slot]
+            index = stream[start + row + 1]["info"]["events"]["consumed"][slot]  # the world's resource index
+            kind = 0 if index < 0 else int(req.world.spec.resource_kinds[index])  # its catalogue code
+            assert episode.infos["event_consumed_kind"][row + 1] == kind
+            eaten.add(kind)
+    if agent_id == "forager":
+        assert len(eaten - {0}) >= 1  # it ate: the codes were checked on real consumptions
 
 
 def test_segments_are_cut_at_segment_steps_and_at_deaths() -> None:
