@@ -82,6 +82,6 @@ def collect_from_config(cfg: Any, overrides: Sequence[str] = ()) -> Any:
     world = world_spec_from_config(plain["world"], overrides)
     return collect(CollectRequest(world, registered.agent_id, kwargs, steps=plain["steps"], seed=plain["seed"],
                                   dataset=plain["dataset"], num_envs=num_envs, segment_steps=plain["segment_steps"],
-                                  bodies=plain["bodies"], epsilon=plain["epsilon"], learn=bool(plain["learn"]),
-                                  heldout=bool(plain["heldout"]), overwrite=bool(plain["overwrite"]),
+                                  bodies=plain["bodies"], epsilon=plain["epsilon"], learn=plain["learn"],
+                                  heldout=plain["heldout"], overwrite=plain["overwrite"],
                                   agent_snapshot=plain["agent_snapshot"], progress=progress_mode(mode)))

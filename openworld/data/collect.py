@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from openworld.errors import CheckpointError, DatasetError, brief
+from openworld.registry import world_entry
 from openworld.runner.build import WorldChoice
 
 
@@ -71,10 +72,24 @@ def check_request(request: CollectRequest) -> str | None:
     Raises:
         DatasetError: naming the key and value.
     """
-    for key in ("steps", "num_envs", "segment_steps", "bodies"):
+    from openworld.runner.config import INTEGER_RANGES
+
+    # The run's ranges where the keys are shared.
+    ranges = {key: INTEGER_RANGES[key] for key in ("steps", "num_envs", "bodies", "seed")}
+    ranges["segment_steps"] = (1, 10**9)
+    for key, (lo, hi) in ranges.items():
         value = getattr(request, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DatasetError(f"{key} must be an integer >= 1, got {brief(value)}")
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise DatasetError(f"{key} must be an integer from {lo:,} to {hi:,}, got {brief(value)}")
+    if request.seed + request.num_envs - 1 > INTEGER_RANGES["seed"][1]:
+        raise DatasetError(f"seed + num_envs - 1 must be at most {INTEGER_RANGES['seed'][1]:,} (world i is generated "
+                           f"from seed + i), got {request.seed} + {request.num_envs} - 1")
+    for key in ("learn", "heldout", "overwrite"):
+        if not isinstance(getattr(request, key), bool):
+            raise DatasetError(f"{key} must be true or false, got {brief(getattr(request, key))}")
+    if request.world.base.bodies != world_entry(request.world.world_id).spec.bodies:
+        raise DatasetError(f"world.bodies is the world file's bodies for make_parallel; the bodies collected from "
+                           f"are the root key: bodies={request.world.base.bodies}")
     if isinstance(request.epsilon, bool) or not isinstance(request.epsilon, int | float) \
             or not 0 <= request.epsilon <= 1:
         raise DatasetError(f"epsilon must be a number from 0 to 1, got {brief(request.epsilon)}")

@@ -13,7 +13,10 @@ world file are the tests below. Elsewhere, by the module they exercise:
   ``tests/openworld/envs/test_parallel.py``, ``tests/worlds/test_minigrid_stream.py``;
 * truncated recordings, runs killed before their summary: ``tests/experiments/test_resume.py``,
   ``tests/openworld/scoring/test_summary.py``;
-* refused runs that leave nothing behind, a Hydra config bomb: ``tests/experiments/test_hostile_runs.py``.
+* refused runs that leave nothing behind, a Hydra config bomb: ``tests/experiments/test_hostile_runs.py``;
+* datasets (unknown id, another world or space, a truncated episode file, broken metadata, an existing id, a
+  bad mix) and agent snapshots (another agent's, not a snapshot, corrupt): ``tests/openworld/data``,
+  ``tests/openworld/runner/test_snapshots.py``.
 """
 
 from __future__ import annotations

@@ -235,3 +235,16 @@ def test_several_bodies_make_one_linked_dataset_per_body() -> None:
     assert result.dataset_ids == ["openworld/commons/pair-body0-v0", "openworld/commons/pair-body1-v0"]
     assert [card["body"] for card in result.cards] == [0, 1]
     assert result.cards[0]["linked"] == ["openworld/commons/pair-body1-v0"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"seed": -1}, "seed must be an integer from 0 to 4,294,967,295, got -1"),
+    ({"bodies": 100}, "bodies must be an integer from 1 to 64, got 100"),
+    ({"learn": "maybe"}, "learn must be true or false, got 'maybe'"),
+    ({"world": world(bodies=3)}, "the bodies collected from are the root key: bodies=3"),
+])
+def test_values_the_run_also_ranges_are_refused_before_anything_is_written(change: dict[str, Any], message: str,
+                                                                          minari_root: Path) -> None:
+    with pytest.raises(DatasetError, match=message):
+        collect(request(**change))
+    assert not minari_root.exists() or not any(minari_root.rglob("*.parquet"))
