@@ -19,17 +19,12 @@ def collect_main(argv: Sequence[str]) -> int:
     """Run ``openworld collect`` with these command-line arguments; returns the exit code."""
     import hydra
 
-    from openworld.plugins import load_plugins
-    from openworld.runner.app import CONFIG_PATH, bounded_config_yaml
-    from openworld.runner.groups import choose_world_files, register_config_groups
+    from openworld.runner.app import CONFIG_PATH, bounded_config_yaml, prepare_command_line
 
-    load_plugins("openworld.worlds")
-    try:
-        argv = choose_world_files(argv)
-    except SpecError as err:
-        print(f"openworld collect: error: {err}", file=sys.stderr, flush=True)
+    prepared = prepare_command_line(argv, "openworld collect")
+    if prepared is None:
         return 2
-    register_config_groups()
+    argv = prepared
     failures: list[str] = []
 
     @hydra.main(config_path=CONFIG_PATH, config_name="collect", version_base="1.3")

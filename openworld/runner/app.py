@@ -31,16 +31,11 @@ def hydra_main(argv: Sequence[str]) -> int:
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
-    from openworld.plugins import load_plugins
 
-    load_plugins("openworld.worlds")  # registers the catalogues
-    try:
-        argv = choose_world_files(argv)  # world=path/to/x.yaml: registered, and chosen by its group choice
-    except SpecError as err:
-        print(f"openworld run: error: {err}", file=sys.stderr, flush=True)
+    prepared = prepare_command_line(argv, "openworld run")
+    if prepared is None:
         return 2
-
-    register_config_groups()
+    argv = prepared
     failures: list[str] = []
 
     @hydra.main(config_path=CONFIG_PATH, config_name="config", version_base="1.3")
@@ -75,6 +70,22 @@ def hydra_main(argv: Sequence[str]) -> int:
     finally:
         sys.argv = saved_argv
     return 2 if failures else 0
+
+
+def prepare_command_line(argv: Sequence[str], command: str) -> list[str] | None:
+    """What every Hydra command of openworld needs before composing: the catalogues registered, each world file
+    named in ``world=`` registered and replaced by its group choice, the config groups generated. Returns the
+    command line, or None after printing the error of a world file refused (``command`` names it)."""
+    from openworld.plugins import load_plugins
+
+    load_plugins("openworld.worlds")  # registers the catalogues
+    try:
+        out = choose_world_files(argv)  # world=path/to/x.yaml: registered, and chosen by its group choice
+    except SpecError as err:
+        print(f"{command}: error: {err}", file=sys.stderr, flush=True)
+        return None
+    register_config_groups()
+    return out
 
 
 def remove_empty_run_dir(run_dir: Path) -> None:
