@@ -1,8 +1,9 @@
 """Atomic file writes, for everything a crash must never leave half-written (recording chunks,
-summaries, reports, checkpoints)."""
+summaries, reports, checkpoints), and the streamed SHA-256 of a file."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,23 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, remove_partial:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+HASH_BLOCK_BYTES = 1 << 20  # read a block at a time: hashing a file holds one block, not the file
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """The SHA-256 (hex) and size in bytes of a file, read a block at a time.
+
+    Raises:
+        OSError: if the file cannot be read.
+    """
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while block := handle.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -62,6 +62,7 @@ def collect_from_config(cfg: Any, overrides: Sequence[str] = ()) -> Any:
     from openworld.data.store import check_dataset_name
     from openworld.registry import agent_entry
     from openworld.runner.build import agent_kwargs, world_spec_from_config
+    from openworld.runner.config import PROGRESS_MODES
     from openworld.runner.progress import progress_mode
 
     if OmegaConf.is_missing(cfg, "dataset"):
@@ -72,7 +73,7 @@ def collect_from_config(cfg: Any, overrides: Sequence[str] = ()) -> Any:
     registered = agent_entry(agent_name)
     num_envs = plain["num_envs"] if plain["num_envs"] is not None else registered.num_envs
     mode = str(plain["progress"])
-    if mode not in ("auto", "bar", "plain", "off"):
+    if mode not in PROGRESS_MODES:
         raise DatasetError(f"progress must be auto, bar, plain or off, got {mode!r}")
     world = world_spec_from_config(plain["world"], overrides)
     return collect(CollectRequest(world, registered.agent_id, kwargs, steps=plain["steps"], seed=plain["seed"],

@@ -11,7 +11,11 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from openworld.data.store import CARD_KEY, dataset_card, iterate_episodes, local_dataset_ids, read_metadata
 from openworld.errors import DatasetError, brief
@@ -83,7 +87,6 @@ def strip_rewards(dataset: str, name: str, overwrite: bool = False) -> str:
     """
     import math
 
-    from minari.data_collector.episode_buffer import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
 
     from openworld.data.store import StagedDataset, check_dataset_exists, dataset_id
@@ -96,22 +99,52 @@ def strip_rewards(dataset: str, name: str, overwrite: bool = False) -> str:
     staged = StagedDataset(target, source.observation_space, source.action_space, env_spec(metadata), overwrite)
     try:
         for episode in iterate_episodes(dataset):
-            steps = len(episode["actions"])
-            staged.storage.update_episodes([EpisodeBuffer(
-                id=int(episode["id"]), observations=episode["observations"], actions=episode["actions"],
-                rewards=[math.nan] * steps, terminations=episode["terminations"].tolist(),
-                truncations=episode["truncations"].tolist(), infos=plain_infos(episode["infos"]))])
+            buffer = episode_buffer(episode, int(episode["id"]))
+            staged.storage.update_episodes([replace(buffer, rewards=[math.nan] * len(buffer.actions))])
         count = int(metadata.get("total_episodes", 0))
         if count:
             staged.storage.update_episode_metadata(list(source.get_episode_metadata(range(count))), range(count))
-        carried = ("algorithm_name", "requirements", "minari_version", "code_permalink")
-        kept: dict[str, Any] = {key: metadata[key] for key in carried if key in metadata}
+        kept = carried_metadata(metadata)
         description = str(metadata.get("description", "")) + f" Rewards removed (NaN): a copy of {dataset}."
         staged.commit({**kept, "description": description, CARD_KEY: card})
     except BaseException:
         staged.discard()
         raise
     return target
+
+
+CARRIED_METADATA = ("algorithm_name", "requirements", "minari_version", "code_permalink")
+"""Minari's keys a dataset made from another (a reward-free copy, a mix) keeps from its source."""
+
+
+def carried_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`CARRIED_METADATA` keys a source dataset's metadata has."""
+    return {key: metadata[key] for key in CARRIED_METADATA if key in metadata}
+
+
+def episode_buffer(episode: Mapping[str, Any], episode_id: int, length: int | None = None) -> Any:
+    """A stored episode (as :func:`~openworld.data.store.iterate_episodes` decodes it) as Minari's writer takes it
+    back, its first ``length`` steps (all if None); an episode cut short ends ``truncated``, as a segment cut does:
+    the lifetime went on."""
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    steps = len(episode["actions"])
+    length = steps if length is None else length
+    terminations = np.asarray(episode["terminations"])[:length].tolist()
+    truncations = np.asarray(episode["truncations"])[:length].tolist()
+    if length < steps:
+        terminations[-1], truncations[-1] = False, True
+    return EpisodeBuffer(id=episode_id, observations=_head(episode["observations"], length + 1),
+                         actions=_head(episode["actions"], length),
+                         rewards=np.asarray(episode["rewards"])[:length].tolist(), terminations=terminations,
+                         truncations=truncations, infos=plain_infos(_head(episode["infos"], length + 1)))
+
+
+def _head(data: Any, count: int) -> Any:
+    """The first ``count`` rows of an array or a (nested) dict of arrays."""
+    if isinstance(data, dict):
+        return {key: _head(value, count) for key, value in data.items()}
+    return data[:count]
 
 
 def env_spec(metadata: dict[str, Any]) -> Any:

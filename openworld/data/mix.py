@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from openworld.data.datasets import env_spec, plain_infos
+from openworld.data.datasets import carried_metadata, env_spec, episode_buffer
 from openworld.data.store import CARD_KEY, StagedDataset, check_dataset_exists, dataset_card, dataset_id, read_metadata
 from openworld.errors import DatasetError, brief
 
@@ -108,7 +108,6 @@ def mix_datasets(name: str, fractions: Mapping[str, float], steps: int | None = 
             reward status, more steps than a source holds, an existing id without ``overwrite``. Nothing is
             written before these checks pass.
     """
-    from minari.data_collector.episode_buffer import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
 
     check_fractions(fractions)
@@ -142,41 +141,19 @@ def mix_datasets(name: str, fractions: Mapping[str, float], steps: int | None = 
                     break
                 episode = next(iter(storage.get_episodes([int(index)])))
                 length = min(len(episode["actions"]), share - taken)
-                staged.storage.update_episodes([_episode_buffer(EpisodeBuffer, episode, len(episode_metadata),
-                                                                length)])
+                staged.storage.update_episodes([episode_buffer(episode, len(episode_metadata), length)])
                 source_metadata = next(iter(storage.get_episode_metadata([int(index)])))
                 episode_metadata.append({**source_metadata, "source": source, "source_episode": int(index)})
                 taken += length
         staged.storage.update_episode_metadata(episode_metadata, range(len(episode_metadata)))
         card = _mix_card(cards, fractions, shares, seed)
-        carried = ("algorithm_name", "requirements", "minari_version")
-        kept = {key: metadata[first][key] for key in carried if key in metadata[first]}
+        kept = carried_metadata(metadata[first])
         description = "A mix (openworld datasets mix) of " + ", ".join(f"{s} ({f:.0%})" for s, f in fractions.items())
         staged.commit({**kept, "algorithm_name": "mix", "description": description, CARD_KEY: card})
     except BaseException:
         staged.discard()
         raise
     return target
-
-
-def _episode_buffer(buffer_type: Any, episode: Mapping[str, Any], episode_id: int, length: int) -> Any:
-    """A stored episode as Minari's writer takes it, its first ``length`` steps (cut: ``truncated``)."""
-    terminations = np.asarray(episode["terminations"])[:length].tolist()
-    truncations = np.asarray(episode["truncations"])[:length].tolist()
-    if length < len(episode["actions"]):  # cut at the share: the lifetime went on
-        terminations[-1], truncations[-1] = False, True
-    return buffer_type(id=episode_id, observations=_head(episode["observations"], length + 1),
-                       actions=_head(episode["actions"], length),
-                       rewards=np.asarray(episode["rewards"])[:length].tolist(),
-                       terminations=terminations, truncations=truncations,
-                       infos=plain_infos(_head(episode["infos"], length + 1)))
-
-
-def _head(data: Any, count: int) -> Any:
-    """The first ``count`` rows of an array or a (nested) dict of arrays."""
-    if isinstance(data, dict):
-        return {key: _head(value, count) for key, value in data.items()}
-    return data[:count]
 
 
 def _mix_card(cards: Mapping[str, dict[str, Any]], fractions: Mapping[str, float], shares: Mapping[str, int],

@@ -29,18 +29,17 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from openworld.errors import CheckpointError, brief
+from openworld.files import sha256_file
 
 SNAPSHOT_DIR = "snapshots"
 SNAPSHOT_KIND = "agent-snapshot"
 _SNAPSHOT_NAME = re.compile(r"agent-(\d+)\.ckpt")
-_HASH_CHUNK_BYTES = 1 << 20
 
 
 def snapshot_path(run_dir: str | Path, step: int) -> Path:
@@ -130,11 +129,7 @@ def snapshot_sha256(path: str | Path) -> str:
     Raises:
         CheckpointError: naming the file, if it cannot be read.
     """
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_HASH_CHUNK_BYTES):
-                digest.update(chunk)
+        return sha256_file(Path(path))[0]
     except OSError as err:
         raise CheckpointError(f"{path}: cannot read agent snapshot: {err}") from err
-    return digest.hexdigest()

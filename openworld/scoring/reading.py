@@ -94,16 +94,8 @@ def read_recording(directory: str | os.PathLike[str]) -> Recording:
     shifts = CodeBook()
     for path in chunk_files(directory / STREAM_DIR).values():
         table = pq.read_table(path, read_dictionary=["regime", "shift"])
-        for name, (dtype, shape) in columns.items():
-            if name == "vitals":
-                parts[name].append(np.stack([table.column(f"vital_{v}").to_numpy() for v in vital_names], axis=1)
-                                   .astype(dtype).reshape(-1, *shape))
-            elif name == "regime":
-                parts[name].append(regimes.decode(table.column("regime")))
-            elif name == "shift":
-                parts[name].append(shifts.decode(table.column("shift")))
-            else:
-                parts[name].append(table.column(name).to_numpy().astype(dtype))
+        for name, column in decode_chunk(table, columns, vital_names, regimes, shifts).items():
+            parts[name].append(column)
     merged = {name: np.concatenate(chunks) if chunks else np.zeros((0, *columns[name][1]), columns[name][0])
               for name, chunks in parts.items()}
     order = np.lexsort((merged["t"], merged["body"]))
@@ -112,6 +104,24 @@ def read_recording(directory: str | os.PathLike[str]) -> Recording:
     return Recording(directory, meta["mode"], int(meta["window"]), int(meta["num_bodies"]), vital_names,
                      dict(meta["metadata"]), bool(meta.get("closed", False)), merged, tuple(regimes.names),
                      tuple(shifts.names))
+
+
+def decode_chunk(table: Any, columns: ColumnSpec, vital_names: tuple[str, ...], regimes: CodeBook,
+                 shifts: CodeBook) -> dict[str, npt.NDArray[Any]]:
+    """A chunk's ``columns`` as numpy arrays of the recording's dtypes: the vitals stacked into one ``(rows, K)``
+    column, the regime and shift labels as codes of the recording's codebooks (which learn the chunk's labels)."""
+    decoded = {}
+    for name, (dtype, shape) in columns.items():
+        if name == "vitals":
+            decoded[name] = np.stack([table.column(f"vital_{v}").to_numpy() for v in vital_names], axis=1) \
+                .astype(dtype).reshape(-1, *shape)
+        elif name == "regime":
+            decoded[name] = regimes.decode(table.column("regime"))
+        elif name == "shift":
+            decoded[name] = shifts.decode(table.column("shift"))
+        else:
+            decoded[name] = table.column(name).to_numpy().astype(dtype)
+    return decoded
 
 
 class RecordingReader:
@@ -140,7 +150,8 @@ class RecordingReader:
         self.num_bodies = int(meta["num_bodies"])
         self.metadata: dict[str, Any] = dict(meta["metadata"])
         self.closed = bool(meta.get("closed", False))
-        vitals = len(meta["vitals"])
+        self.vital_names = tuple(meta["vitals"])
+        vitals = len(self.vital_names)
         spec = step_columns(vitals) if self.mode == "step" else window_columns(vitals)
         self.columns: ColumnSpec = {name: spec[name] for name in dict.fromkeys(("body", "t", *columns)) if name in spec}
         self.paths = list(chunk_files(self.directory / STREAM_DIR).values())
@@ -182,7 +193,8 @@ class RecordingReader:
         parts: dict[int, list[dict[str, npt.NDArray[Any]]]] = {}
         for path in self.paths:
             table = pq.read_table(path, columns=list(self.columns), read_dictionary=["regime", "shift"])
-            chunk = self._decode(table)  # every row: the codebooks see each chunk's whole dictionary
+            # Every row: the codebooks see each chunk's whole dictionary.
+            chunk = decode_chunk(table, self.columns, self.vital_names, self._regimes, self._shifts)
             body = chunk["body"]
             keep = np.flatnonzero((body >= start) & (body < stop))
             order = keep[np.argsort(body[keep], kind="stable")]
@@ -200,15 +212,3 @@ class RecordingReader:
                 merged = {name: column[order] for name, column in merged.items()}
             out[index] = merged
         return out
-
-    def _decode(self, table: Any) -> dict[str, npt.NDArray[Any]]:
-        """A chunk's columns as numpy arrays of the recording's dtypes (labels as codes)."""
-        decoded = {}
-        for name, (dtype, _) in self.columns.items():
-            if name == "regime":
-                decoded[name] = self._regimes.decode(table.column(name))
-            elif name == "shift":
-                decoded[name] = self._shifts.decode(table.column(name))
-            else:
-                decoded[name] = table.column(name).to_numpy().astype(dtype)
-        return decoded

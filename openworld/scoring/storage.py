@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openworld.errors import RecordingError
-from openworld.files import atomic_write_text
+from openworld.files import atomic_write_text, sha256_file
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,7 +34,6 @@ SUMMARY_FILE = "summary.json"
 STREAM_DIR = "stream"
 MANIFEST_FILE = "manifest.json"
 CHUNK_PATTERN = re.compile(r"^chunk-(\d{8,})\.parquet$")
-HASH_BLOCK = 1 << 20  # bytes hashed at a time: verifying a chunk holds one block, not the file
 
 ChunkRecord = dict[str, Any]
 """What the manifest keeps of one chunk file: ``{"sha256": hex, "bytes": size, "rows": rows}``."""
@@ -182,12 +181,8 @@ def file_record(path: Path) -> ChunkRecord:
 
 def file_digest(path: Path) -> ChunkRecord:
     """``{"sha256", "bytes"}`` of a file, hashed a block at a time."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
-            size += len(block)
-    return {"sha256": digest.hexdigest(), "bytes": size}
+    sha256, size = sha256_file(path)
+    return {"sha256": sha256, "bytes": size}
 
 
 def parquet_rows(path: Path) -> int:
@@ -205,38 +200,31 @@ def parquet_rows(path: Path) -> int:
                              "it was truncated or altered after it was written") from err
 
 
-def verify_chunks(stream_directory: Path, count: int | None = None) -> dict[str, ChunkRecord]:
+def verify_chunks(stream_directory: Path, count: int | None = None) -> None:
     """Check the chunk files (the first ``count``, or all) against the manifest, reading each once.
 
     A chunk the manifest lists must have its size and SHA-256; one it does not list (a recording made before
     chunks were checksummed, or a chunk whose manifest entry a crash cut off) must at least be a whole Parquet
     file.
 
-    Returns:
-        The record of each checked chunk by file name, as it is now on disk.
-
     Raises:
         RecordingError: naming the first chunk file that is truncated, altered or unreadable.
     """
     manifest = read_manifest(stream_directory)
-    checked = {}
     for index, path in chunk_files(stream_directory).items():
         if count is not None and index >= count:
             break
         expected = manifest.get(path.name)
-        if expected is not None and path.stat().st_size != expected.get("bytes"):
+        if expected is None:
+            parquet_rows(path)  # a footer to read: the file is whole
+            continue
+        if path.stat().st_size != expected.get("bytes"):
             raise RecordingError(f"{path}: the recording chunk is {path.stat().st_size:,} bytes, the manifest "
                                  f"recorded {expected.get('bytes')!r}: it was truncated or altered after it was "
                                  "written")
-        if expected is None:
-            checked[path.name] = file_record(path)
-            continue
-        found = file_digest(path)
-        if found["sha256"] != expected.get("sha256"):
+        if file_digest(path)["sha256"] != expected.get("sha256"):
             raise RecordingError(f"{path}: the recording chunk's SHA-256 differs from the manifest's: it was "
                                  "altered after it was written")
-        checked[path.name] = {**found, "rows": expected.get("rows")}
-    return checked
 
 
 class CodeBook:

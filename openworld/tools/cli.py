@@ -48,8 +48,7 @@ def _show(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from openworld.runner.loop import score_run_dir
-    from openworld.runner.summary import format_summary
+    from openworld.runner.summary import format_summary, score_run_dir
     from openworld.scoring.runs import find_run_directories
 
     try:
