@@ -43,7 +43,8 @@ from gymnasium import spaces
 from torch import nn
 from torch.nn import functional
 
-from openworld.agents.ppo import PPO, initialise_module, masked_mean, space_shape, view_code_sizes
+from openworld.agent.networks import initialise_module, space_shape, view_code_sizes
+from openworld.agents.ppo import PPO, masked_mean
 from openworld.registry import register_agent
 
 

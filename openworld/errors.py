@@ -48,6 +48,12 @@ class DatasetError(ValueError):
     use expects; the message names the dataset (and file) and what to do."""
 
 
+class PriorError(ValueError):
+    """A prior that cannot be trained, saved or used as asked: an unknown kind or id, a corrupt or foreign file, a
+    prior whose observation or action space differs from the world's, a dataset it cannot learn from; the message
+    names the prior (and file) and what to do."""
+
+
 BRIEF_CHARS = 80
 # reprlib stops at these sizes and depths, so that a value with a million items (or one shared node
 # reached a million ways) is never formatted in full.

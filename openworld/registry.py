@@ -72,8 +72,22 @@ class AgentEntry:
     num_envs: int = DEFAULT_AGENT_NUM_ENVS  # worlds lived in at once when a run does not say (num_envs=null)
 
 
+PriorTraining = Literal["offline", "online"]
+"""``offline``: a prior learned from a dataset (``openworld pretrain prior=bc dataset=<id>``). ``online``: skills
+discovered without reward by living in a world (``openworld pretrain prior=diayn world=<name> steps=N``)."""
+
+
+@dataclass(frozen=True)
+class PriorEntry:
+    prior_id: str
+    factory: Callable[..., Any]  # a Prior class: factory(observation_space, action_space, seed=..., **config)
+    summary: str
+    training: PriorTraining
+
+
 _WORLDS: dict[str, WorldEntry] = {}
 _AGENTS: dict[str, AgentEntry] = {}
+_PRIORS: dict[str, PriorEntry] = {}
 
 
 def _check_id(kind: str, entry_id: str, existing: Mapping[str, object]) -> None:
@@ -193,6 +207,38 @@ def register_agent(agent_id: str, factory: Callable[..., Any], summary: str = ""
     if num_envs < 1:
         raise ValueError(f"agent '{agent_id}': num_envs must be >= 1, got {num_envs}")
     _AGENTS[agent_id] = AgentEntry(agent_id, factory, summary, num_envs)
+
+
+def register_prior(prior_id: str, factory: Callable[..., Any], summary: str = "", *,
+                   training: PriorTraining = "offline") -> None:
+    """Register a kind of prior: a :class:`~openworld.prior.base.Prior` class, built as
+    ``factory(observation_space, action_space, seed=seed, **config)``.
+
+    Saved priors name their kind by this id, and :func:`~openworld.prior.format.load_prior` rebuilds them from it
+    (a prior file holds data, never code: only registered classes can be built from one).
+
+    Args:
+        prior_id: ``name-vN`` (``bc-v0``).
+        factory: the class.
+        summary: one line, for listings.
+        training: how it learns (:data:`PriorTraining`).
+    """
+    _check_id("prior", prior_id, _PRIORS)
+    if training not in ("offline", "online"):
+        raise ValueError(f"prior '{prior_id}': training must be 'offline' or 'online', got {training!r}")
+    _PRIORS[prior_id] = PriorEntry(prior_id, factory, summary, training)
+
+
+def prior_ids() -> list[str]:
+    """Registered kinds of prior (``bc-v0``, ``skill-vae-v0``, ...)."""
+    load_plugins("openworld.priors")
+    return sorted(_PRIORS)
+
+
+def prior_entry(name: str) -> PriorEntry:
+    """The registry entry of a kind of prior, by id or unversioned name (``bc``: the latest version)."""
+    load_plugins("openworld.priors")
+    return _PRIORS[_resolve("prior", name, _PRIORS)]
 
 
 def world_ids(*, engine_only: bool = True) -> list[str]:

@@ -1,1 +1,5 @@
-"""Prior data collection, behavioral priors and skill priors."""
+"""openworld's prior catalogue: behaviour priors, skill priors and skills discovered without reward, each
+registered next to its definition (``docs/priors.md``).
+
+Importing this package (done through the ``openworld.priors`` entry point) registers them.
+"""

@@ -103,6 +103,20 @@ def dataset_card(dataset: str) -> dict[str, Any]:
     return card
 
 
+def card_sha256(dataset: str) -> str:
+    """The SHA-256 (hex) of a local dataset's card, as canonical JSON: what a prior trained on the dataset records,
+    so that a dataset collected again under the same id (``overwrite=true``) is told apart.
+
+    Raises:
+        DatasetError: an unknown id, or metadata that cannot be read.
+    """
+    import hashlib
+    import json
+
+    card = read_metadata(dataset)[CARD_KEY]
+    return hashlib.sha256(json.dumps(card, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 class StagedDataset:
     """A dataset being written: a Minari storage in a hidden folder beside the final one, moved into place by
     :meth:`commit`, or removed by :meth:`discard`.

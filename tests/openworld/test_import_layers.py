@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("openworld.envs",),
     ("openworld.runner",),
     ("openworld.data",),
+    ("openworld.prior",),
     ("openworld.testing", "openworld.tools"),
     ("openworld",),  # the package's own __init__: the public face, may import anything
 ]
