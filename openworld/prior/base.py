@@ -125,9 +125,18 @@ class Prior(nn.Module):
         raise PriorError(f"{type(self).__name__} does not learn from datasets")
 
     # ------------------------------------------------------------------------------------------ learning online
-    def fit_online(self, envs: Any, steps: int, generator: torch.Generator, log: LogFunction,
+    def fit_online(self, envs: Any, steps: int, seed: int, log: LogFunction,
                    settings: Mapping[str, Any]) -> FitResult:
-        """Learn reward-free by living ``steps`` steps in the vector env ``envs`` (already reset with its seed)."""
+        """Learn reward-free by living ``steps`` world steps in the vector env ``envs``.
+
+        Args:
+            envs: a fresh :class:`~openworld.envs.vector.OpenWorldVectorEnv` (``NEXT_STEP`` autoreset, deaths
+                terminal), not yet reset: reset it with ``envs.reset(seed=seed)``.
+            steps: world steps (each steps every env once).
+            seed: the seed of every draw (the env, sampling, minibatches).
+            log: ``log(name, value, step)`` for the training curves.
+            settings: the ``training`` node of the prior's pretrain config (the method checks its keys).
+        """
         raise PriorError(f"{type(self).__name__} does not learn online")
 
 
