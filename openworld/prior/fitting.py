@@ -150,6 +150,7 @@ def fit_offline(prior: Prior, data: TransitionData, settings: OfflineSettings, s
     prior.load_state_dict(best_state)
     prior.eval()
     final = prior.evaluate(data, validation)
-    return FitResult(metrics={**final, "val/examples": float(len(validation)), "train/examples": float(len(train))},
+    return FitResult(metrics={**final, "data/validation_examples": float(len(validation)),
+                              "data/training_examples": float(len(train))},
                      curves=curves, samples=samples, seconds=time.perf_counter() - started,
                      stopped_early=stopped_early, settings=asdict(settings))

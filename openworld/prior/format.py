@@ -91,6 +91,30 @@ def space_from_data(data: Any, source: str = "prior") -> spaces.Space:
     raise PriorError(f"{source}: unknown space type {brief(data.get('type') if isinstance(data, dict) else data)}")
 
 
+def describe_space(space: spaces.Space) -> str:
+    """A short description: ``Dict(view=Box(0..64, (7, 7, 3), uint8), vitals=Box(0.0..1.0, (4,), float32))``."""
+    if isinstance(space, spaces.Dict):
+        return "Dict(" + ", ".join(f"{key}={describe_space(value)}" for key, value in space.spaces.items()) + ")"
+    if isinstance(space, spaces.Box):
+        low, high = np.asarray(space.low), np.asarray(space.high)
+        return f"Box({low.min()}..{high.max()}, {tuple(int(d) for d in space.shape)}, {np.dtype(space.dtype).name})"
+    return str(space)
+
+
+def space_difference(saved: spaces.Space, world: spaces.Space, where: str = "") -> str:
+    """Where two spaces first differ, in words (``"vitals: Box(...) in the prior, Box(...) in the world"``)."""
+    if isinstance(saved, spaces.Dict) and isinstance(world, spaces.Dict):
+        if set(saved.spaces) != set(world.spaces):
+            return f"{where or 'keys'}: {sorted(saved.spaces)} in the prior, {sorted(world.spaces)} in the world"
+        for key in saved.spaces:
+            if saved[key] != world[key]:
+                return space_difference(saved[key], world[key], f"{where}{key}")
+    if isinstance(saved, spaces.Box) and isinstance(world, spaces.Box) and describe_space(saved) == \
+            describe_space(world):
+        return f"{where or 'the space'}: the bounds of some cells differ"
+    return f"{where or 'the space'}: {describe_space(saved)} in the prior, {describe_space(world)} in the world"
+
+
 # ---------------------------------------------------------------------------------------------- the store
 def priors_root() -> Path:
     """The local store of priors saved by id (``OPENWORLD_PRIORS_PATH``, else ``~/.openworld/priors``)."""
@@ -253,8 +277,9 @@ def load_prior(reference: str | Path, observation_space: spaces.Space | None = N
     for what, saved, expected in (("observation", saved_observations, observation_space),
                                   ("action", saved_actions, action_space)):
         if expected is not None and saved != expected:
-            raise PriorError(f"{path}: the prior expects the {what} space {saved}, but this world's is {expected}; "
-                             "use a prior trained on data of a world with these spaces")
+            raise PriorError(f"{path}: the prior expects another {what} space than this world's "
+                             f"({space_difference(saved, expected)}); use a prior trained on data of a world with "
+                             "these spaces")
     try:
         entry = prior_entry(str(header.get("prior")))
     except UnknownIdError as err:

@@ -27,12 +27,14 @@ state (every array and every random generator) is compared at the end of the det
 save/restore rollouts as well, which catches differences the observations have not shown yet.
 
 :func:`check_agent` (:mod:`openworld.testing.agent_checks`) does the same for agents that plug into the
-runner's protocol.
+runner's protocol, and :func:`check_prior` (:mod:`openworld.testing.prior_checks`) for priors.
 """
 
 from openworld.testing.agent_checks import AGENT_PROPERTIES, AgentCheckError, AgentCheckReport, check_agent
+from openworld.testing.prior_checks import PRIOR_PROPERTIES, PriorCheckError, PriorCheckReport, check_prior
 from openworld.testing.world_checks import check_world
 from openworld.testing.world_report import PROPERTIES, WorldCheckError, WorldCheckReport
 
-__all__ = ["AGENT_PROPERTIES", "PROPERTIES", "AgentCheckError", "AgentCheckReport", "WorldCheckError",
-           "WorldCheckReport", "check_agent", "check_world"]
+__all__ = ["AGENT_PROPERTIES", "PRIOR_PROPERTIES", "PROPERTIES", "AgentCheckError", "AgentCheckReport",
+           "PriorCheckError", "PriorCheckReport", "WorldCheckError", "WorldCheckReport", "check_agent", "check_prior",
+           "check_world"]

@@ -98,6 +98,19 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _priors(args: argparse.Namespace) -> int:
+    from openworld.prior.format import read_prior_header
+    from openworld.prior.listing import format_header, format_kinds, format_store
+
+    if args.action == "show":
+        print(format_header(read_prior_header(args.prior)))
+    elif args.action == "kinds":
+        print(format_kinds())
+    else:
+        print(format_store())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openworld", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
     mix.add_argument("--seed", type=int, default=0, help="the order each source's episodes are taken in")
     mix.add_argument("--overwrite", action="store_true", help="replace an existing dataset with that id")
     datasets.set_defaults(handler=_datasets)
+
+    # Listed for --help only: main() hands `openworld pretrain ...` to Hydra, as it does `run`.
+    pretrain = commands.add_parser("pretrain", help="train a prior and save it (Hydra overrides: prior=bc "
+                                   "dataset=<id> out=<path>, or prior=diayn world=meadow steps=N out=<path>)",
+                                   add_help=False)
+    pretrain.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides; --help for Hydra's help")
+
+    priors = commands.add_parser("priors", help="list the priors in the local store (kinds: the kinds of prior; "
+                                 "show <path or id>: a prior file's header)")
+    prior_actions = priors.add_subparsers(dest="action")
+    prior_actions.add_parser("kinds", help="the registered kinds of prior")
+    show_prior = prior_actions.add_parser("show", help="print a prior file's header (kind, config, spaces, "
+                                          "datasets, figures)")
+    show_prior.add_argument("prior", help="a prior file's path or a store id, e.g. meadow-bc-v0")
+    priors.set_defaults(handler=_priors)
     return parser
 
 
@@ -182,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from openworld.plugins import load_plugins
 
     load_plugins("openworld.worlds")  # registers the catalogues
-    from openworld.errors import DatasetError, RunError, SpecError, UnknownIdError
+    from openworld.errors import DatasetError, PriorError, RunError, SpecError, UnknownIdError
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["run"]:  # Hydra parses its own arguments (-m, --cfg, --help...): argparse would refuse them
@@ -193,10 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from openworld.data.app import collect_main
 
         return collect_main(arguments[1:])
+    if arguments[:1] == ["pretrain"]:
+        from openworld.prior.app import pretrain_main
+
+        return pretrain_main(arguments[1:])
     args = build_parser().parse_args(arguments)
     try:
         return int(args.handler(args))
-    except (UnknownIdError, SpecError, RunError, DatasetError, ValueError, TypeError) as err:
+    except (UnknownIdError, SpecError, RunError, DatasetError, PriorError, ValueError, TypeError) as err:
         print(f"openworld {args.command}: error: {err}", file=sys.stderr)
         return 2
 
