@@ -42,10 +42,11 @@ Determinism:
     seed gives the same weights and the global generators are never drawn from. The loss draws nothing.
 
 Costs (one CPU thread, the default sizes, the 7x7 view, batch 256, measured with ``fit_offline`` on the busy
-2-core development machine): feed-forward training runs about 15,000 examples (steps) per second, so an epoch of a
-1M-step dataset takes about a minute. A recurrent example is a whole window: with ``sequence_length=16`` about
-1,000 windows (16,000 steps) per second. Validation evaluates every step of every window it is given, in batches
-of :data:`EVALUATION_BATCH_STEPS` steps; the data itself costs about 200 bytes a step (``TransitionData``).
+2-core development machine): feed-forward training runs 13,500 to 15,000 examples (steps) per second, so an epoch
+of a 1M-step dataset takes about 70 s. A recurrent example is a whole window: with ``sequence_length=16``, 800 to
+1,000 windows (13,000 to 16,000 steps) per second. Validation evaluates every step of every window it is given,
+in batches of :data:`EVALUATION_BATCH_STEPS` steps; the data itself costs about 200 bytes a step
+(``TransitionData``).
 
 Example:
     >>> import gymnasium as gym
