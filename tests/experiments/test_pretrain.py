@@ -40,7 +40,7 @@ def test_pretrain_saves_a_prior_with_its_report_and_sacred_record(
     from openworld.tools.cli import main
 
     dataset = make_dataset("forager", steps=200, num_envs=2, segment_steps=50)
-    args = ["pretrain", f"prior.id={tiny_kind}", f"dataset={dataset}", "out=priors/tiny.prior",
+    args = ["pretrain", f"prior.id={tiny_kind}", "prior.model={}", f"dataset={dataset}", "out=priors/tiny.prior",
             "+prior.training.max_epochs=2", "+prior.training.batch_size=64", *QUIET]
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
@@ -81,7 +81,7 @@ def test_refused_requests_write_nothing(extra: list[str], message: str, tiny_kin
                                         capsys: pytest.CaptureFixture[str]) -> None:
     from openworld.tools.cli import main
 
-    args = ["pretrain", f"prior.id={tiny_kind}", *QUIET]
+    args = ["pretrain", f"prior.id={tiny_kind}", "prior.model={}", *QUIET]
     if not any(item.startswith(("out=", "name=")) for item in extra):
         args.append("out=t.prior")
     if "prior.id=nope" in extra:
