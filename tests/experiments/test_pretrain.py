@@ -4,15 +4,16 @@ nothing."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.experiments.conftest import QUIET
+
+SMALL = ("prior.model.hidden_size=16", "prior.model.channels=4")  # a small network: the test is about the command
 
 
 @pytest.fixture(autouse=True)
@@ -21,30 +22,17 @@ def stores(prior_stores: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return prior_stores
 
 
-@pytest.fixture
-def tiny_kind() -> str:
-    """The core tests' small prior, registered (tests/openworld/prior/tiny_priors.py)."""
-    if "tiny_priors" not in sys.modules:
-        path = Path(__file__).parents[1] / "openworld" / "prior" / "tiny_priors.py"
-        spec = importlib.util.spec_from_file_location("tiny_priors", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["tiny_priors"] = module
-        spec.loader.exec_module(module)
-    return "tiny-test-v0"
-
-
 def test_pretrain_saves_a_prior_with_its_report_and_sacred_record(
-        make_dataset: Callable[..., str], tiny_kind: str, capsys: pytest.CaptureFixture[str], stores: Path) -> None:
+        make_dataset: Callable[..., str], capsys: pytest.CaptureFixture[str], stores: Path) -> None:
     from openworld.prior.format import load_prior
     from openworld.tools.cli import main
 
     dataset = make_dataset("forager", steps=200, num_envs=2, segment_steps=50)
-    args = ["pretrain", f"prior.id={tiny_kind}", "prior.model={}", f"dataset={dataset}", "out=priors/tiny.prior",
-            "+prior.training.max_epochs=2", "+prior.training.batch_size=64", *QUIET]
+    args = ["pretrain", "prior=bc", f"dataset={dataset}", "out=priors/tiny.prior", *SMALL,
+            "prior.training.max_epochs=2", "prior.training.batch_size=64", *QUIET]
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "openworld pretrain: tiny-test-v0 -> priors/tiny.prior" in out and "val/nll" in out
+    assert "openworld pretrain: bc-v0 -> priors/tiny.prior" in out and "val/nll" in out
     report = json.loads((stores / "priors" / "tiny.report" / "report.json").read_text())
     assert report["datasets"][0]["id"] == dataset and report["curves"] and report["samples"] > 0
     assert (stores / "priors" / "tiny.report" / "curves.png").stat().st_size > 1000
@@ -56,13 +44,13 @@ def test_pretrain_saves_a_prior_with_its_report_and_sacred_record(
 
     assert main(args) == 2  # the same file again: refused before training, the prior kept
     assert "already exists; nothing was trained" in capsys.readouterr().err
-    assert main([*args[:3], "name=meadow-tiny", *args[4:]]) == 0
+    assert main([*args[:3], "name=meadow-tiny", *args[4:]]) == 0, capsys.readouterr().err
     assert main(["priors"]) == 0
     assert "meadow-tiny-v0" in capsys.readouterr().out
     assert main(["priors", "show", "meadow-tiny-v0"]) == 0
     assert f'"id": "{dataset}"' in capsys.readouterr().out
     assert main(["priors", "kinds"]) == 0
-    assert "tiny-test-v0" in capsys.readouterr().out
+    assert "bc-v0" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -77,19 +65,15 @@ def test_pretrain_saves_a_prior_with_its_report_and_sacred_record(
     (["dataset=x", "seed=-1"], "seed must be an integer"),
     (["dataset=x", "prior.id=nope"], "unknown prior 'nope'"),
 ])
-def test_refused_requests_write_nothing(extra: list[str], message: str, tiny_kind: str, stores: Path,
+def test_refused_requests_write_nothing(extra: list[str], message: str, stores: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     from openworld.tools.cli import main
 
-    args = ["pretrain", f"prior.id={tiny_kind}", "prior.model={}", *QUIET]
+    args = ["pretrain", "prior=bc", *QUIET]
     if not any(item.startswith(("out=", "name=")) for item in extra):
         args.append("out=t.prior")
-    if "prior.id=nope" in extra:
-        args.remove(f"prior.id={tiny_kind}")
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert "openworld pretrain: error:" in err
-    import re
-
     assert re.search(message, err), err
     assert not list(stores.glob("*.prior")) and not (stores / "priors").exists()

@@ -29,8 +29,7 @@ def forager_data(make_dataset: Callable[..., str]) -> TransitionData:
 
 
 def fit(prior: SkillVAE, data: TransitionData) -> FitResult:
-    # One validation, at the end: val/loss charges an informative latent its KL to the prior, so an earlier
-    # validation of a still-uninformative model can score best, and fit_offline would restore it.
+    # One validation, at the end: the figures below are those of the model after UPDATES updates.
     settings = OfflineSettings(batch_size=64, learning_rate=2e-3, max_updates=UPDATES, eval_every=UPDATES,
                                patience=0, validation_fraction=0.2)
     return fit_offline(prior, data, settings, seed=0)
