@@ -77,3 +77,22 @@ def test_refused_requests_write_nothing(extra: list[str], message: str, stores: 
     assert "openworld pretrain: error:" in err
     assert re.search(message, err), err
     assert not list(stores.glob("*.prior")) and not (stores / "priors").exists()
+
+
+@pytest.mark.parametrize("extra", [
+    ["prior=skill-vae", "prior.model.horizon=4", "dataset={dataset}"],
+    ["prior=skill-vae", "prior.model.horizon=4", "prior.model.latent=discrete", "dataset={dataset}"],
+])
+def test_each_kind_trains_from_the_command_line_loads_by_id_and_passes_check_prior(
+        extra: list[str], make_dataset: Callable[..., str], capsys: pytest.CaptureFixture[str]) -> None:
+    from openworld.prior.format import load_prior
+    from openworld.testing import check_prior
+    from openworld.tools.cli import main
+
+    dataset = make_dataset("forager", steps=150, num_envs=2, segment_steps=50) if "dataset={dataset}" in extra else ""
+    args = ["pretrain", *(item.format(dataset=dataset) for item in extra), "name=kind", *SMALL,
+            "prior.training.max_updates=20", "prior.training.batch_size=32", *QUIET]
+    assert main(args) == 0, capsys.readouterr().err
+    prior = load_prior("kind-v0")
+    assert prior.provenance["prior"] == extra[0].split("=")[1] + "-v0"
+    assert check_prior("kind-v0", batch=4).checked == ("spaces", "shapes", "determinism", "save_load")
