@@ -3,3 +3,4 @@ registered next to its definition (``docs/priors.md``).
 
 Importing this package (done through the ``openworld.priors`` entry point) registers them.
 """
+from openworld.priors import diayn, metra  # noqa: F401
