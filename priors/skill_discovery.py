@@ -26,7 +26,8 @@ A skill-discovery method (:mod:`openworld.priors.diayn`, :mod:`openworld.priors.
   representation's replay matters more here than in the papers: a skill is held for ``skill_steps`` steps in one
   world, so on one rollout alone a discriminator learns which *world* each skill ran in (the views of a place),
   not what the skill does, and that memorised reward pays a skill for standing still where it was seen (measured:
-  without replay, DIAYN's held-out accuracy stayed at exactly ``1 / K`` and the policies collapsed to staying put).
+  without replay, DIAYN's held-out accuracy stayed at exactly ``1 / K``: every skill stood still from the snapshot).
+  The replay alone does not cure it at small budgets (below).
 * **Measuring the library** (:func:`measure_skills`, also used by ``benchmarks/skill_coverage.py``): from one
   snapshot of the envs, each skill in turn is held fixed for ``skill_steps`` steps in every env, starting from the
   same state (``envs.get_state``/``set_state``), so the skills' visit maps differ only by the skills. The body
@@ -38,8 +39,12 @@ Determinism:
     minibatches from one generator derived from its ``seed``, and resets the env with that seed, so the same seed
     gives identical training on the CPU with a fixed thread count.
 
-Costs (one CPU thread, 8 worlds of ``Meadow-v0``, the defaults, on the busy 2-core development machine): see
-``benchmarks/skill_coverage.py``; the encoder's forward and backward passes dominate, the world's step is ~2%.
+Costs and status (one CPU thread, 8 worlds of ``Meadow-v0``, the defaults, on the busy 2-core development machine,
+``python benchmarks/skill_coverage.py``): about 2,400-2,900 agent-steps per second of training for either method;
+the encoder's forward and backward passes dominate, the world's step is ~2%. At that benchmark's budget (8 worlds x
+4,000 steps, 3 seeds) neither method has learnt skills that generalise to the held-out measurement: the
+discriminators' accuracy is near ``1 / K`` and both libraries cover fewer cells than the untrained (uniform) policy,
+whose entropy they trade for repeated behaviour. Larger budgets are untested here.
 """
 
 from __future__ import annotations
