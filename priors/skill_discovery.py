@@ -96,12 +96,12 @@ class SkillSettings:
     representation_epochs: int = 2
     replay_rollouts: int = 16
     num_minibatches: int = 4
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     representation_learning_rate: float = 1e-3
     gamma: float = 0.9
     gae_lambda: float = 0.9
     clip_coef: float = 0.2
-    entropy_coef: float = 0.01
+    entropy_coef: float = 0.001
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     skill_steps: int = 50
