@@ -40,12 +40,12 @@ Determinism:
     gives identical training on the CPU with a fixed thread count.
 
 Costs and status (one CPU thread, 8 worlds of ``Meadow-v0``, K = 8, the defaults, on the busy 2-core development
-machine; ``python benchmarks/skill_coverage.py --steps 12000``, 3 seeds, IQM): training lives about 3,000
-agent-steps per second for DIAYN and 2,350 for METRA (two encoders per transition); the encoders' forward and
-backward passes dominate, the world's step is ~2%. At that budget (96,000 agent-steps) DIAYN's skills are told apart
-on held-out states (accuracy 0.28, chance 0.125) and METRA's are not yet (0.14); METRA covers slightly more cells
-(337 against 319, overlapping intervals) and more per skill (88 against 68), and both cover fewer than the untrained,
-near-uniform policy (462): neither has learnt to travel. The PPO settings matter: with ``entropy_coef`` 0.01 and
+machine; ``python benchmarks/skill_coverage.py --steps 25000``, 3 seeds, IQM): training lives about 2,800
+agent-steps per second for DIAYN and 2,450 for METRA (two encoders per transition); the encoders' forward and
+backward passes dominate, the world's step is ~2%. At that budget (200,000 agent-steps) DIAYN's skills are told
+apart on held-out states (accuracy 0.50, chance 0.125) and METRA's barely (0.19); METRA covers more distinct cells
+(273 [243, 321] against 198 [193, 203]) and more per skill (63 against 48), but both cover fewer than the untrained,
+near-uniform policy (462): neither has yet learnt to travel far. The PPO settings matter: with ``entropy_coef`` 0.01 and
 ``learning_rate`` 1e-3 every skill's policy converged to the same behaviour (per-skill action distributions equal
 within 0.01) and DIAYN's held-out accuracy stayed at ``1 / K``.
 """
