@@ -4,4 +4,4 @@ registered next to its definition (``docs/priors.md``).
 Importing this package (done through the ``openworld.priors`` entry point) registers them.
 """
 
-from openworld.priors import bc, skill_vae  # noqa: F401
+from openworld.priors import bc, diayn, metra, skill_vae  # noqa: F401
