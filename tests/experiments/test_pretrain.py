@@ -64,6 +64,10 @@ def test_pretrain_saves_a_prior_with_its_report_and_sacred_record(
     (["dataset=x", "+prior.training.epochs=3"], "training: unknown key"),
     (["dataset=x", "seed=-1"], "seed must be an integer"),
     (["dataset=x", "prior.id=nope"], "unknown prior 'nope'"),
+    (["prior=diayn", "world=meadow", "world.variant=heldout_seeds"], "held-out variant of Meadow-v0"),
+    (["prior=diayn"], "world=<name> is required"),
+    (["prior=diayn", "world=meadow", "dataset=x"], "not dataset="),
+    (["prior=diayn", "world=meadow", "steps=0"], "steps must be an integer"),
 ])
 def test_refused_requests_write_nothing(extra: list[str], message: str, stores: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,6 +86,10 @@ def test_refused_requests_write_nothing(extra: list[str], message: str, stores: 
 @pytest.mark.parametrize("extra", [
     ["prior=skill-vae", "prior.model.horizon=4", "dataset={dataset}"],
     ["prior=skill-vae", "prior.model.horizon=4", "prior.model.latent=discrete", "dataset={dataset}"],
+    ["prior=diayn", "world=meadow", "steps=64", "num_envs=2", "prior.training.rollout_steps=16",
+     "prior.training.skill_steps=8", "prior.model.num_skills=3"],
+    ["prior=metra", "world=meadow", "world.variant=train", "steps=64", "num_envs=2", "prior.training.rollout_steps=16",
+     "prior.training.skill_steps=8", "prior.model.num_skills=3"],
 ])
 def test_each_kind_trains_from_the_command_line_loads_by_id_and_passes_check_prior(
         extra: list[str], make_dataset: Callable[..., str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,9 +98,12 @@ def test_each_kind_trains_from_the_command_line_loads_by_id_and_passes_check_pri
     from openworld.tools.cli import main
 
     dataset = make_dataset("forager", steps=150, num_envs=2, segment_steps=50) if "dataset={dataset}" in extra else ""
-    args = ["pretrain", *(item.format(dataset=dataset) for item in extra), "name=kind", *SMALL,
-            "prior.training.max_updates=20", "prior.training.batch_size=32", *QUIET]
+    offline = ("prior.training.max_updates=20", "prior.training.batch_size=32") if dataset else ()
+    args = ["pretrain", *(item.format(dataset=dataset) for item in extra), "name=kind", *SMALL, *offline, *QUIET]
     assert main(args) == 0, capsys.readouterr().err
     prior = load_prior("kind-v0")
     assert prior.provenance["prior"] == extra[0].split("=")[1] + "-v0"
+    online = "world=meadow" in extra
+    assert prior.provenance["world"] == ("Meadow-v0" if online else None)
+    assert bool(prior.provenance["datasets"]) != online
     assert check_prior("kind-v0", batch=4).checked == ("spaces", "shapes", "determinism", "save_load")

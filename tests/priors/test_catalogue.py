@@ -41,3 +41,14 @@ def _spaces() -> tuple[object, object]:
 
     env = gym.make("openworld/Meadow-v0")
     return env.observation_space, env.action_space
+
+
+@pytest.mark.parametrize("module", ["bc", "skill_vae", "skill_discovery", "diayn", "metra"])
+def test_each_module_docstring_example_runs(module: str) -> None:
+    """The catalogue's modules are imported once (registering twice is an error), so their doctests run here rather
+    than through pytest's --doctest-modules, which would import them a second time."""
+    import doctest
+    import importlib
+
+    failures, attempted = doctest.testmod(importlib.import_module(f"openworld.priors.{module}"), verbose=False)
+    assert failures == 0 and attempted > 0
