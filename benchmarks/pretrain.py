@@ -1,10 +1,12 @@
 """Pretraining costs on this machine, one torch thread: training samples/s of every kind of prior, and the time
-it would take to pretrain each on 1M transitions, beside the aim (10 minutes for `bc` and `skill-vae`).
+one pass over 1M transitions takes, beside the aim (10 minutes for `bc` and `skill-vae`).
 
 Offline kinds are trained with their own config's model and training settings (`experiments/pretrain/prior/`)
-for a fixed number of updates on a forager dataset collected here; a sample is one transition (a skill prior's
-chunk of H steps counts H transitions). Online kinds live `--online-steps` world steps in `--num-envs` worlds of
-Meadow; a sample is one agent-step (environment and learner together).
+for a fixed number of updates on a forager dataset collected here. A sample is one training example: a step for
+`bc`, a chunk of H steps for `skill-vae` (it reads H transitions). Every transition starts one example (chunks
+overlap), so an epoch over a dataset of 1M transitions is 1M examples: that is the time printed. Online kinds live
+`--online-steps` world steps in `--num-envs` worlds of Meadow; a sample is one agent-step (environment and learner
+together), and the time printed is that of 1M agent-steps.
 
     python benchmarks/pretrain.py            # 400 updates per offline kind, 4,000 world steps x 8 worlds online
     python benchmarks/pretrain.py --quick    # 30 updates, 300 world steps (the smoke test)
@@ -34,8 +36,12 @@ def prior_config(kind: str) -> dict[str, Any]:
 
 
 def transitions_per_sample(prior: Any) -> int:
-    """Transitions one training example holds (a chunk of H steps for a skill prior, else 1)."""
-    return int(prior.config().get("horizon", 1)) if hasattr(prior, "config") else 1
+    """Transitions one training example reads (a chunk of H steps for a skill prior, a window for a recurrent
+    behaviour prior, else 1)."""
+    config = prior.config()
+    if "horizon" in config:
+        return int(config["horizon"])
+    return int(config["sequence_length"]) if config.get("recurrent") else 1
 
 
 def main() -> None:
@@ -67,7 +73,8 @@ def main() -> None:
     data = load_transitions([dataset])
     print(f"one torch thread; offline kinds: {updates} updates on {data.num_steps:,} forager transitions "
           f"(Meadow-v0); online kinds: {online_steps:,} world steps x {args.num_envs} worlds")
-    print(f"{'kind':<14} {'learns':<8} {'transitions/s':>14} {'1M transitions':>15} {'aim':>9}  verdict")
+    print(f"{'kind':<14} {'learns':<8} {'samples/s':>10} {'transitions read/s':>19} {'1M transitions':>15} {'aim':>9}"
+          "  verdict")
     kinds = [kind for kind in prior_ids() if _has_config(kind)]
     for kind in kinds:
         entry = prior_entry(kind)
@@ -79,19 +86,20 @@ def main() -> None:
             prior = entry.factory(data.observation_space, data.action_space, seed=0, **model)
             result = fit_offline(prior, data, settings, seed=0)
             # The one validation pass at the end is part of training's cost; report what training took overall.
-            rate = result.samples * transitions_per_sample(prior) / result.seconds
+            rate = result.samples / result.seconds
+            read = rate * transitions_per_sample(prior)
         else:
             envs = OpenWorldVectorEnv(args.num_envs, world=world.spec)
             prior = entry.factory(envs.single_observation_space, envs.single_action_space, seed=0, **model)
             started = time.perf_counter()
             prior.fit_online(envs, online_steps, 0, lambda *_: None, training)
-            rate = online_steps * args.num_envs / (time.perf_counter() - started)
+            rate = read = online_steps * args.num_envs / (time.perf_counter() - started)
         seconds = MILLION / rate
         aim = AIM_SECONDS.get(kind)
         verdict = "" if aim is None else ("within the aim" if seconds <= aim else "slower than the aim")
         aim_text = f"{aim / 60:.0f} min" if aim else "-"
-        print(f"{kind:<14} {entry.training:<8} {rate:>14,.0f} {seconds / 60:>11.1f} min {aim_text:>9}  {verdict}",
-              flush=True)
+        print(f"{kind:<14} {entry.training:<8} {rate:>10,.0f} {read:>19,.0f} {seconds / 60:>11.1f} min {aim_text:>9}  "
+              f"{verdict}", flush=True)
 
 
 def _has_config(kind: str) -> bool:

@@ -32,7 +32,8 @@ What differs here: discrete actions (PPO instead of SAC); ``Dict(view, vitals)``
 reads what the body sees and feels, never its position (temporal distance is learned from the views alone); the
 world is reset-free: skills are resampled every ``skill_steps`` steps and at each respawn, a death is a terminal,
 and the transition across a respawn (the autoreset step) is excluded from every loss, the constraint's included:
-the respawned body is not one step away. ``phi`` is trained on the on-policy rollout rather than a replay buffer.
+the respawned body is not one step away. ``phi`` is trained on a replay of the last few rollouts
+(:mod:`openworld.priors.skill_discovery`), not the paper's large buffer.
 
 ``val/discriminator_accuracy`` for METRA: ``phi`` has no classifier, so the skill read off a state is the skill
 whose direction best matches the displacement since the skill started, ``argmax_k (phi(s') - phi(s_0))^T z_k``

@@ -66,6 +66,26 @@ class Agent(Protocol):
         ...
 
 
+def agent_experience(agent: Any) -> dict[str, Any]:
+    """The prior experience an agent brings (its ``experience`` attribute, plain JSON data), e.g.
+    ``{"prior": {"reference": "meadow-bc-v0", "sha256": "..."}, "dataset": {"id": ..., "card_sha256": ...}}``.
+
+    The runner records it (Sacred's ``info``, the checkpoint header) and refuses to resume a run whose agent now
+    brings other experience: a prior file or dataset replaced under the same path or id is another run.
+    ``{}`` for an agent that brings none.
+
+    Raises:
+        AgentError: an ``experience`` that is not a mapping.
+    """
+    experience = getattr(agent, "experience", None)
+    if experience is None:
+        return {}
+    if not isinstance(experience, Mapping):
+        raise AgentError(f"{type(agent).__name__}.experience must be a mapping (the priors and datasets it learnt "
+                         f"from), got {type(experience).__name__}")
+    return dict(experience)
+
+
 def agent_metrics(agent: Any) -> dict[str, float]:
     """A learner's latest diagnostics (``{"losses/...": value}``): its ``metrics`` dict or method."""
     metrics = getattr(agent, "metrics", None)

@@ -16,14 +16,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from openworld.errors import AgentError, CheckpointError, RunError, SpecError, UnknownIdError
+from openworld.errors import AgentError, CheckpointError, DatasetError, PriorError, RunError, SpecError, UnknownIdError
 from openworld.runner.groups import choose_world_files, register_config_groups
 from openworld.runner.runner import run_experiment
 from openworld.yaml_data import bounded_loader
 
 CONFIG_PATH = "pkg://openworld.experiments.conf"
 # The errors whose message says what to do: printed without a traceback.
-USER_ERRORS = (RunError, SpecError, UnknownIdError, CheckpointError, AgentError)
+USER_ERRORS = (RunError, SpecError, UnknownIdError, CheckpointError, AgentError, PriorError, DatasetError)
 
 
 def hydra_main(argv: Sequence[str]) -> int:

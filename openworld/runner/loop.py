@@ -92,6 +92,7 @@ class Lifetime:
             print(f"openworld run: {self.label}: {steps:,} steps in {self.num_envs} "
                   f"world{'s' if self.num_envs > 1 else ''} -> {run_dir}", flush=True)
         sacred_run.info["run_dir"] = str(run_dir.resolve())
+        sacred_run.info["experience"] = self.identity.get("experience", {})  # the prior and dataset it learnt from
 
         progress = Progress(steps, self.progress_mode, self.label, start=state.step if state is not None else 0)
         checkpoint_every = config.checkpoint_every or steps

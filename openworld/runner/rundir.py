@@ -134,6 +134,18 @@ class Resumption:
 
     step: int
     payload: dict[str, Any]
+    experience: dict[str, Any]  # the prior experience the run's agent brought (openworld.agent.protocol)
+
+
+def check_experience(run_dir: Path, resumption: Resumption, experience: Mapping[str, Any]) -> None:
+    """Refuse to resume with an agent that brings other prior experience (another prior file or dataset, or the
+    same path or id holding other contents) than the checkpoint's, naming what differs; writes nothing."""
+    now = json.loads(json.dumps(dict(experience)))
+    differing = differences(resumption.experience, now)
+    if differing:
+        raise CheckpointError(f"{run_dir / CHECKPOINT}: the run's agent learnt from other prior experience: "
+                              + "; ".join(differing[:5]) + ". Resume with the same prior and dataset, or start "
+                              "over with overwrite=true")
 
 
 def read_resumption(run_dir: Path, identity: Mapping[str, Any], config: Mapping[str, Any], steps: int) -> Resumption:
@@ -176,4 +188,4 @@ def read_resumption(run_dir: Path, identity: Mapping[str, Any], config: Mapping[
     except RecordingError as err:
         raise RunError(f"{err}. The run cannot be resumed from {path} (start over with overwrite=true, or "
                        "restore the chunk from a copy)") from err
-    return Resumption(step, payload)
+    return Resumption(step, payload, dict(header.get("experience") or {}))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from openworld.agent.protocol import agent_experience
 from openworld.errors import RunError
 from openworld.runner.build import WorldChoice, agent_kwargs, build_envs_and_agent, world_spec_from_config
 from openworld.runner.config import check_run_config, read_run_config, resolve_num_envs
@@ -21,6 +22,7 @@ from openworld.runner.loop import Lifetime
 from openworld.runner.progress import progress_mode
 from openworld.runner.rng import global_rngs, set_global_rngs
 from openworld.runner.rundir import (
+    check_experience,
     check_run_dir,
     clear_run_dir,
     read_resumption,
@@ -65,8 +67,8 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     agent_id = registered_agent.agent_id
     if composed.prior is not None:  # the agent loads its prior (DESIGN section 6)
         kwargs["prior"] = composed.prior
-    identity = {"world": world.world_id, "variant": world.variant, "agent": agent_id, "seed": config.seed,
-                "num_envs": num_envs, "bodies": config.bodies}
+    identity: dict[str, Any] = {"world": world.world_id, "variant": world.variant, "agent": agent_id,
+                                "seed": config.seed, "num_envs": num_envs, "bodies": config.bodies}
     check_run_dir(run_dir, resume, overwrite, overrides)
     resumption = read_resumption(run_dir, identity, composed.plain, config.steps) if resume else None
     try:  # writes nothing yet
@@ -81,6 +83,10 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
     try:
         envs, agent = build_envs_and_agent(world, agent_id, kwargs, num_envs=num_envs, bodies=config.bodies,
                                            seed=config.seed, on_death=config.on_death)
+        experience = agent_experience(agent)  # a prior or dataset: part of the run's identity
+        if resumption is not None:
+            check_experience(run_dir, resumption, experience)
+        identity["experience"] = experience
         # From here on the run writes.
         run_dir.mkdir(parents=True, exist_ok=True)
         if overwrite:

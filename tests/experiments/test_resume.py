@@ -151,3 +151,37 @@ def test_a_damaged_chunk_is_refused_before_a_resume_changes_anything(tmp_path: P
     error = capsys.readouterr().err
     assert "chunk-00000001.parquet" in error and "truncated" in error, error
     assert snapshot(run) == before  # summary.json, the checkpoint and the recording untouched
+
+
+def test_a_resume_with_other_prior_experience_is_refused(tmp_path: Path, run_in_process, capsys) -> None:
+    """An agent's ``experience`` (the prior file or dataset it learnt from, by content) is part of the run's
+    identity: recorded in the checkpoint and Sacred, and a resume whose agent brings other experience is refused,
+    even under the same path."""
+    import hashlib
+
+    from openworld.agents.random_agent import RandomAgent
+    from openworld.registry import agent_ids, register_agent
+
+    class Experienced(RandomAgent):
+        def __init__(self, *args, experience_file: str = "", **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            digest = hashlib.sha256(Path(experience_file).read_bytes()).hexdigest()
+            self.experience = {"prior": {"reference": experience_file, "sha256": digest}}
+
+    if "experienced-test-v0" not in agent_ids():
+        register_agent("experienced-test-v0", Experienced, "a random agent that names a file as its experience")
+    (tmp_path / "prior.bin").write_bytes(b"first")
+    base = ["world=meadow", "agent=random", "agent.id=experienced-test-v0", "+agent.experience_file=prior.bin",
+            "num_envs=2", "checkpoint_every=150", "report=off", "progress=off", "hydra.run.dir=run"]
+    assert run_in_process([*base, "steps=300"]) == 0
+    header = read_header(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    first = hashlib.sha256(b"first").hexdigest()
+    assert header["experience"] == {"prior": {"reference": "prior.bin", "sha256": first}}
+    info = json.loads(next((tmp_path / "run" / "sacred").glob("*/info.json")).read_text())
+    assert info["experience"]["prior"]["sha256"] == first
+    (tmp_path / "prior.bin").write_bytes(b"second")
+    capsys.readouterr()
+    assert run_in_process([*base, "steps=600", "resume=true"]) == 2
+    assert "learnt from other prior experience: prior.sha256" in capsys.readouterr().err
+    (tmp_path / "prior.bin").write_bytes(b"first")
+    assert run_in_process([*base, "steps=600", "resume=true"]) == 0
