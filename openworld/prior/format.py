@@ -301,3 +301,26 @@ def load_prior(reference: str | Path, observation_space: spaces.Space | None = N
     prior.eval()
     prior.provenance = {**header, "path": str(path)}
     return prior
+
+
+def load_agent_prior(setting: Any, observation_space: spaces.Space, action_space: spaces.Space) -> Prior:
+    """The prior an agent is configured with: ``agent.prior=<path or id>`` (a string), or the ``prior`` node of
+    ``openworld run prior=<name>`` (a mapping with ``path`` or ``id``), loaded and checked against the world's
+    spaces (:func:`load_prior`).
+
+    Raises:
+        PriorError: a setting that names no prior, or any refusal of :func:`load_prior`.
+    """
+    reference = setting
+    if isinstance(setting, Mapping):
+        reference = setting.get("path") or setting.get("id")
+    if not isinstance(reference, str | Path) or not str(reference):
+        raise PriorError(f"prior={brief(setting)}: give a prior file's path or a store id (agent.prior=<path or id>)")
+    return load_prior(reference, observation_space, action_space)
+
+
+def prior_experience(prior: Prior) -> dict[str, Any]:
+    """What an agent records of a loaded prior in its ``experience`` (``openworld.agent.protocol.agent_experience``):
+    the reference it was loaded by, its kind, and the file's sha256 (which identifies it)."""
+    header = prior.provenance
+    return {"reference": str(header.get("path")), "kind": header.get("prior"), "sha256": header.get("sha256")}
