@@ -286,6 +286,10 @@ class SkillDiscovery(Prior):
         return {}
 
     # ------------------------------------------------------------------------------------------ learning online
+    def check_training(self, settings: Mapping[str, Any]) -> None:
+        """Refuse unknown or out-of-range training settings (``openworld pretrain`` asks before writing anything)."""
+        parse_settings(self.name, settings, self.extra_settings)
+
     def fit_online(self, envs: Any, steps: int, seed: int, log: LogFunction,
                    settings: Mapping[str, Any]) -> FitResult:
         """Discover skills by living ``steps`` world steps in ``envs`` on the intrinsic reward (module docstring)."""

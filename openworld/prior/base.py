@@ -125,6 +125,11 @@ class Prior(nn.Module):
         raise PriorError(f"{type(self).__name__} does not learn from datasets")
 
     # ------------------------------------------------------------------------------------------ learning online
+    def check_training(self, settings: Mapping[str, Any]) -> None:
+        """Refuse ``fit_online`` settings (unknown keys, values out of range) with a :class:`PriorError`, before
+        ``openworld pretrain`` writes anything. Online kinds override it; offline kinds' settings are
+        :class:`~openworld.prior.fitting.OfflineSettings`, checked by the pipeline."""
+
     def fit_online(self, envs: Any, steps: int, seed: int, log: LogFunction,
                    settings: Mapping[str, Any]) -> FitResult:
         """Learn reward-free by living ``steps`` world steps in the vector env ``envs``.

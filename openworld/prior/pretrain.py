@@ -112,7 +112,6 @@ def pretrain(request: PretrainRequest, mongo_url: str | None = None) -> Pretrain
     import torch
 
     from openworld.registry import prior_entry
-    from openworld.runner.tracking import make_observers, run_tracked, sacred_safe
 
     try:
         entry = prior_entry(request.prior)
@@ -127,7 +126,17 @@ def pretrain(request: PretrainRequest, mongo_url: str | None = None) -> Pretrain
     check_integer("seed", request.seed, 0, 2**32 - 1)
     check_integer("threads", request.threads, 1, 256)
     check_model_keys(entry.prior_id, entry.factory, request.model)
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(request.threads)
+    try:  # a library call leaves the process's thread count as it found it
+        return _pretrain(request, entry, path, mongo_url)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _pretrain(request: PretrainRequest, entry: Any, path: Path, mongo_url: str | None) -> PretrainResult:
+    from openworld.runner.tracking import make_observers, run_tracked, sacred_safe
+
     started = time.perf_counter()
     if entry.training == "offline":
         prior, provenance, train = _prepare_offline(entry.prior_id, entry.factory, request)
@@ -232,6 +241,7 @@ def _prepare_online(prior_id: str, factory: Any, request: PretrainRequest) -> tu
                          "train there anyway (the prior file says so)")
     envs = OpenWorldVectorEnv(request.num_envs, world=request.world.spec)
     prior = _build(prior_id, factory, envs.single_observation_space, envs.single_action_space, request)
+    prior.check_training(request.training)
 
     def train(log: LogFunction) -> FitResult:
         return prior.fit_online(envs, request.steps, request.seed, log, request.training)

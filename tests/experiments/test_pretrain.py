@@ -68,6 +68,7 @@ def test_pretrain_saves_a_prior_with_its_report_and_sacred_record(
     (["prior=diayn"], "world=<name> is required"),
     (["prior=diayn", "world=meadow", "dataset=x"], "not dataset="),
     (["prior=diayn", "world=meadow", "steps=0"], "steps must be an integer"),
+    (["prior=metra", "world=meadow", "+prior.training.rollout_step=8"], "rollout_step"),
 ])
 def test_refused_requests_write_nothing(extra: list[str], message: str, stores: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
