@@ -17,7 +17,7 @@ reads what the body sees and feels, never its position (skills that reach differ
 through what those places look like, and skills that face different ways through the body's own sprite); the world
 is reset-free, so skills are resampled every ``skill_steps`` steps and at each respawn instead of per episode, a
 death is a terminal, and the transition across a respawn is excluded from both losses. The discriminator is trained
-on the on-policy rollout rather than a replay buffer.
+on a replay of the last few rollouts (:mod:`openworld.priors.skill_discovery` says why), not the paper's large buffer.
 
 Determinism and costs: see :mod:`openworld.priors.skill_discovery`.
 
