@@ -51,9 +51,11 @@ windows inside one life).
 Defaults (``agents/ppo-prior.yaml``): PPO's, ``kl_coef=0.1`` (one nat of divergence costs a tenth of a step
 alive), ``kl_schedule=constant``, ``init_from_prior=false``, 16 worlds.
 
-Costs (one CPU thread, 16 worlds, the defaults): one extra prior forward pass per batched step while acting (about
-the cost of the policy's) and a ``(T, n, A)`` buffer of prior log-probabilities; the update costs what PPO's does
-(the prior's log-probabilities are stored, never recomputed). See the issue-16 report for measured agent-steps/s.
+Costs (one CPU thread, 16 worlds, the defaults, Meadow; process CPU time of ``act`` + ``observe``, the world
+excluded, 3 x 512 steps each, on the busy 2-core development machine): about 4,650 agent-steps per CPU second
+against plain PPO's 5,400 (86%): one extra prior forward pass per batched step while acting (about the cost of
+the policy's) and a ``(T, n, A)`` buffer of prior log-probabilities; the update costs what PPO's does (the prior's
+log-probabilities are stored at acting time, never recomputed; the KL term is a few tensor ops per minibatch).
 
 Example:
     >>> import gymnasium as gym, tempfile, os

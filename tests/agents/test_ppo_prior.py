@@ -100,6 +100,15 @@ def test_init_from_prior_starts_from_the_priors_policy(prior_stores: Path) -> No
     assert prior_kl(warm, obs) == 0.0 and prior_kl(cold, obs) > 0.0
 
 
+def test_docstring_examples(prior_stores: Path) -> None:
+    import doctest
+
+    import openworld.agents.ppo_prior
+
+    failures, attempted = doctest.testmod(openworld.agents.ppo_prior, verbose=False)
+    assert attempted > 0 and failures == 0
+
+
 # ---------------------------------------------------------------------------------------------- the penalty
 def test_the_stored_reward_is_the_world_reward_minus_alpha_kl(prior_stores: Path) -> None:
     envs = make_envs(2)
