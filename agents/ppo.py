@@ -389,7 +389,8 @@ class PPO:
                 ratio = log_ratio.exp()
                 adv = flat_advantages[indices]
                 mean = masked_mean(adv, mask)
-                adv = (adv - mean) / (masked_mean((adv - mean) ** 2, mask).sqrt() + 1e-8)
+                std = masked_mean((adv - mean) ** 2, mask).sqrt() + 1e-8
+                adv = (adv - mean) / std
                 clipped = ratio.clamp(1 - self.clip_coef, 1 + self.clip_coef)
                 policy_loss = masked_mean(torch.maximum(-adv * ratio, -adv * clipped), mask)
                 value_loss = 0.5 * masked_mean(((values - flat_returns[indices]) ** 2).sum(1), mask)
@@ -399,6 +400,9 @@ class PPO:
                     bonus_loss = self.bonus.loss(flat["next_view"][indices], mask, self.generator)
                     loss = loss + bonus_loss
                     sums["losses/bonus_loss"] = sums.get("losses/bonus_loss", 0.0) + bonus_loss.item()
+                extra = self.auxiliary_loss(log_probs_all, flat, indices, mask, std)
+                if extra is not None:
+                    loss = loss + extra
                 self.optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
@@ -419,6 +423,20 @@ class PPO:
             float("nan") if variance == 0 else 1.0 - float((target - predicted).var()) / variance)
         self.metrics["charts/excluded_transitions"] = float((~valid).sum())
         self.metrics["charts/updates"] = float(self.updates)
+
+    def auxiliary_loss(self, log_probs: torch.Tensor, flat: dict[str, torch.Tensor], indices: torch.Tensor,
+                       mask: torch.Tensor, advantage_std: torch.Tensor) -> torch.Tensor | None:
+        """A subclass's extra loss term on one minibatch, added to PPO's (None here: plain PPO adds nothing).
+
+        Args:
+            log_probs: the policy's log-probabilities ``(N, A)`` of the minibatch rows (with gradients).
+            flat: the rollout buffer flattened to ``(T * n, ...)`` rows (a subclass's own buffer keys included).
+            indices: the minibatch's rows of ``flat``, in the order of ``log_probs``.
+            mask: ``(N,)`` the rows that enter losses (autoreset steps excluded).
+            advantage_std: the standard deviation the minibatch's advantages were divided by (plus 1e-8): a term
+                derived from the return must be divided by it too to keep its ratio to the policy gradient.
+        """
+        return None
 
     def _minibatches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Flat indices into the ``T * n`` rollout (row ``t * n + env``), with the envs of the group when
