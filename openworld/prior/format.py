@@ -314,8 +314,9 @@ def load_agent_prior(setting: Any, observation_space: spaces.Space, action_space
     reference = setting
     if isinstance(setting, Mapping):
         reference = setting.get("path") or setting.get("id")
-    if not isinstance(reference, str | Path) or not str(reference):
-        raise PriorError(f"prior={brief(setting)}: give a prior file's path or a store id (agent.prior=<path or id>)")
+    if not isinstance(reference, str | Path) or not str(reference) or str(reference) == "???":
+        raise PriorError(f"prior={brief(setting)}: this agent needs a prior: agent.prior=<path or id> (openworld "
+                         "pretrain makes one; openworld priors lists the store)")
     return load_prior(reference, observation_space, action_space)
 
 
