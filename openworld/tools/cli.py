@@ -36,6 +36,16 @@ def _worlds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agents(args: argparse.Namespace) -> int:
+    from openworld.registry import agent_entry, agent_ids
+
+    print(f"{'agent':<22} {'worlds':>6}  summary")
+    for agent_id in agent_ids():
+        entry = agent_entry(agent_id)
+        print(f"{agent_id:<22} {entry.num_envs:>6}  {entry.summary}")
+    return 0
+
+
 def _show(args: argparse.Namespace) -> int:
     from openworld.tools.show import show_world
 
@@ -131,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worlds = commands.add_parser("worlds", help="list the registered worlds")
     worlds.set_defaults(handler=_worlds)
+
+    agents = commands.add_parser("agents", help="list the registered agents (default worlds at once, summary)")
+    agents.set_defaults(handler=_agents)
 
     show = commands.add_parser("show", help="write a PNG of a world's map and shift schedule (--gif: a clip)")
     show.add_argument("world", help="world id or name, e.g. Seasons or seasons")

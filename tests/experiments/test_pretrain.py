@@ -108,3 +108,4 @@ def test_each_kind_trains_from_the_command_line_loads_by_id_and_passes_check_pri
     assert prior.provenance["world"] == ("Meadow-v0" if online else None)
     assert bool(prior.provenance["datasets"]) != online
     assert check_prior("kind-v0", batch=4).checked == ("spaces", "shapes", "determinism", "save_load")
+
