@@ -6,7 +6,6 @@ Exit codes: 0 written; 1 Hydra refused the command line; 2 the collection refuse
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,41 +16,15 @@ USER_ERRORS = (DatasetError, RunError, SpecError, UnknownIdError, CheckpointErro
 
 def collect_main(argv: Sequence[str]) -> int:
     """Run ``openworld collect`` with these command-line arguments; returns the exit code."""
-    import hydra
+    from openworld.runner.app import CONFIG_PATH, hydra_command
 
-    from openworld.runner.app import CONFIG_PATH, bounded_config_yaml, prepare_command_line
-
-    prepared = prepare_command_line(argv, "openworld collect")
-    if prepared is None:
-        return 2
-    argv = prepared
-    failures: list[str] = []
-
-    @hydra.main(config_path=CONFIG_PATH, config_name="collect", version_base="1.3")
-    def app(cfg: Any) -> None:
-        from hydra.core.hydra_config import HydraConfig
-
-        try:
-            result = collect_from_config(cfg, list(HydraConfig.get().overrides.task))
-        except USER_ERRORS as err:
-            print(f"openworld collect: error: {err}", file=sys.stderr, flush=True)
-            failures.append(str(err))
-            return
+    def job(cfg: Any, overrides: list[str]) -> str:
+        result = collect_from_config(cfg, overrides)
         rate = result.steps / max(result.seconds, 1e-9)
-        print(f"openworld collect: {', '.join(result.dataset_ids)}: {result.steps:,} steps in {result.seconds:.1f} s "
-              f"({rate:,.0f} steps/s); the collecting policy's alive fraction {result.alive_fraction:.3f}", flush=True)
+        return (f"{', '.join(result.dataset_ids)}: {result.steps:,} steps in {result.seconds:.1f} s ({rate:,.0f} "
+                f"steps/s); the collecting policy's alive fraction {result.alive_fraction:.3f}")
 
-    saved_argv = sys.argv
-    sys.argv = ["openworld collect", *argv]
-    try:
-        with bounded_config_yaml():
-            app()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-        return code
-    finally:
-        sys.argv = saved_argv
-    return 2 if failures else 0
+    return hydra_command(argv, "openworld collect", CONFIG_PATH, "collect", job, USER_ERRORS)
 
 
 def collect_from_config(cfg: Any, overrides: Sequence[str] = ()) -> Any:

@@ -6,7 +6,6 @@ Exit codes: 0 written; 1 Hydra refused the command line; 2 the training refused.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,44 +17,18 @@ USER_ERRORS = (PriorError, DatasetError, RunError, SpecError, UnknownIdError, Ch
 
 def pretrain_main(argv: Sequence[str]) -> int:
     """Run ``openworld pretrain`` with these command-line arguments; returns the exit code."""
-    import hydra
+    from openworld.runner.app import hydra_command
 
-    from openworld.runner.app import bounded_config_yaml, prepare_command_line
-
-    prepared = prepare_command_line(argv, "openworld pretrain")
-    if prepared is None:
-        return 2
-    argv = prepared
-    failures: list[str] = []
-
-    @hydra.main(config_path=CONFIG_PATH, config_name="pretrain", version_base="1.3")
-    def app(cfg: Any) -> None:
-        from hydra.core.hydra_config import HydraConfig
-
-        try:
-            result = pretrain_from_config(cfg, list(HydraConfig.get().overrides.task))
-        except USER_ERRORS as err:
-            print(f"openworld pretrain: error: {err}", file=sys.stderr, flush=True)
-            failures.append(str(err))
-            return
+    def job(cfg: Any, overrides: list[str]) -> str:
+        result = pretrain_from_config(cfg, overrides)
         fit = result.fit
         figures = ", ".join(f"{key} {value:.4g}" for key, value in sorted(result.header["metrics"].items())
                             if key.startswith(("val/", "coverage/")))
-        print(f"openworld pretrain: {result.header['prior']} -> {result.path} ({fit.samples:,} samples in "
-              f"{fit.seconds:.1f} s, {fit.samples / max(fit.seconds, 1e-9):,.0f}/s"
-              f"{', stopped early' if fit.stopped_early else ''}); {figures}; report in {result.report_dir}",
-              flush=True)
+        return (f"{result.header['prior']} -> {result.path} ({fit.samples:,} samples in {fit.seconds:.1f} s, "
+                f"{fit.samples / max(fit.seconds, 1e-9):,.0f}/s{', stopped early' if fit.stopped_early else ''}); "
+                f"{figures}; report in {result.report_dir}")
 
-    saved_argv = sys.argv
-    sys.argv = ["openworld pretrain", *argv]
-    try:
-        with bounded_config_yaml():
-            app()
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = saved_argv
-    return 2 if failures else 0
+    return hydra_command(argv, "openworld pretrain", CONFIG_PATH, "pretrain", job, USER_ERRORS)
 
 
 def pretrain_from_config(cfg: Any, overrides: Sequence[str] = ()) -> Any:

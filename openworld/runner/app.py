@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -67,6 +67,46 @@ def hydra_main(argv: Sequence[str]) -> int:
             if hint:
                 print(f"openworld run: {hint}", file=sys.stderr, flush=True)
         return code
+    finally:
+        sys.argv = saved_argv
+    return 2 if failures else 0
+
+
+def hydra_command(argv: Sequence[str], command: str, config_path: str, config_name: str,
+                  job: Callable[[Any, list[str]], str], errors: tuple[type[BaseException], ...]) -> int:
+    """Run a one-job openworld command through Hydra (``openworld collect``, ``openworld pretrain``): prepare the
+    command line, compose ``config_name`` under ``config_path`` (YAML bounded as for ``openworld run``), call
+    ``job(cfg, overrides)`` and print the line it returns; an error of ``errors`` becomes one line on stderr.
+
+    Returns:
+        0 done; 1 Hydra refused the command line; 2 the job refused (``errors``), or a world file was refused.
+    """
+    import hydra
+
+    prepared = prepare_command_line(argv, command)
+    if prepared is None:
+        return 2
+    failures: list[str] = []
+
+    @hydra.main(config_path=config_path, config_name=config_name, version_base="1.3")
+    def app(cfg: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        try:
+            line = job(cfg, list(HydraConfig.get().overrides.task))
+        except errors as err:
+            print(f"{command}: error: {err}", file=sys.stderr, flush=True)
+            failures.append(str(err))
+            return
+        print(f"{command}: {line}", flush=True)
+
+    saved_argv = sys.argv
+    sys.argv = [command, *prepared]
+    try:
+        with bounded_config_yaml():
+            app()
+    except SystemExit as exit_:  # Hydra exits on its own errors (unknown choice, bad override)
+        return exit_.code if isinstance(exit_.code, int) else 1
     finally:
         sys.argv = saved_argv
     return 2 if failures else 0
