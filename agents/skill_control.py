@@ -497,7 +497,7 @@ WORLD_STATE = ("skill", "recording", "row_used", "reward_sum", "discount", "afte
 
 
 def _as_tensors(obs: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(view uint8 (n, V, V, C), vitals float32 (n, K))`` as tensors (copies: the caller's arrays stay intact)."""
-    view = torch.from_numpy(np.array(obs["view"], dtype=np.uint8))
-    vitals = torch.from_numpy(np.array(obs["vitals"], dtype=np.float32))
+    """``(view uint8 (n, V, V, C), vitals float32 (n, K))`` as tensors (sharing memory where possible: only read)."""
+    view = torch.from_numpy(np.ascontiguousarray(obs["view"], dtype=np.uint8))
+    vitals = torch.from_numpy(np.ascontiguousarray(obs["vitals"], dtype=np.float32))
     return view, vitals

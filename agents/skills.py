@@ -17,8 +17,12 @@ policy stays frozen: fine-tuning it with the extrinsic advantage (the issue's "o
 
 Defaults: ``skill_steps: null`` is the ``skill_steps`` the library was trained with (its file's ``training`` record;
 50, the training default, when absent), 16 decisions per world per update, 4 epochs of 4 minibatches, Adam 3e-4,
-``gamma`` 0.998 per world step, ``entropy_coef`` 0.01. Costs: as ``spirl`` (``docs/agents.md``): the skill policy's
-forward pass on every world step dominates acting.
+``gamma`` 0.998 per world step, ``entropy_coef`` 0.01.
+
+Costs (one CPU thread, 16 worlds, the defaults, busy 2-core machine): the skill policy's forward pass on every
+world step dominates acting. With a default-size (untrained) DIAYN library, ``H = 50``, ``openworld run
+world=meadow agent=skills agent.prior=<file> steps=2000`` took 11.9 s against 7.6 s for ``steps=200``: about 6,800
+agent-steps per second once started.
 
 Example:
     >>> import gymnasium as gym, tempfile, os

@@ -31,11 +31,13 @@ What differs from SPiRL:
 Defaults: ``skill_steps: null`` (the prior's horizon ``H``), 16 decisions per world per update, 4 epochs of 4
 minibatches, Adam 3e-4, ``gamma`` 0.998 per world step, ``alpha`` 0.01 tuned towards ``target_kl`` 1 nat.
 
-Costs: see the README of this agent in ``docs/agents.md``; every world step runs the prior's decoder (its encoder
-and MLP) on all worlds, every ``H`` steps the high level's two encoders; an update reads ``D * n`` transitions
-``num_epochs`` times. Measured (``openworld run world=meadow agent=spirl agent.prior=<file> steps=2000``, an untrained
-default-size skill-vae prior, H = 10, 16 worlds, one thread, busy 2-core machine): see the report figures in
-``docs/agents.md``.
+Costs (one CPU thread, 16 worlds, the defaults, on the busy 2-core development machine): acting runs the prior's
+decoder (its encoder and MLP) on every world at every step, and the high level's two encoders every ``H`` steps; an
+update reads ``16 x 16`` high-level transitions 4 times per ``16 H`` world steps, small beside acting. With a trained
+default skill-vae (continuous, ``H = 10``), ``openworld run world=meadow agent=spirl agent.prior=<file> steps=2000``
+took 12.1 s against 6.6 s for ``steps=200``: about 5,200 agent-steps per second once started (2,600 over the whole
+command). Survival on Meadow-v0 (5,000 steps x 16 worlds, seeds 0-2, the same prior, forager data): alive fraction
+0.968, 0.960, 0.960 against 0.852, 0.857, 0.849 for the random agent.
 
 Example:
     >>> import gymnasium as gym, tempfile, os

@@ -63,9 +63,10 @@ def priors(tmp_path_factory: pytest.TempPathFactory, spaces_: Any) -> dict[str, 
                                               ("skills", "metra")])
 def test_check_agent(agent: str, prior: str, priors: dict[str, Path]) -> None:
     # Fast thirst: deaths (and autoreset steps) happen inside the check; an update every 3 * H steps.
-    report = check_agent(agent, "Meadow-v0", steps=40, config={**TINY, "prior": str(priors[prior])},
+    report = check_agent(agent, "Meadow-v0", steps=60, config={**TINY, "prior": str(priors[prior])},
                          world_overrides={"body.water.decay": 0.5})
     assert report.checked == ("protocol", "actions", "inputs", "determinism", "save_load")
+    assert report.terminations > 0  # autoreset steps were crossed
 
 
 # ---------------------------------------------------------------------------------------------- the decision clock
@@ -224,3 +225,8 @@ def test_cli_run(agent: str, prior: str, priors: dict[str, Path], prior_stores: 
     header = read_header(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert header["experience"]["prior"]["reference"] == str(priors[prior])
     assert header["experience"]["prior"]["kind"] == ("skill-vae-v0" if agent == "spirl" else "diayn-v0")
+
+
+def test_skills_hold_a_library_skill_as_long_as_it_was_trained(spaces_: Any, priors: dict[str, Path]) -> None:
+    assert Skills(*spaces_, 2, 0, prior=str(priors["diayn"]), **SMALL).skill_steps == 5  # its training record
+    assert Skills(*spaces_, 2, 0, prior=str(priors["metra"]), skill_steps=3, **SMALL).skill_steps == 3
