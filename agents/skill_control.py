@@ -14,7 +14,7 @@ Two levels:
 High-level objective (per minibatch of valid transitions)::
 
     L = E[max(-A r, -A clip(r, 1 - eps, 1 + eps))] + c_v E[(V_hi(s) - G)^2] / 2 - c_H E[H(pi_hi(. | s))]
-        + kl_coef * E[KL(pi_hi(. | s) || p(. | s))] / std(A)                    (spirl only)
+        + alpha * E[KL(pi_hi(. | s) || p(. | s))] / std(A)                      (spirl only)
 
 with the semi-Markov advantages (a skill of ``k`` steps discounts its successor by ``gamma^k``)::
 
