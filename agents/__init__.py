@@ -1,8 +1,9 @@
-"""openworld's agent catalogue: baselines, each registered next to its definition.
+"""openworld's agent catalogue: baselines and agents that bring prior experience, each registered next to its
+definition (``docs/agents.md``).
 
 Importing this package (done through the ``openworld.agents`` entry point) registers them.
 """
 
-from openworld.agents import forager, ppo, ppo_prior, random_agent, rnd, sb3_adapter
+from openworld.agents import forager, ppo, ppo_prior, random_agent, rnd, sb3_adapter, skills, spirl
 
-__all__ = ["forager", "ppo", "ppo_prior", "random_agent", "rnd", "sb3_adapter"]
+__all__ = ["forager", "ppo", "ppo_prior", "random_agent", "rnd", "sb3_adapter", "skills", "spirl"]
