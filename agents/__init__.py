@@ -3,6 +3,6 @@
 Importing this package (done through the ``openworld.agents`` entry point) registers them.
 """
 
-from openworld.agents import forager, ppo, random_agent, rnd, sb3_adapter
+from openworld.agents import forager, offpolicy, ppo, random_agent, rlpd, rnd, sb3_adapter
 
-__all__ = ["forager", "ppo", "random_agent", "rnd", "sb3_adapter"]
+__all__ = ["forager", "offpolicy", "ppo", "random_agent", "rlpd", "rnd", "sb3_adapter"]
