@@ -268,7 +268,7 @@ class PriorBuffer:
 
 # ---------------------------------------------------------------------------------------------- networks
 class EnsembleLinear(nn.Module):
-    """``E`` independent linear layers applied as one batched product: ``(B, in)`` or ``(E, B, in)`` -> ``(E, B, out)``."""
+    """``E`` independent linear layers as one batched product: ``(B, in)`` or ``(E, B, in)`` -> ``(E, B, out)``."""
 
     def __init__(self, ensemble_size: int, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -370,7 +370,8 @@ class DiscreteSAC:
         action_space: one env's ``Discrete`` space.
         num_envs: worlds driven at once.
         seed: seeds the agent's ``torch.Generator``.
-        learning_rate: Adam step size (every network and the temperature), constant.
+        learning_rate: Adam step size of every network, constant.
+        temperature_learning_rate: Adam step size of ``log(alpha)``.
         batch_size: transitions per update.
         buffer_capacity: online transitions kept (all envs together).
         learning_starts: valid online transitions stored before the first update.
@@ -388,11 +389,12 @@ class DiscreteSAC:
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
-                 learning_rate: float = 3e-4, batch_size: int = 64, buffer_capacity: int = 100_000,
+                 learning_rate: float = 3e-4, temperature_learning_rate: float = 3e-3, batch_size: int = 64,
+                 buffer_capacity: int = 100_000,
                  learning_starts: int = 2000, updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005,
                  ensemble_size: int = 10, target_subset: int = 2, init_temperature: float = 0.1,
                  target_entropy_ratio: float = 0.5, reward_scale: float = 1.0, max_grad_norm: float = 10.0,
-                 embedding_dim: int = 4, channels: int = 16, hidden_size: int = 128,
+                 embedding_dim: int = 4, channels: int = 8, hidden_size: int = 128,
                  critic_hidden_size: int = 64) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"{type(self).__name__} needs a Discrete action space, got {action_space}")
@@ -432,10 +434,16 @@ class DiscreteSAC:
         self.target = nn.ModuleDict({"encoder": copy.deepcopy(self.model.encoder),
                                      "critics": copy.deepcopy(self.model.critics)}).requires_grad_(False)
         self.trainable_parameters = list(self.model.parameters()) + list(self.extra.parameters())
-        # foreach: one multi-tensor Adam step (not the CPU's per-parameter default), a few percent of an update.
-        self.optimizer = torch.optim.Adam(self.trainable_parameters, lr=learning_rate, foreach=True)
-        self._online_for_target = [*self.model.encoder.parameters(), *self.model.critics.parameters()]
-        self._target_parameters = list(self.target.parameters())
+        networks = [p for p in self.trainable_parameters if p is not self.model.log_alpha]
+        # The temperature gets its own, larger step: Adam moves log(alpha) by about its learning rate per update,
+        # and at 3e-4 it lagged the policy's collapse by thousands of updates (measured on Meadow). fused: one
+        # multi-tensor step (not the CPU's per-parameter default): 0.45 ms instead of 1.2 ms an update.
+        groups: list[dict[str, Any]] = [{"params": networks},
+                                        {"params": [self.model.log_alpha], "lr": temperature_learning_rate}]
+        self.optimizer = torch.optim.Adam(groups, lr=learning_rate, fused=True)
+        self._online_for_target: list[torch.Tensor] = [*self.model.encoder.parameters(),
+                                                       *self.model.critics.parameters()]
+        self._target_parameters: list[torch.Tensor] = list(self.target.parameters())
 
         self.replay = ReplayBuffer(buffer_capacity, view_shape, num_vitals)
         self.after_done = torch.zeros(self.num_envs, dtype=torch.bool)  # the previous step ended a life

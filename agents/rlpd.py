@@ -63,10 +63,11 @@ class RLPD(DiscreteSAC):
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
                  dataset: str | None = None, prior_fraction: float = 0.5, learning_rate: float = 3e-4,
+                 temperature_learning_rate: float = 3e-3,
                  batch_size: int = 64, buffer_capacity: int = 100_000, learning_starts: int = 2000,
                  updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005, ensemble_size: int = 10,
                  target_subset: int = 2, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
-                 reward_scale: float = 1.0, max_grad_norm: float = 10.0, embedding_dim: int = 4, channels: int = 16,
+                 reward_scale: float = 1.0, max_grad_norm: float = 10.0, embedding_dim: int = 4, channels: int = 8,
                  hidden_size: int = 128, critic_hidden_size: int = 64) -> None:
         if not 0.0 <= prior_fraction < 1.0:
             raise ValueError(f"prior_fraction must lie in [0, 1), got {prior_fraction}")
@@ -82,6 +83,7 @@ class RLPD(DiscreteSAC):
                                    "reward-free prior data with a learned reward model, or a dataset with rewards")
             (self.experience["dataset"],) = self.prior_data.experience()
         super().__init__(observation_space, action_space, num_envs, seed, learning_rate=learning_rate,
+                         temperature_learning_rate=temperature_learning_rate,
                          batch_size=batch_size, buffer_capacity=buffer_capacity, learning_starts=learning_starts,
                          updates_per_step=updates_per_step, gamma=gamma, tau=tau, ensemble_size=ensemble_size,
                          target_subset=target_subset, init_temperature=init_temperature,

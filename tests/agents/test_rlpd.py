@@ -143,6 +143,7 @@ def test_check_agent_with_a_dataset_and_symmetric_sampling(prior_stores: Path,
     assert data is not None and data.num_steps == 120
     rows = [int(np.flatnonzero((data.data.vitals == v.numpy()).all(1))[0]) for v in batch.vitals[5:]]
     assert all(torch.equal(batch.next_vitals[5 + i], torch.from_numpy(data.data.vitals[row + 1]))
+               and torch.equal(batch.next_view[5 + i], torch.from_numpy(data.data.view[row + 1]))
                for i, row in enumerate(rows))  # each prior row's next observation is the dataset's next one
     scratch = RLPD(*spaces_of(envs), 2, seed=0, **{**TINY, "batch_size": 10})
     step_by_hand(scratch, 0, [False, False])
@@ -181,3 +182,12 @@ def test_cli_run_with_a_dataset_records_its_experience(prior_stores: Path, make_
     assert code == 0
     header = read_header(run_dir / "checkpoints" / "last.ckpt")
     assert header["experience"] == {"dataset": {"id": dataset, "card_sha256": card_sha256(dataset)}}
+
+
+@pytest.mark.parametrize("module", ["openworld.agents.offpolicy", "openworld.agents.rlpd"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    failures, attempted = doctest.testmod(importlib.import_module(module), verbose=False)
+    assert attempted > 0 and failures == 0
