@@ -49,6 +49,12 @@ re-initialised from it. :meth:`DiscreteSAC.state_dict` holds the networks, targe
 generator, the replay buffer and the autoreset flags (plain tensors), so a loaded agent continues exactly.
 A dataset is not part of the state: the agent reloads it from its id (its card hash is in ``experience``).
 
+Costs (one CPU thread, rlpd's defaults: batch 64, 10 heads of 64 units on an 8-channel encoder; the busy 2-core
+development machine): an update takes 6 to 9 ms of CPU (the encoder's forward passes on ``s`` and ``s'``, online
+and target, and its backward pass are about two thirds of it; the ten heads about a fifth), acting 0.3 to 0.5 ms
+a batched step. The shared trunk is what makes the ensemble affordable: ten full critics would cost ten encoders.
+The replay buffer costs about 340 bytes a transition, in memory and in the checkpoint (36 MB at 100,000).
+
 Example:
     >>> import gymnasium as gym
     >>> import openworld
