@@ -1,0 +1,193 @@
+"""The off-policy core (replay, prior data, discrete SAC) and RLPD on it, with tiny budgets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from torch import nn
+
+import openworld  # noqa: F401
+from openworld.agent.protocol import Transition
+from openworld.agents.offpolicy import Batch, DiscreteSAC, ReplayBuffer, UpdateTerms
+from openworld.agents.rlpd import RLPD
+from openworld.data.store import card_sha256
+from openworld.errors import DatasetError
+from openworld.runner.checkpoint import dumps_state, loads_state, read_header
+from openworld.testing import check_agent
+
+TINY = {"batch_size": 8, "learning_starts": 16, "buffer_capacity": 256, "ensemble_size": 3, "channels": 4,
+        "hidden_size": 16, "critic_hidden_size": 16}
+DEADLY = {"body.water.decay": 0.5, "body.starvation_damage": 2.0}  # deaths within ~25 steps: autoresets happen
+
+
+def meadow(num_envs: int = 2) -> gym.vector.VectorEnv:  # type: ignore[type-arg]
+    return gym.make_vec("openworld/Meadow-v0", num_envs=num_envs, vectorization_mode="vector_entry_point")
+
+
+def spaces_of(envs: Any) -> tuple[spaces.Space, spaces.Space]:
+    return envs.single_observation_space, envs.single_action_space
+
+
+def step_by_hand(agent: DiscreteSAC, marker: float, terminated: list[bool]) -> None:
+    """One batched step whose observations carry ``marker`` (and the env index) in vitals[0], vitals[1]."""
+    n = len(terminated)
+    vitals = np.zeros((n, 4), np.float32)
+    vitals[:, 0], vitals[:, 1] = marker, np.arange(n)
+    obs = {"view": np.zeros((n, 7, 7, 3), np.uint8), "vitals": vitals}
+    agent.observe(Transition(obs, np.zeros(n, np.int64), np.ones(n, np.float32), obs, np.array(terminated),
+                             np.zeros(n, bool), {}))
+
+
+def small_dataset(make_dataset: Callable[..., str], name: str = "tiny") -> str:
+    return make_dataset(name, "forager", steps=60, num_envs=2, segment_steps=30)
+
+
+# ---------------------------------------------------------------------------------------------- replay
+def test_the_autoreset_step_is_stored_but_never_sampled() -> None:
+    envs = meadow(2)
+    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, **{**TINY, "learning_starts": 1000, "buffer_capacity": 1000})
+    step_by_hand(agent, 0, [False, False])
+    step_by_hand(agent, 1, [True, False])  # env 0 dies at step 1
+    step_by_hand(agent, 2, [False, False])  # ... so its step 2 is the autoreset step
+    step_by_hand(agent, 3, [False, True])  # env 1 dies at step 3: its step 4 is the autoreset step
+    step_by_hand(agent, 4, [False, False])
+    valid = agent.replay.storage["valid"][: agent.replay.size].view(5, 2)
+    assert valid.tolist() == [[True, True], [True, True], [False, True], [True, True], [True, False]]
+    assert agent.replay.storage["terminals"][:10].view(5, 2)[1].tolist() == [True, False]
+    batch = agent.replay.sample(4000, torch.Generator().manual_seed(0))
+    drawn = {(int(m), int(e)) for m, e in batch.vitals[:, :2].tolist()}
+    assert drawn == {(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (3, 0), (3, 1), (4, 0)}  # never (2, 0) nor (4, 1)
+
+
+def test_the_ring_overwrites_the_oldest_rows_and_its_state_round_trips() -> None:
+    buffer = ReplayBuffer(5, (3, 3, 1), 2)
+    for step in range(4):  # 8 rows into 5
+        view = torch.full((2, 3, 3, 1), step, dtype=torch.uint8)
+        buffer.add(view, torch.zeros(2, 2), torch.tensor([step, step]), torch.zeros(2), view, torch.zeros(2, 2),
+                   torch.zeros(2, dtype=torch.bool), torch.tensor([True, step != 3]))
+    assert (buffer.size, buffer.position, buffer.valid_count) == (5, 3, 4)
+    assert buffer.storage["actions"].tolist() == [2, 3, 3, 1, 2]
+    copy = ReplayBuffer(5, (3, 3, 1), 2)
+    copy.load_state_dict(loads_state(dumps_state(buffer.state_dict())))
+    assert all(torch.equal(copy.storage[k], buffer.storage[k]) for k in buffer.storage)
+    with pytest.raises(ValueError, match="capacity 5, this agent 6"):
+        ReplayBuffer(6, (3, 3, 1), 2).load_state_dict(buffer.state_dict())
+
+
+# ---------------------------------------------------------------------------------------------- learner
+def test_targets_do_not_bootstrap_past_a_death_and_the_targets_follow_by_polyak() -> None:
+    envs = meadow(2)
+    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, **{**TINY, "learning_starts": 2, "tau": 0.5})
+    seen: list[tuple[Batch, UpdateTerms]] = []
+    agent.extra_losses = lambda batch, terms: seen.append((batch, terms)) or {}  # type: ignore[method-assign]
+    target_before = [p.clone() for p in agent.target.parameters()]
+    step_by_hand(agent, 0, [True, False])  # 2 valid rows: updates start
+    batch, terms = seen[-1]
+    dead = batch.terminals
+    assert dead.any() and (~dead).any()
+    assert torch.equal(terms.targets[dead], batch.rewards[dead])  # y = r at a death
+    assert (terms.targets[~dead] != batch.rewards[~dead]).all()  # bootstrapped elsewhere
+    online = [*agent.model.encoder.parameters(), *agent.model.critics.parameters()]
+    for before, after, now in zip(target_before, agent.target.parameters(), online, strict=True):
+        assert torch.allclose(after, 0.5 * before + 0.5 * now)
+
+
+class WithExtraTerm(DiscreteSAC):
+    """A subclass using the hooks: a network trained by an extra loss term."""
+
+    def build_extra_modules(self, generator: torch.Generator) -> nn.ModuleDict:
+        return nn.ModuleDict({"reward_model": nn.Linear(16, 1)})
+
+    def extra_losses(self, batch: Batch, terms: UpdateTerms) -> dict[str, torch.Tensor]:
+        prediction = self.extra["reward_model"](terms.features.detach()).squeeze(1)
+        return {"reward_model": ((prediction - batch.rewards) ** 2).mean()}
+
+
+def test_an_extra_loss_term_trains_its_module_is_logged_and_is_in_the_state() -> None:
+    envs = meadow(2)
+    agent = WithExtraTerm(*spaces_of(envs), 2, seed=0, **{**TINY, "learning_starts": 2})
+    before = agent.extra["reward_model"].weight.clone()
+    step_by_hand(agent, 0, [False, False])
+    assert agent.updates == 1 and "losses/reward_model" in agent.metrics
+    assert not torch.equal(before, agent.extra["reward_model"].weight)
+    assert torch.equal(agent.state_dict()["extra"]["reward_model.weight"], agent.extra["reward_model"].weight)
+
+
+def test_check_agent_from_scratch_with_deaths() -> None:
+    report = check_agent("rlpd", num_envs=3, steps=40, config=TINY, world_overrides=DEADLY)
+    assert report.terminations > 0
+
+
+# ---------------------------------------------------------------------------------------------- prior data
+def test_check_agent_with_a_dataset_and_symmetric_sampling(prior_stores: Path,
+                                                           make_dataset: Callable[..., str]) -> None:
+    dataset = small_dataset(make_dataset)
+    check_agent("rlpd", num_envs=2, steps=30, config={**TINY, "dataset": dataset})
+
+    envs = meadow(2)
+    agent = RLPD(*spaces_of(envs), 2, seed=0, dataset=dataset, **{**TINY, "batch_size": 10})
+    assert agent.experience == {"dataset": {"id": dataset, "card_sha256": card_sha256(dataset)}}
+    for step in range(3):
+        step_by_hand(agent, step, [False, False])
+    batch = agent.sample_batch()
+    assert batch.from_prior.tolist() == [False] * 5 + [True] * 5  # half online, half the dataset
+    assert (batch.vitals[:5, 1] <= 1).all() and (batch.vitals[:5, 0] <= 2).all()  # the hand-made online rows
+    data = agent.prior_data
+    assert data is not None and data.num_steps == 120
+    rows = [int(np.flatnonzero((data.data.vitals == v.numpy()).all(1))[0]) for v in batch.vitals[5:]]
+    assert all(torch.equal(batch.next_vitals[5 + i], torch.from_numpy(data.data.vitals[row + 1]))
+               and torch.equal(batch.next_view[5 + i], torch.from_numpy(data.data.view[row + 1]))
+               for i, row in enumerate(rows))  # each prior row's next observation is the dataset's next one
+    scratch = RLPD(*spaces_of(envs), 2, seed=0, **{**TINY, "batch_size": 10})
+    step_by_hand(scratch, 0, [False, False])
+    assert scratch.experience == {} and not scratch.sample_batch().from_prior.any()
+
+
+def test_reward_free_and_mismatched_datasets_are_refused(prior_stores: Path,
+                                                         make_dataset: Callable[..., str]) -> None:
+    from openworld.data.datasets import strip_rewards
+
+    dataset = small_dataset(make_dataset)
+    observation_space, action_space = spaces_of(meadow(1))
+    with pytest.raises(DatasetError, match="reward-free.*agent=explore"):
+        RLPD(observation_space, action_space, 2, seed=0, dataset=strip_rewards(dataset, "tiny-noreward"), **TINY)
+    small_view = spaces.Dict({"view": spaces.Box(0, 255, (5, 5, 3), np.uint8),
+                              "vitals": observation_space["vitals"]})
+    with pytest.raises(DatasetError, match="its observations are"):
+        RLPD(small_view, action_space, 2, seed=0, dataset=dataset, **TINY)
+    with pytest.raises(DatasetError, match="its actions are Discrete"):
+        RLPD(observation_space, spaces.Discrete(5), 2, seed=0, dataset=dataset, **TINY)
+    with pytest.raises(DatasetError, match="none-v0"):
+        RLPD(observation_space, action_space, 2, seed=0, dataset="openworld/meadow/none-v0", **TINY)
+
+
+def test_cli_run_with_a_dataset_records_its_experience(prior_stores: Path, make_dataset: Callable[..., str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from openworld.tools.cli import main
+
+    dataset = small_dataset(make_dataset)
+    monkeypatch.chdir(prior_stores)
+    run_dir = prior_stores / "run"
+    code = main(["run", "world=meadow", "agent=rlpd", f"agent.dataset={dataset}", "agent.learning_starts=64",
+                 "agent.batch_size=16", "agent.buffer_capacity=1000", "steps=200", "num_envs=2", "report=off",
+                 "progress=off", f"hydra.run.dir={run_dir}", "hydra/job_logging=disabled",
+                 "hydra/hydra_logging=disabled"])
+    assert code == 0
+    header = read_header(run_dir / "checkpoints" / "last.ckpt")
+    assert header["experience"] == {"dataset": {"id": dataset, "card_sha256": card_sha256(dataset)}}
+
+
+@pytest.mark.parametrize("module", ["openworld.agents.offpolicy", "openworld.agents.rlpd"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    failures, attempted = doctest.testmod(importlib.import_module(module), verbose=False)
+    assert attempted > 0 and failures == 0
