@@ -22,6 +22,8 @@ TINY_PPO = {"rollout_steps": 8, "num_epochs": 2, "num_minibatches": 2, "channels
 TINY: dict[str, dict[str, Any]] = {
     "ppo-v0": TINY_PPO,
     "ppo-rnd-v0": {**TINY_PPO, "rnd_hidden_size": 16, "rnd_output_size": 8},
+    "rlpd-v0": {"batch_size": 8, "learning_starts": 16, "buffer_capacity": 256, "ensemble_size": 3, "channels": 4,
+                "hidden_size": 16, "critic_hidden_size": 16},
 }
 
 

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 
+import openworld.agents.offpolicy
 import openworld.agents.ppo
+import openworld.agents.ppo_prior
+import openworld.agents.rlpd
 import openworld.agents.rnd
+import openworld.agents.skill_control
+import openworld.agents.skills
+import openworld.agents.spirl
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugging-in-agents.md"
@@ -38,7 +44,9 @@ def test_the_guide_runs_in_order() -> None:
     assert "deaths in 2000 steps of 8 worlds" in proc.stdout
 
 
-@pytest.mark.parametrize("module", [openworld.agents.ppo, openworld.agents.rnd], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [openworld.agents.ppo, openworld.agents.rnd, openworld.agents.offpolicy,
+                                    openworld.agents.rlpd, openworld.agents.ppo_prior, openworld.agents.skill_control,
+                                    openworld.agents.spirl, openworld.agents.skills], ids=lambda m: m.__name__)
 def test_docstring_examples(module: object) -> None:
     failures, attempted = doctest.testmod(module, verbose=False)  # type: ignore[arg-type]
     assert attempted > 0 and failures == 0
