@@ -85,6 +85,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
 from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
 from openworld.agent.protocol import Transition
 from openworld.registry import register_agent
@@ -183,12 +184,6 @@ def generalized_advantages(rewards: torch.Tensor, values: torch.Tensor, bootstra
         running = (delta + gamma * gae_lambda * carry * running) * valid[t].to(rewards.dtype)
         advantages[t] = running
     return advantages
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over the ``True`` entries of ``mask`` (0 when there are none)."""
-    m = mask.to(x.dtype)
-    return (x * m).sum() / m.sum().clamp(min=1.0)
 
 
 # ---------------------------------------------------------------------------------------------- agent
@@ -387,12 +382,8 @@ class PPO:
                 log_probs = log_probs_all.gather(1, flat["actions"][indices, None]).squeeze(1)
                 log_ratio = log_probs - flat["log_probs"][indices]
                 ratio = log_ratio.exp()
-                adv = flat_advantages[indices]
-                mean = masked_mean(adv, mask)
-                std = masked_mean((adv - mean) ** 2, mask).sqrt() + 1e-8
-                adv = (adv - mean) / std
-                clipped = ratio.clamp(1 - self.clip_coef, 1 + self.clip_coef)
-                policy_loss = masked_mean(torch.maximum(-adv * ratio, -adv * clipped), mask)
+                adv, std = normalised_advantages(flat_advantages[indices], mask)
+                policy_loss = clipped_surrogate(ratio, adv, mask, self.clip_coef)
                 value_loss = 0.5 * masked_mean(((values - flat_returns[indices]) ** 2).sum(1), mask)
                 entropy = masked_mean(-(log_probs_all.exp() * log_probs_all).sum(1), mask)
                 loss = policy_loss + self.value_coef * value_loss - self.entropy_coef * entropy

@@ -82,8 +82,9 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from openworld.agent.losses import masked_mean
 from openworld.agent.protocol import Transition
-from openworld.agents.ppo import PPO, _as_tensors, masked_mean
+from openworld.agents.ppo import PPO, _as_tensors
 from openworld.errors import PriorError, brief
 from openworld.prior.base import Prior
 from openworld.prior.format import load_agent_prior, prior_experience

@@ -43,8 +43,9 @@ from gymnasium import spaces
 from torch import nn
 from torch.nn import functional
 
+from openworld.agent.losses import masked_mean
 from openworld.agent.networks import initialise_module, space_shape, view_code_sizes
-from openworld.agents.ppo import PPO, masked_mean
+from openworld.agents.ppo import PPO
 from openworld.registry import register_agent
 
 

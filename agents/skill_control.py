@@ -61,6 +61,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
 from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
 from openworld.agent.protocol import Transition
 from openworld.prior.base import Prior
@@ -155,12 +156,6 @@ class HighLevelPolicy(nn.Module):
         assert isinstance(last, nn.Linear)
         nn.init.orthogonal_(last.weight, 0.01, generator=generator)
         nn.init.orthogonal_(self.value.weight, 1.0, generator=generator)
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over the ``True`` entries of ``mask`` (0 when there are none)."""
-    m = mask.to(x.dtype)
-    return (x * m).sum() / m.sum().clamp(min=1.0)
 
 
 def semi_markov_advantages(rewards: torch.Tensor, values: torch.Tensor, next_values: torch.Tensor,
@@ -412,12 +407,8 @@ class SkillController:
                 log_probs = self.distribution.log_prob(params, flat["skill"][indices])
                 log_ratio = log_probs - flat["log_prob"][indices]
                 ratio = log_ratio.exp()
-                adv = flat_advantages[indices]
-                mean = masked_mean(adv, mask)
-                std = masked_mean((adv - mean) ** 2, mask).sqrt() + 1e-8
-                adv = (adv - mean) / std
-                clipped = ratio.clamp(1 - self.clip_coef, 1 + self.clip_coef)
-                policy_loss = masked_mean(torch.maximum(-adv * ratio, -adv * clipped), mask)
+                adv, std = normalised_advantages(flat_advantages[indices], mask)
+                policy_loss = clipped_surrogate(ratio, adv, mask, self.clip_coef)
                 value_loss = 0.5 * masked_mean((values - flat_returns[indices]) ** 2, mask)
                 entropy = masked_mean(self.distribution.entropy(params), mask)
                 loss = policy_loss + self.value_coef * value_loss - self.entropy_coef * entropy

@@ -37,8 +37,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from openworld.agent.losses import masked_mean
 from openworld.prior.base import Observations
-from openworld.priors.skill_discovery import Batch, SkillDiscovery, masked_mean, uniform_log_prior
+from openworld.priors.skill_discovery import Batch, SkillDiscovery, uniform_log_prior
 from openworld.registry import register_prior
 
 

@@ -61,8 +61,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from openworld.agent.losses import masked_mean
 from openworld.prior.base import Observations
-from openworld.priors.skill_discovery import Batch, SkillDiscovery, SkillSettings, masked_mean
+from openworld.priors.skill_discovery import Batch, SkillDiscovery, SkillSettings
 from openworld.registry import register_prior
 
 

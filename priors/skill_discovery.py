@@ -64,6 +64,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
 from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
 from openworld.errors import PriorError
 from openworld.prior.base import FitResult, LogFunction, Observations, Prior, seeded_generator
@@ -164,12 +165,6 @@ class SkillPolicy(nn.Module):
         initialise_module(self, generator)
         nn.init.orthogonal_(self.policy.weight, 0.01, generator=generator)
         nn.init.orthogonal_(self.value.weight, 1.0, generator=generator)
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over the ``True`` entries of ``mask`` (0 when there are none)."""
-    m = mask.to(x.dtype)
-    return (x * m).sum() / m.sum().clamp(min=1.0)
 
 
 def one_hot(indices: torch.Tensor, num_skills: int) -> torch.Tensor:
@@ -411,11 +406,8 @@ class SkillDiscovery(Prior):
                 log_probs = log_probs_all.gather(1, flat["action"][indices, None]).squeeze(1)
                 log_ratio = log_probs - flat["log_prob"][indices]
                 ratio = log_ratio.exp()
-                adv = advantages[indices]
-                mean = masked_mean(adv, mask)
-                adv = (adv - mean) / (masked_mean((adv - mean) ** 2, mask).sqrt() + 1e-8)
-                clipped = ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
-                policy_loss = masked_mean(torch.maximum(-adv * ratio, -adv * clipped), mask)
+                adv, _ = normalised_advantages(advantages[indices], mask)
+                policy_loss = clipped_surrogate(ratio, adv, mask, config.clip_coef)
                 value_loss = 0.5 * masked_mean((values - returns[indices]) ** 2, mask)
                 entropy = masked_mean(-(log_probs_all.exp() * log_probs_all).sum(1), mask)
                 loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
