@@ -86,7 +86,7 @@ from gymnasium import spaces
 from torch import nn
 from torch.nn import functional
 
-from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
+from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
 from openworld.agent.protocol import Transition
 from openworld.errors import DatasetError, brief
 from openworld.prior.transitions import TransitionData, load_transitions
@@ -475,7 +475,7 @@ class DiscreteSAC:
     # ------------------------------------------------------------------ acting
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Sample actions ``(n,)`` from the policy."""
-        view, vitals = _as_tensors(obs)
+        view, vitals = observation_tensors(obs)
         with torch.no_grad():
             logits = self.model.policy(self.model.encoder(view, vitals))
             actions = torch.multinomial(torch.softmax(logits, 1), 1, generator=self.generator).squeeze(1)
@@ -484,8 +484,8 @@ class DiscreteSAC:
     # ------------------------------------------------------------------ learning
     def observe(self, transition: Transition) -> None:
         """Store the step (the autoreset step as invalid); then ``updates_per_step`` updates once enough is stored."""
-        view, vitals = _as_tensors(transition.obs)
-        next_view, next_vitals = _as_tensors(transition.next_obs)
+        view, vitals = observation_tensors(transition.obs)
+        next_view, next_vitals = observation_tensors(transition.next_obs)
         terminated = torch.as_tensor(np.asarray(transition.terminated, dtype=bool))
         truncated = torch.as_tensor(np.asarray(transition.truncated, dtype=bool))
         actions = torch.as_tensor(np.asarray(transition.action), dtype=torch.long)
@@ -572,10 +572,3 @@ class DiscreteSAC:
         self.after_done = state["after_done"].clone()
         self.updates = int(state["updates"])
         self.metrics = dict(state["metrics"])
-
-
-def _as_tensors(obs: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(view uint8 (n, V, V, C), vitals float32 (n, K))`` as tensors (sharing memory where possible)."""
-    view = torch.from_numpy(np.ascontiguousarray(obs["view"], dtype=np.uint8))
-    vitals = torch.from_numpy(np.ascontiguousarray(obs["vitals"], dtype=np.float32))
-    return view, vitals

@@ -86,7 +86,7 @@ from gymnasium import spaces
 from torch import nn
 
 from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
-from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
+from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
 from openworld.agent.protocol import Transition
 from openworld.registry import register_agent
 
@@ -298,7 +298,7 @@ class PPO:
     # ------------------------------------------------------------------ acting
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Sample actions ``(n,)`` from the policy (and advance the recurrent state)."""
-        view, vitals = _as_tensors(obs)
+        view, vitals = observation_tensors(obs)
         hidden_before = self.hidden
         starts_life = self.next_starts_life & self.reset_memory_on_death
         with torch.no_grad():
@@ -321,8 +321,8 @@ class PPO:
         pending, self.pending = self.pending, None
         t, buffer = self.position, self.buffer
         actions = torch.as_tensor(np.asarray(transition.action), dtype=torch.long)
-        view, vitals = _as_tensors(transition.obs)
-        next_view, _ = _as_tensors(transition.next_obs)
+        view, vitals = observation_tensors(transition.obs)
+        next_view, _ = observation_tensors(transition.next_obs)
         terminated = torch.as_tensor(np.asarray(transition.terminated, dtype=bool))
         truncated = torch.as_tensor(np.asarray(transition.truncated, dtype=bool))
         if t == 0:
@@ -349,7 +349,7 @@ class PPO:
         buffer = self.buffer
         valid = buffer["valid"]
         with torch.no_grad():
-            next_view, next_vitals = _as_tensors(next_obs)
+            next_view, next_vitals = observation_tensors(next_obs)
             starts_life = self.next_starts_life & self.reset_memory_on_death
             hidden = self.hidden * (~starts_life).unsqueeze(1).to(self.hidden.dtype)
             _, bootstrap, _ = self.model(next_view, next_vitals, hidden)
@@ -511,11 +511,6 @@ class PPO:
             self.bonus.load_state_dict(copy.deepcopy(state["bonus"]))
 
 
-def _as_tensors(obs: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(view uint8 (n, V, V, C), vitals float32 (n, K))`` as tensors (sharing memory where possible)."""
-    view = torch.from_numpy(np.ascontiguousarray(obs["view"], dtype=np.uint8))
-    vitals = torch.from_numpy(np.ascontiguousarray(obs["vitals"], dtype=np.float32))
-    return view, vitals
 
 
 # 16 worlds: PPO pays a forward pass per step and an update per rollout, so world steps/s fall with more worlds

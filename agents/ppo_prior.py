@@ -83,8 +83,9 @@ import torch
 from gymnasium import spaces
 
 from openworld.agent.losses import masked_mean
+from openworld.agent.networks import observation_tensors
 from openworld.agent.protocol import Transition
-from openworld.agents.ppo import PPO, _as_tensors
+from openworld.agents.ppo import PPO
 from openworld.errors import PriorError, brief
 from openworld.prior.base import Prior
 from openworld.prior.format import load_agent_prior, prior_experience
@@ -234,7 +235,7 @@ class PPOPrior(PPO):
         """PPO's action, and pi0's log-probabilities for the same observation (for the penalty of this step)."""
         starts_life = self.next_starts_life.clone()  # read before PPO acts (it does not change it, but be plain)
         actions = super().act(obs)
-        view, vitals = _as_tensors(obs)
+        view, vitals = observation_tensors(obs)
         with torch.no_grad():
             if self.recurrent_prior:
                 assert isinstance(self.prior, BehaviourPrior)

@@ -62,7 +62,7 @@ from gymnasium import spaces
 from torch import nn
 
 from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
-from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
+from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
 from openworld.agent.protocol import Transition
 from openworld.prior.base import Prior
 from openworld.prior.format import load_agent_prior, prior_experience
@@ -311,7 +311,7 @@ class SkillController:
     # ------------------------------------------------------------------ acting
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Choose skills where a decision is due, then sample every world's action from the prior's skill policy."""
-        view, vitals = _as_tensors(obs)
+        view, vitals = observation_tensors(obs)
         live = ~self.after_done  # an autoreset step's action is ignored: nothing to decide there
         decide = live & ((self.clock == 0) | self.respawned)
         if decide.any():
@@ -362,7 +362,7 @@ class SkillController:
         ending = recording & (terminated | truncated | period_end)
         if ending.any():
             worlds = ending.nonzero().squeeze(1)
-            end_view, end_vitals = _as_tensors(transition.next_obs)
+            end_view, end_vitals = observation_tensors(transition.next_obs)
             d, buffer = self.position, self.buffer
             buffer["end_view"][d, worlds] = end_view[worlds]
             buffer["end_vitals"][d, worlds] = end_vitals[worlds]
@@ -485,10 +485,3 @@ class SkillController:
 
 
 WORLD_STATE = ("skill", "recording", "row_used", "reward_sum", "discount", "after_done", "respawned")
-
-
-def _as_tensors(obs: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(view uint8 (n, V, V, C), vitals float32 (n, K))`` as tensors (sharing memory where possible: only read)."""
-    view = torch.from_numpy(np.ascontiguousarray(obs["view"], dtype=np.uint8))
-    vitals = torch.from_numpy(np.ascontiguousarray(obs["vitals"], dtype=np.float32))
-    return view, vitals

@@ -69,7 +69,7 @@ from gymnasium import spaces
 from torch import nn
 from torch.nn import functional
 
-from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
+from openworld.agent.networks import ViewEncoder, initialise_module
 from openworld.errors import PriorError, brief
 from openworld.prior.base import Observations, Prior, seeded_generator
 from openworld.prior.transitions import TransitionData
@@ -116,12 +116,8 @@ class BehaviourPrior(Prior):
         self.label_smoothing = float(label_smoothing)
         self.recurrent = bool(recurrent)
         self.sequence_length = int(sequence_length) if self.recurrent else 1
-        assert isinstance(observation_space, spaces.Dict)  # checked by Prior.__init__
-        view_size = space_shape(observation_space["view"])[0]
-        (num_vitals,) = space_shape(observation_space["vitals"])
         with torch.random.fork_rng(devices=[]):  # module constructors draw from the global RNG: contain it
-            self.encoder = ViewEncoder(view_size, view_code_sizes(observation_space), num_vitals, embedding_dim,
-                                       channels, hidden_size)
+            self.encoder = ViewEncoder.for_space(observation_space, embedding_dim, channels, hidden_size)
             self.memory = nn.GRUCell(hidden_size, hidden_size) if self.recurrent else None
             self.policy = nn.Linear(hidden_size, self.num_actions)
         generator = seeded_generator(seed)

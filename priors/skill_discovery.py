@@ -65,9 +65,10 @@ from gymnasium import spaces
 from torch import nn
 
 from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
-from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
+from openworld.agent.networks import ViewEncoder, initialise_module
 from openworld.errors import PriorError
 from openworld.prior.base import FitResult, LogFunction, Observations, Prior, seeded_generator
+from openworld.prior.fitting import setting_number
 
 Batch = dict[str, torch.Tensor]  # flat transitions: view, vitals, next_view, next_vitals, skill (one-hot), ...
 
@@ -122,28 +123,16 @@ def parse_settings(prior: str, settings: Mapping[str, Any],
     unknown = sorted(set(settings) - shared - set(extras))
     if unknown:
         raise PriorError(f"{prior}: unknown training setting(s) {unknown}; known: {sorted(shared | set(extras))}")
-    types = {f.name: f.type for f in dataclasses.fields(SkillSettings)}
-    values: dict[str, Any] = {}
-    for key in shared & set(settings):
-        values[key] = int(settings[key]) if types[key] in ("int", int) else float(settings[key])
-    parsed = SkillSettings(**values)
+    types = {f.name: int if f.type in ("int", int) else float for f in dataclasses.fields(SkillSettings)}
+    parsed = SkillSettings(**{key: setting_number(key, settings[key], types[key]) for key in shared & set(settings)})
     for key in ("rollout_steps", "num_epochs", "representation_epochs", "replay_rollouts", "num_minibatches",
                 "skill_steps"):
         if getattr(parsed, key) < 1:
             raise PriorError(f"{prior}: training.{key} must be >= 1, got {getattr(parsed, key)}")
-    return parsed, {key: float(settings.get(key, default)) for key, default in extras.items()}
+    return parsed, {key: setting_number(key, settings.get(key, default), float) for key, default in extras.items()}
 
 
 # ---------------------------------------------------------------------------------------------- networks
-def make_encoder(observation_space: spaces.Space, embedding_dim: int, channels: int, hidden_size: int) -> ViewEncoder:
-    """A :class:`ViewEncoder` for openworld's ``Dict(view, vitals)`` observations."""
-    if not isinstance(observation_space, spaces.Dict):
-        raise PriorError(f"skill discovery reads Dict(view, vitals) observations, got {observation_space}")
-    V, _, _ = space_shape(observation_space["view"])
-    (K,) = space_shape(observation_space["vitals"])
-    return ViewEncoder(V, view_code_sizes(observation_space), K, embedding_dim, channels, hidden_size)
-
-
 class SkillPolicy(nn.Module):
     """``pi(a | s, z)`` and ``V(s, z)``: encoder features and the skill, one ReLU layer, a policy and a value head."""
 
@@ -235,7 +224,7 @@ class SkillDiscovery(Prior):
 
     def encoder(self) -> ViewEncoder:
         """A fresh encoder of this prior's sizes."""
-        return make_encoder(self.observation_space, self.embedding_dim, self.channels, self.hidden_size)
+        return ViewEncoder.for_space(self.observation_space, self.embedding_dim, self.channels, self.hidden_size)
 
     def config(self) -> dict[str, Any]:
         return {"num_skills": self.num_skills, "embedding_dim": self.embedding_dim, "channels": self.channels,

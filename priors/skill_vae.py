@@ -82,7 +82,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from openworld.agent.networks import ViewEncoder, initialise_module, space_shape, view_code_sizes
+from openworld.agent.networks import ViewEncoder, initialise_module
 from openworld.errors import PriorError, brief
 from openworld.prior.base import Observations, Prior, seeded_generator
 from openworld.prior.transitions import TransitionData
@@ -148,19 +148,15 @@ class SkillVAE(Prior):
         # Parameters of a latent: (mean, log std) per dim, or one logit per code.
         latent_params = 2 * self.skill_dim if self.skill_kind == "continuous" else self.skill_dim
 
-        assert isinstance(observation_space, spaces.Dict)  # checked by Prior.__init__
-        view_size = space_shape(observation_space["view"])[0]
-        (num_vitals,) = space_shape(observation_space["vitals"])
-        codes = view_code_sizes(observation_space)
         with torch.random.fork_rng(devices=[]):  # module constructors draw from the global RNG: contain it
-            self.encoder = ViewEncoder(view_size, codes, num_vitals, embedding_dim, channels, hidden_size)
+            self.encoder = ViewEncoder.for_space(observation_space, embedding_dim, channels, hidden_size)
             self.action_embedding = nn.Embedding(self.num_actions, hidden_size // 4 or 1)
             self.posterior_rnn = nn.GRU(hidden_size + self.action_embedding.embedding_dim, hidden_size,
                                         batch_first=True)
             self.posterior_head = nn.Linear(hidden_size, latent_params)
             self.decoder = nn.Sequential(nn.Linear(hidden_size + self.skill_dim, hidden_size), nn.ReLU(),
                                          nn.Linear(hidden_size, self.num_actions))
-            self.prior_encoder = ViewEncoder(view_size, codes, num_vitals, embedding_dim, channels, hidden_size)
+            self.prior_encoder = ViewEncoder.for_space(observation_space, embedding_dim, channels, hidden_size)
             self.prior_head = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.ReLU(),
                                             nn.Linear(hidden_size, latent_params))
         generator = seeded_generator(seed)

@@ -27,6 +27,14 @@ from gymnasium import spaces
 from torch import nn
 
 
+def observation_tensors(obs: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of openworld observations as ``(view uint8 (n, V, V, C), vitals float32 (n, K))`` tensors, sharing
+    memory with the arrays where the dtypes allow (read them, do not write them)."""
+    view = torch.from_numpy(np.ascontiguousarray(obs["view"], dtype=np.uint8))
+    vitals = torch.from_numpy(np.ascontiguousarray(obs["vitals"], dtype=np.float32))
+    return view, vitals
+
+
 def view_code_sizes(observation_space: spaces.Space) -> tuple[int, ...]:
     """Number of codes of each view channel (``high + 1``), from openworld's ``Dict(view, vitals)`` space."""
     view_space = observation_space["view"] if isinstance(observation_space, spaces.Dict) else None
@@ -70,6 +78,17 @@ class ViewEncoder(nn.Module):
             nn.Conv2d(channels, channels, 3), nn.ReLU(),  # (V - 2) x (V - 2)
         )
         self.project = nn.Sequential(nn.Linear(channels * (view_size - 2) ** 2 + num_vitals, hidden_size), nn.ReLU())
+
+    @classmethod
+    def for_space(cls, observation_space: spaces.Space, embedding_dim: int, channels: int,
+                  hidden_size: int) -> ViewEncoder:
+        """An encoder of openworld's ``Dict(view=Box(V, V, C), vitals=Box(K,))`` observations (``TypeError`` for
+        another space)."""
+        code_sizes = view_code_sizes(observation_space)
+        assert isinstance(observation_space, spaces.Dict)  # checked by view_code_sizes
+        (num_vitals,) = space_shape(observation_space["vitals"])
+        return cls(space_shape(observation_space["view"])[0], code_sizes, num_vitals, embedding_dim, channels,
+                   hidden_size)
 
     def forward(self, view: torch.Tensor, vitals: torch.Tensor) -> torch.Tensor:
         """``view`` ``(N, V, V, C)`` integer codes, ``vitals`` ``(N, K)`` -> features ``(N, hidden_size)``."""

@@ -63,7 +63,7 @@ class OfflineSettings:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise PriorError(f"training: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
-        settings = cls(**{key: _number(key, value, type(getattr(cls(), key))) for key, value in values.items()})
+        settings = cls(**{key: setting_number(key, value, type(getattr(cls(), key))) for key, value in values.items()})
         positive = ("batch_size", "learning_rate", "max_epochs", "max_validation_examples")
         for name in positive:
             if not getattr(settings, name) > 0:
@@ -74,8 +74,9 @@ class OfflineSettings:
         return settings
 
 
-def _number(key: str, value: Any, kind: type) -> Any:
-    """``value`` as an int or float setting, refusing bools, strings and ints given as fractions."""
+def setting_number(key: str, value: Any, kind: type) -> Any:
+    """``value`` as an int or float training setting, refusing bools, strings and ints given as fractions (a
+    :class:`PriorError` naming ``training.<key>``)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or \
             (kind is int and value != int(value)):
         raise PriorError(f"training.{key} must be {'an integer' if kind is int else 'a finite number'}, got "
