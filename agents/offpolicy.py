@@ -22,7 +22,10 @@ Objective (one gradient step on a batch of ``B`` transitions ``(s, a, r, s', d)`
 
 * target: ``y = c r + gamma (1 - d) sum_a' pi(a'|s') [min_{i in Z} Q'_i(s', a') - alpha log pi(a'|s')]``, where
   ``Z`` is a random subset of ``target_subset`` critics drawn per update (REDQ's in-target minimisation; RLPD
-  uses 2 of 10), ``c`` the ``reward_scale`` and ``d`` a death (a truncation bootstraps).
+  uses 2 of 10), ``c`` the ``reward_scale`` and ``d`` a death (a truncation bootstraps). With ``n_step = n > 1``
+  (Rainbow's multi-step returns, off by default): ``r`` is ``sum_{j<k} gamma^j r_{t+j}``, ``s'`` is ``s_{t+k}``
+  and ``gamma`` becomes ``gamma^k``, where the horizon ``k <= n`` stops early at a death, a cut or the newest step
+  stored; the intermediate entropy terms are left out and no off-policy correction is made (as in Rainbow).
 * critics: ``L_Q = mean_{i, batch} (Q_i(s, a) - y)^2 / 2``.
 * policy: ``L_pi = mean_batch sum_a pi(a|s) [alpha log pi(a|s) - mean_i Q_i(s, a)]`` (features and Q detached).
 * temperature: ``L_alpha = log(alpha) (H[pi(.|s)] - H_target)`` with entropy detached, ``H_target =
@@ -103,9 +106,13 @@ class Batch:
         view, next_view: ``(B, V, V, C)`` uint8.
         vitals, next_vitals: ``(B, K)`` float32.
         actions: ``(B,)`` int64.
-        rewards: ``(B,)`` float32, the world's reward (NaN from a reward-free dataset), not yet scaled.
-        terminals: ``(B,)`` bool: a death (no bootstrap).
+        rewards: ``(B,)`` float32, the world's reward (NaN from a reward-free dataset), not yet scaled; with
+            ``n``-step returns, the discounted sum ``sum_{j<k} gamma^j r_{t+j}`` over the row's horizon ``k``.
+        terminals: ``(B,)`` bool: a death (no bootstrap) at the horizon's last step.
+        next_view, next_vitals: the observation the target bootstraps from, ``k`` steps on.
         from_prior: ``(B,)`` bool: the row came from a dataset, not from this lifetime.
+        horizons: ``(B,)`` int64: ``k``, the steps between the row and its bootstrap (1 for one-step returns;
+            shorter than ``n`` where a life ended, a segment was cut or the data end).
     """
 
     view: torch.Tensor
@@ -116,6 +123,7 @@ class Batch:
     next_view: torch.Tensor
     next_vitals: torch.Tensor
     from_prior: torch.Tensor
+    horizons: torch.Tensor
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -178,8 +186,14 @@ class ReplayBuffer:
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        """``batch_size`` valid rows drawn uniformly with replacement.
+    def sample(self, batch_size: int, generator: torch.Generator, n_step: int = 1, gamma: float = 1.0,
+               stride: int = 1) -> Batch:
+        """``batch_size`` valid rows drawn uniformly with replacement, with ``n_step``-step returns.
+
+        For ``n_step > 1`` the rows must have been added ``stride`` at a time (one row per env, every call) into a
+        ring whose capacity is a multiple of ``stride``, so that the same env's next step is ``stride`` rows on.
+        A row's horizon stops early at the end of a life or segment (the next row is the invalid autoreset step)
+        and at the newest step stored. The random draws are the same whatever ``n_step``.
 
         Raises:
             RuntimeError: when no valid row is stored yet.
@@ -189,9 +203,26 @@ class ReplayBuffer:
             raise RuntimeError("the replay buffer holds no valid transition yet")
         rows = candidates[torch.randint(candidates.numel(), (batch_size,), generator=generator)]
         s = self.storage
+        if n_step == 1:
+            return Batch(view=s["view"][rows], vitals=s["vitals"][rows], actions=s["actions"][rows],
+                         rewards=s["rewards"][rows], terminals=s["terminals"][rows], next_view=s["next_view"][rows],
+                         next_vitals=s["next_vitals"][rows], from_prior=torch.zeros(batch_size, dtype=torch.bool),
+                         horizons=torch.ones(batch_size, dtype=torch.long))
+        if self.capacity % stride:
+            raise ValueError(f"n-step sampling needs a capacity ({self.capacity}) that is a multiple of the stride "
+                             f"({stride})")
+        offsets = torch.arange(n_step)
+        window = (rows.unsqueeze(1) + stride * offsets) % self.capacity  # (B, n): the same env's next steps
+        # Steps of this env written after the row's own: the ring's newest step bounds the horizon.
+        written_after = ((self.position - (rows - rows % stride) - stride) % self.capacity) // stride
+        usable = (s["valid"][window] & (offsets <= written_after.unsqueeze(1))).long().cumprod(1).bool()
+        horizons = usable.sum(1)  # >= 1: the sampled row itself is valid
+        rewards = torch.where(usable, s["rewards"][window], 0.0) * (gamma ** offsets.to(torch.float32))
+        last = window.gather(1, (horizons - 1).unsqueeze(1)).squeeze(1)
         return Batch(view=s["view"][rows], vitals=s["vitals"][rows], actions=s["actions"][rows],
-                     rewards=s["rewards"][rows], terminals=s["terminals"][rows], next_view=s["next_view"][rows],
-                     next_vitals=s["next_vitals"][rows], from_prior=torch.zeros(batch_size, dtype=torch.bool))
+                     rewards=rewards.sum(1), terminals=s["terminals"][last], next_view=s["next_view"][last],
+                     next_vitals=s["next_vitals"][last], from_prior=torch.zeros(batch_size, dtype=torch.bool),
+                     horizons=horizons)
 
     def state_dict(self) -> dict[str, Any]:
         """The filled rows only (a young buffer checkpoints small), the ring position and capacity."""
@@ -235,6 +266,8 @@ class PriorBuffer:
         self.actions = torch.from_numpy(data.actions)
         self.rewards = torch.from_numpy(data.rewards)
         self.terminals = torch.from_numpy(data.terminations)
+        position = np.arange(data.num_steps) - data.episode_starts[data.episode]
+        self.remaining = torch.from_numpy(data.episode_lengths[data.episode] - position)  # steps to the episode's end
 
     @classmethod
     def load(cls, dataset_ids: Sequence[str], observation_space: spaces.Space,
@@ -263,13 +296,26 @@ class PriorBuffer:
         """``{"id", "card_sha256"}`` of each dataset, for the agent's ``experience``."""
         return [{"id": d["id"], "card_sha256": d["card_sha256"]} for d in self.data.datasets]
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        """``batch_size`` steps drawn uniformly with replacement."""
+    def sample(self, batch_size: int, generator: torch.Generator, n_step: int = 1, gamma: float = 1.0) -> Batch:
+        """``batch_size`` steps drawn uniformly with replacement, with ``n_step``-step returns that stop at the
+        episode's end (a death or a cut). The random draws are the same whatever ``n_step``."""
         steps = torch.randint(self.num_steps, (batch_size,), generator=generator)
         rows = self.obs_index[steps]
+        ones = torch.ones(batch_size, dtype=torch.bool)
+        if n_step == 1:
+            return Batch(view=self.view[rows], vitals=self.vitals[rows], actions=self.actions[steps],
+                         rewards=self.rewards[steps], terminals=self.terminals[steps], next_view=self.view[rows + 1],
+                         next_vitals=self.vitals[rows + 1], from_prior=ones, horizons=torch.ones_like(steps))
+        offsets = torch.arange(n_step)
+        horizons = torch.minimum(self.remaining[steps], torch.tensor(n_step))
+        usable = offsets < horizons.unsqueeze(1)
+        window = torch.where(usable, steps.unsqueeze(1) + offsets, steps.unsqueeze(1))
+        rewards = torch.where(usable, self.rewards[window], 0.0) * (gamma ** offsets.to(torch.float32))
+        last = steps + horizons - 1
+        next_rows = self.obs_index[last] + 1
         return Batch(view=self.view[rows], vitals=self.vitals[rows], actions=self.actions[steps],
-                     rewards=self.rewards[steps], terminals=self.terminals[steps], next_view=self.view[rows + 1],
-                     next_vitals=self.vitals[rows + 1], from_prior=torch.ones(batch_size, dtype=torch.bool))
+                     rewards=rewards.sum(1), terminals=self.terminals[last], next_view=self.view[next_rows],
+                     next_vitals=self.vitals[next_rows], from_prior=ones, horizons=horizons)
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -392,6 +438,8 @@ class DiscreteSAC:
         max_grad_norm: global gradient-norm clip.
         embedding_dim, channels, hidden_size: the shared encoder (as PPO's).
         critic_hidden_size: width of each critic head and of the policy head.
+        n_step: steps of the return before bootstrapping (1: one-step TD). Above 1 the buffer's capacity is rounded
+            down to whole steps of all ``num_envs`` worlds.
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
@@ -401,14 +449,14 @@ class DiscreteSAC:
                  ensemble_size: int = 10, target_subset: int = 2, init_temperature: float = 0.1,
                  target_entropy_ratio: float = 0.5, reward_scale: float = 1.0, max_grad_norm: float = 10.0,
                  embedding_dim: int = 4, channels: int = 8, hidden_size: int = 128,
-                 critic_hidden_size: int = 64) -> None:
+                 critic_hidden_size: int = 64, n_step: int = 1) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"{type(self).__name__} needs a Discrete action space, got {action_space}")
         code_sizes = view_code_sizes(observation_space)
         assert isinstance(observation_space, spaces.Dict)  # checked by view_code_sizes
         for name, value in (("num_envs", num_envs), ("batch_size", batch_size), ("learning_starts", learning_starts),
                             ("updates_per_step", updates_per_step), ("ensemble_size", ensemble_size),
-                            ("target_subset", target_subset)):
+                            ("target_subset", target_subset), ("n_step", n_step)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {brief(value)}")
         if target_subset > ensemble_size:
@@ -424,7 +472,7 @@ class DiscreteSAC:
         (num_vitals,) = space_shape(observation_space["vitals"])
         self.num_envs, self.num_actions = int(num_envs), int(action_space.n)
         self.batch_size, self.learning_starts = int(batch_size), int(learning_starts)
-        self.updates_per_step = int(updates_per_step)
+        self.updates_per_step, self.n_step = int(updates_per_step), int(n_step)
         self.gamma, self.tau, self.reward_scale = float(gamma), float(tau), float(reward_scale)
         self.target_subset, self.max_grad_norm = int(target_subset), float(max_grad_norm)
         self.target_entropy = float(target_entropy_ratio) * math.log(self.num_actions)
@@ -451,7 +499,9 @@ class DiscreteSAC:
                                                        *self.model.critics.parameters()]
         self._target_parameters: list[torch.Tensor] = list(self.target.parameters())
 
-        self.replay = ReplayBuffer(buffer_capacity, view_shape, num_vitals)
+        # n-step returns find an env's next step num_envs rows on: the ring must hold whole steps.
+        capacity = buffer_capacity - buffer_capacity % self.num_envs if self.n_step > 1 else buffer_capacity
+        self.replay = ReplayBuffer(capacity, view_shape, num_vitals)
         self.after_done = torch.zeros(self.num_envs, dtype=torch.bool)  # the previous step ended a life
         self.updates = 0
         self.experience: dict[str, Any] = getattr(self, "experience", {})
@@ -466,7 +516,7 @@ class DiscreteSAC:
 
     def sample_batch(self) -> Batch:
         """The batch of the next update: ``batch_size`` valid online transitions here."""
-        return self.replay.sample(self.batch_size, self.generator)
+        return self.replay.sample(self.batch_size, self.generator, self.n_step, self.gamma, self.num_envs)
 
     def extra_losses(self, batch: Batch, terms: UpdateTerms) -> dict[str, torch.Tensor]:
         """Loss terms added to the update (name -> scalar; each is logged as ``losses/<name>``). None here."""
@@ -508,7 +558,9 @@ class DiscreteSAC:
             next_min_q = next_q[subset].min(0).values
             next_value = (next_log_probs.exp() * (next_min_q - alpha * next_log_probs)).sum(1)
             alive = (~batch.terminals).to(next_value.dtype)
-            targets = self.reward_scale * batch.rewards + self.gamma * alive * next_value
+            # gamma^k for a k-step return (k = 1: the one-step target, computed exactly as before n-step existed).
+            discount = self.gamma if self.n_step == 1 else self.gamma ** batch.horizons.to(next_value.dtype)
+            targets = self.reward_scale * batch.rewards + discount * alive * next_value
         features = model.encoder(batch.view, batch.vitals)
         q_values = model.critics(features)
         index = batch.actions.view(1, -1, 1).expand(q_values.shape[0], -1, 1)

@@ -72,7 +72,7 @@ class RLPD(DiscreteSAC):
                  updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005, ensemble_size: int = 10,
                  target_subset: int = 2, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
                  reward_scale: float = 1.0, max_grad_norm: float = 10.0, embedding_dim: int = 4, channels: int = 8,
-                 hidden_size: int = 128, critic_hidden_size: int = 64) -> None:
+                 hidden_size: int = 128, critic_hidden_size: int = 64, n_step: int = 1) -> None:
         if not 0.0 <= prior_fraction < 1.0:
             raise ValueError(f"prior_fraction must lie in [0, 1), got {prior_fraction}")
         self.prior_fraction = float(prior_fraction)
@@ -93,15 +93,16 @@ class RLPD(DiscreteSAC):
                          target_subset=target_subset, init_temperature=init_temperature,
                          target_entropy_ratio=target_entropy_ratio, reward_scale=reward_scale,
                          max_grad_norm=max_grad_norm, embedding_dim=embedding_dim, channels=channels,
-                         hidden_size=hidden_size, critic_hidden_size=critic_hidden_size)
+                         hidden_size=hidden_size, critic_hidden_size=critic_hidden_size, n_step=n_step)
 
     def sample_batch(self) -> Batch:
         """Symmetric sampling: ``round(prior_fraction * batch_size)`` rows from the dataset, the rest online."""
         if self.prior_data is None:
             return super().sample_batch()
         from_prior = round(self.prior_fraction * self.batch_size)
-        online = self.replay.sample(self.batch_size - from_prior, self.generator)
-        return Batch.cat([online, self.prior_data.sample(from_prior, self.generator)])
+        online = self.replay.sample(self.batch_size - from_prior, self.generator, self.n_step, self.gamma,
+                                    self.num_envs)
+        return Batch.cat([online, self.prior_data.sample(from_prior, self.generator, self.n_step, self.gamma)])
 
 
 register_agent("rlpd-v0", RLPD, "RLPD (discrete SAC, LayerNorm critic ensemble, 50/50 online and prior data; "

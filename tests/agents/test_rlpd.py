@@ -66,6 +66,65 @@ def test_the_autoreset_step_is_stored_but_never_sampled() -> None:
     assert drawn == {(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (3, 0), (3, 1), (4, 0)}  # never (2, 0) nor (4, 1)
 
 
+def drawn_rows(batch: Batch) -> dict[tuple[int, int], tuple[int, float, bool, int]]:
+    """(marker, env) of each drawn row -> (horizon, reward sum, terminal, the bootstrap observation's marker)."""
+    return {(int(m), int(e)): (int(k), round(float(r), 6), bool(d), int(nm))
+            for (m, e), k, r, d, nm in zip(batch.vitals[:, :2].tolist(), batch.horizons.tolist(),
+                                           batch.rewards.tolist(), batch.terminals.tolist(),
+                                           batch.next_vitals[:, 0].tolist(), strict=True)}
+
+
+def test_n_step_returns_stop_at_deaths_autoresets_and_the_newest_step_across_the_ring() -> None:
+    envs = meadow(2)
+    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, n_step=3, gamma=0.5,
+                        **{**TINY, "learning_starts": 15, "buffer_capacity": 15})
+    assert agent.replay.capacity == 14  # whole steps of 2 envs: 7 steps
+    deaths = [[False, False], [True, False], [False, False], [False, True], [False, False], [False, False],
+              [False, False], [False, False], [False, False]]
+    for marker, terminated in enumerate(deaths[:5]):
+        step_by_hand(agent, marker, terminated)
+    rows = drawn_rows(agent.replay.sample(4000, torch.Generator().manual_seed(0), 3, 0.5, 2))
+    assert rows == {
+        (0, 0): (2, 1.5, True, 1), (1, 0): (1, 1.0, True, 1),  # env 0 dies at step 1; step 2 is its autoreset
+        (3, 0): (2, 1.5, False, 4), (4, 0): (1, 1.0, False, 4),  # the newest step ends the horizon
+        (0, 1): (3, 1.75, False, 2), (1, 1): (3, 1.75, True, 3), (2, 1): (2, 1.5, True, 3), (3, 1): (1, 1.0, True, 3),
+    }
+    for marker, terminated in enumerate(deaths[5:], start=5):  # 9 steps into a ring of 7: steps 0 and 1 are gone
+        step_by_hand(agent, marker, terminated)
+    rows = drawn_rows(agent.replay.sample(4000, torch.Generator().manual_seed(0), 3, 0.5, 2))
+    assert min(marker for marker, _ in rows) == 2
+    assert rows[(3, 0)] == (3, 1.75, False, 5) and rows[(6, 1)] == (3, 1.75, False, 8)
+    assert rows[(8, 0)] == (1, 1.0, False, 8) and rows[(7, 1)] == (2, 1.5, False, 8)
+    one_step = agent.replay.sample(64, torch.Generator().manual_seed(1))
+    same_draws = agent.replay.sample(64, torch.Generator().manual_seed(1), 3, 0.5, 2)
+    assert torch.equal(one_step.vitals, same_draws.vitals) and one_step.horizons.eq(1).all()
+
+
+def test_n_step_returns_of_prior_data_stop_at_the_episode_end() -> None:
+    from openworld.agents.offpolicy import PriorBuffer
+    from openworld.prior.transitions import transitions_from_episodes
+
+    space = spaces.Dict({"view": spaces.Box(0, 9, (3, 3, 1), np.uint8), "vitals": spaces.Box(0, 9, (2,))})
+
+    def episode(length: int, died: bool) -> dict[str, Any]:
+        vitals = np.stack([np.arange(length + 1), np.full(length + 1, length)], 1).astype(np.float32)
+        ends = np.zeros(length, bool)
+        ends[-1] = True
+        return {"observations": {"view": np.zeros((length + 1, 3, 3, 1), np.uint8), "vitals": vitals},
+                "actions": np.zeros(length, np.int64), "rewards": np.arange(1, length + 1, dtype=np.float32),
+                "terminations": ends & died, "truncations": ends & (not died)}
+
+    buffer = PriorBuffer(transitions_from_episodes([episode(4, died=True), episode(2, died=False)], space,
+                                                   spaces.Discrete(7), []))
+    batch = buffer.sample(2000, torch.Generator().manual_seed(0), 3, 0.5)
+    rows = {(int(length), int(t)): (int(k), float(r), bool(d), int(nt)) for (t, length), k, r, d, nt in
+            zip(batch.vitals.tolist(), batch.horizons.tolist(), batch.rewards.tolist(), batch.terminals.tolist(),
+                batch.next_vitals[:, 0].tolist(), strict=True)}
+    assert rows == {(4, 0): (3, 1 + 1.0 + 0.75, False, 3), (4, 1): (3, 2 + 1.5 + 1.0, True, 4),
+                    (4, 2): (2, 3 + 2.0, True, 4), (4, 3): (1, 4.0, True, 4),  # a death: no bootstrap
+                    (2, 0): (2, 1 + 1.0, False, 2), (2, 1): (1, 2.0, False, 2)}  # a cut: bootstrap from its end
+
+
 def test_the_ring_overwrites_the_oldest_rows_and_its_state_round_trips() -> None:
     buffer = ReplayBuffer(5, (3, 3, 1), 2)
     for step in range(4):  # 8 rows into 5
@@ -97,6 +156,30 @@ def test_targets_do_not_bootstrap_past_a_death_and_the_targets_follow_by_polyak(
     online = [*agent.model.encoder.parameters(), *agent.model.critics.parameters()]
     for before, after, now in zip(target_before, agent.target.parameters(), online, strict=True):
         assert torch.allclose(after, 0.5 * before + 0.5 * now)
+
+
+def test_n_step_targets_discount_the_bootstrap_by_gamma_to_the_horizon() -> None:
+    envs = meadow(2)
+    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, n_step=3, gamma=0.5, reward_scale=0.1,
+                        **{**TINY, "learning_starts": 6, "target_subset": 3})
+    checked: list[torch.Tensor] = []
+
+    def expected_targets(batch: Batch, terms: UpdateTerms) -> dict[str, torch.Tensor]:
+        with torch.no_grad():  # the soft value of the bootstrap observation, min over all 3 target critics
+            log_probs = torch.log_softmax(agent.model.policy(agent.model.encoder(batch.next_view,
+                                                                                 batch.next_vitals)), 1)
+            q = agent.target["critics"](agent.target["encoder"](batch.next_view, batch.next_vitals)).min(0).values
+            value = (log_probs.exp() * (q - terms.alpha * log_probs)).sum(1)
+        expected = 0.1 * batch.rewards + 0.5 ** batch.horizons * (~batch.terminals) * value
+        checked.append(batch.horizons)
+        assert torch.allclose(terms.targets, expected, atol=1e-6)
+        return {}
+
+    agent.extra_losses = expected_targets  # type: ignore[method-assign]
+    for marker, terminated in enumerate([[False, False], [False, True]] + [[False, False]] * 6):
+        step_by_hand(agent, marker, terminated)
+    horizons = torch.cat(checked)
+    assert {1, 2, 3} <= set(horizons.tolist())
 
 
 class WithExtraTerm(DiscreteSAC):
