@@ -24,6 +24,9 @@ TINY: dict[str, dict[str, Any]] = {
     "ppo-rnd-v0": {**TINY_PPO, "rnd_hidden_size": 16, "rnd_output_size": 8},
     "rlpd-v0": {"batch_size": 8, "learning_starts": 16, "buffer_capacity": 256, "ensemble_size": 3, "channels": 4,
                 "hidden_size": 16, "critic_hidden_size": 16},
+    "explore-v0": {"batch_size": 8, "learning_starts": 16, "buffer_capacity": 256, "ensemble_size": 3, "channels": 4,
+                   "hidden_size": 16, "critic_hidden_size": 16, "reward_hidden_size": 8, "rnd_hidden_size": 16,
+                   "rnd_output_size": 8},
 }
 
 
