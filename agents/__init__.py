@@ -4,7 +4,19 @@ definition (``docs/agents.md``).
 Importing this package (done through the ``openworld.agents`` entry point) registers them.
 """
 
-from openworld.agents import forager, offpolicy, ppo, ppo_prior, random_agent, rlpd, rnd, sb3_adapter, skills, spirl
+from openworld.agents import (
+    forager,
+    offline_online,
+    offpolicy,
+    ppo,
+    ppo_prior,
+    random_agent,
+    rlpd,
+    rnd,
+    sb3_adapter,
+    skills,
+    spirl,
+)
 
-__all__ = ["forager", "offpolicy", "ppo", "ppo_prior", "random_agent", "rlpd", "rnd", "sb3_adapter", "skills",
-           "spirl"]
+__all__ = ["forager", "offline_online", "offpolicy", "ppo", "ppo_prior", "random_agent", "rlpd", "rnd", "sb3_adapter",
+           "skills", "spirl"]

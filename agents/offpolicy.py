@@ -265,7 +265,12 @@ class PriorBuffer:
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         """``batch_size`` steps drawn uniformly with replacement."""
-        steps = torch.randint(self.num_steps, (batch_size,), generator=generator)
+        return self.batch(torch.randint(self.num_steps, (batch_size,), generator=generator))
+
+    def batch(self, steps: torch.Tensor) -> Batch:
+        """The steps ``steps`` (int64 indices into the dataset's steps) as a :class:`Batch`; a learner that keeps
+        a per-step quantity of its own (Cal-QL's Monte-Carlo returns) draws the indices and reads both."""
+        batch_size = int(steps.shape[0])
         rows = self.obs_index[steps]
         return Batch(view=self.view[rows], vitals=self.vitals[rows], actions=self.actions[steps],
                      rewards=self.rewards[steps], terminals=self.terminals[steps], next_view=self.view[rows + 1],
