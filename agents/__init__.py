@@ -5,18 +5,19 @@ Importing this package (done through the ``openworld.agents`` entry point) regis
 """
 
 from openworld.agents import (
-                              explore,
-                              forager,
-                              offpolicy,
-                              ppo,
-                              ppo_prior,
-                              random_agent,
-                              rlpd,
-                              rnd,
-                              sb3_adapter,
-                              skills,
-                              spirl,
+    explore,
+    forager,
+    offline_online,
+    offpolicy,
+    ppo,
+    ppo_prior,
+    random_agent,
+    rlpd,
+    rnd,
+    sb3_adapter,
+    skills,
+    spirl,
 )
 
-__all__ = ["explore", "forager", "offpolicy", "ppo", "ppo_prior", "random_agent", "rlpd", "rnd", "sb3_adapter",
-           "skills", "spirl"]
+__all__ = ["explore", "forager", "offline_online", "offpolicy", "ppo", "ppo_prior", "random_agent", "rlpd", "rnd",
+           "sb3_adapter", "skills", "spirl"]

@@ -299,7 +299,12 @@ class PriorBuffer:
     def sample(self, batch_size: int, generator: torch.Generator, n_step: int = 1, gamma: float = 1.0) -> Batch:
         """``batch_size`` steps drawn uniformly with replacement, with ``n_step``-step returns that stop at the
         episode's end (a death or a cut). The random draws are the same whatever ``n_step``."""
-        steps = torch.randint(self.num_steps, (batch_size,), generator=generator)
+        return self.batch(torch.randint(self.num_steps, (batch_size,), generator=generator), n_step, gamma)
+
+    def batch(self, steps: torch.Tensor, n_step: int = 1, gamma: float = 1.0) -> Batch:
+        """The steps ``steps`` (int64 indices into the dataset's steps) as a :class:`Batch`; a learner that keeps
+        a per-step quantity of its own (Cal-QL's Monte-Carlo returns) draws the indices and reads both."""
+        batch_size = int(steps.shape[0])
         rows = self.obs_index[steps]
         ones = torch.ones(batch_size, dtype=torch.bool)
         if n_step == 1:

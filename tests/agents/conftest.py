@@ -27,6 +27,9 @@ TINY: dict[str, dict[str, Any]] = {
     "explore-v0": {"batch_size": 8, "learning_starts": 16, "buffer_capacity": 256, "ensemble_size": 3, "channels": 4,
                    "hidden_size": 16, "critic_hidden_size": 16, "reward_hidden_size": 8, "rnd_hidden_size": 16,
                    "rnd_output_size": 8},
+    # Needs a dataset (NEEDS_A_FILE in test_agent_checks.py): checked in test_offline_online.py with one.
+    "offline-online-v0": {"offline_steps": 4, "batch_size": 8, "learning_starts": 16, "buffer_capacity": 256,
+                          "ensemble_size": 3, "channels": 4, "hidden_size": 16, "critic_hidden_size": 16},
 }
 
 

@@ -18,8 +18,9 @@ from openworld.testing.agent_checks import AGENT_PROPERTIES, AgentCheckError, ch
 
 TINY_PPO = {"rollout_steps": 8, "num_epochs": 2, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
 DEADLY = {"body.water.decay": 0.5, "body.starvation_damage": 2.0}  # deaths within ~25 steps
-NEEDS_A_FILE = {"sb3-v0", "ppo-prior-v0", "spirl-v0", "skills-v0", "explore-v0"}  # need a model, prior or dataset:
-# checked in their own test files (test_sb3.py, test_ppo_prior.py, ...), with the file made there
+NEEDS_A_FILE = {"sb3-v0", "ppo-prior-v0", "spirl-v0", "skills-v0", "explore-v0", "offline-online-v0"}  # need a
+# model, prior or dataset: checked in their own test files (test_sb3.py, test_ppo_prior.py, ...) with the file
+# made there
 
 
 @pytest.mark.parametrize("agent_id", [i for i in agent_ids() if i not in NEEDS_A_FILE])

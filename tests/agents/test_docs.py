@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import openworld.agents.explore
+import openworld.agents.offline_online
 import openworld.agents.offpolicy
 import openworld.agents.ppo
 import openworld.agents.ppo_prior
@@ -46,6 +47,7 @@ def test_the_guide_runs_in_order() -> None:
 
 
 @pytest.mark.parametrize("module", [openworld.agents.ppo, openworld.agents.rnd, openworld.agents.offpolicy,
+                                    openworld.agents.offline_online,
                                     openworld.agents.rlpd, openworld.agents.ppo_prior, openworld.agents.skill_control,
                                     openworld.agents.spirl, openworld.agents.skills, openworld.agents.explore],
                          ids=lambda m: m.__name__)
