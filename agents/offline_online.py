@@ -159,8 +159,8 @@ class OfflineOnline(DiscreteSAC):
                  batch_size: int = 64, buffer_capacity: int = 100_000, learning_starts: int = 2000,
                  updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005, ensemble_size: int = 10,
                  target_subset: int = 2, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
-                 reward_scale: float = 1.0, max_grad_norm: float = 10.0, embedding_dim: int = 4, channels: int = 8,
-                 hidden_size: int = 128, critic_hidden_size: int = 64) -> None:
+                 reward_scale: float | None = None, max_grad_norm: float = 10.0, embedding_dim: int = 4,
+                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64) -> None:
         if dataset is None or not str(dataset).strip():
             raise DatasetError("offline-online learns offline from a dataset before it acts, then fine-tunes on it: "
                                "give agent.dataset=<id> (made by openworld collect; openworld datasets lists "
@@ -185,9 +185,9 @@ class OfflineOnline(DiscreteSAC):
         data = self.prior_data.data
         # V_mu in Q's units (the targets use reward_scale * r); a fixed function of the dataset and the settings,
         # so not in the state: a resume reloads the dataset (its card hash is in experience) and recomputes it.
+        scale = 1.0 - float(gamma) if reward_scale is None else float(reward_scale)  # as DiscreteSAC resolves it
         self.behaviour_values = torch.from_numpy(
-            monte_carlo_returns(float(reward_scale) * data.rewards, data.terminations, data.episode_lengths,
-                                float(gamma)))
+            monte_carlo_returns(scale * data.rewards, data.terminations, data.episode_lengths, float(gamma)))
         self.offline_done = False  # the offline phase has run (part of the state: a resume does not repeat it)
         self.offline_updates = 0
         self._offline_phase = False  # an update of the offline phase is running: dataset-only batches

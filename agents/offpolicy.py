@@ -439,7 +439,7 @@ class DiscreteSAC:
         target_subset: critics the target's minimum is taken over (a random subset per update).
         init_temperature: initial entropy temperature ``alpha``.
         target_entropy_ratio: the entropy target as a fraction of the uniform policy's ``log |A|``.
-        reward_scale: multiplies the reward.
+        reward_scale: multiplies the reward; ``None`` means ``1 - gamma`` (values of ``reward: alive`` in [0, 1]).
         max_grad_norm: global gradient-norm clip.
         embedding_dim, channels, hidden_size: the shared encoder (as PPO's).
         critic_hidden_size: width of each critic head and of the policy head.
@@ -452,7 +452,7 @@ class DiscreteSAC:
                  buffer_capacity: int = 100_000,
                  learning_starts: int = 2000, updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005,
                  ensemble_size: int = 10, target_subset: int = 2, init_temperature: float = 0.1,
-                 target_entropy_ratio: float = 0.5, reward_scale: float = 1.0, max_grad_norm: float = 10.0,
+                 target_entropy_ratio: float = 0.5, reward_scale: float | None = None, max_grad_norm: float = 10.0,
                  embedding_dim: int = 4, channels: int = 8, hidden_size: int = 128,
                  critic_hidden_size: int = 64, n_step: int = 1) -> None:
         if not isinstance(action_space, spaces.Discrete):
@@ -478,7 +478,11 @@ class DiscreteSAC:
         self.num_envs, self.num_actions = int(num_envs), int(action_space.n)
         self.batch_size, self.learning_starts = int(batch_size), int(learning_starts)
         self.updates_per_step, self.n_step = int(updates_per_step), int(n_step)
-        self.gamma, self.tau, self.reward_scale = float(gamma), float(tau), float(reward_scale)
+        self.gamma, self.tau = float(gamma), float(tau)
+        # 1 - gamma keeps the values of `reward: alive` near [0, 1]: LayerNorm critics reach a value of ~100 only by
+        # growing their output weights, which Adam does at about its learning rate per update (measured: Q still
+        # climbing linearly after 5,000 updates at a scale of 1). PPO's default, for the same reason.
+        self.reward_scale = 1.0 - self.gamma if reward_scale is None else float(reward_scale)
         self.target_subset, self.max_grad_norm = int(target_subset), float(max_grad_norm)
         self.target_entropy = float(target_entropy_ratio) * math.log(self.num_actions)
 

@@ -71,8 +71,8 @@ class RLPD(DiscreteSAC):
                  batch_size: int = 64, buffer_capacity: int = 100_000, learning_starts: int = 2000,
                  updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005, ensemble_size: int = 10,
                  target_subset: int = 2, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
-                 reward_scale: float = 1.0, max_grad_norm: float = 10.0, embedding_dim: int = 4, channels: int = 8,
-                 hidden_size: int = 128, critic_hidden_size: int = 64, n_step: int = 1) -> None:
+                 reward_scale: float | None = None, max_grad_norm: float = 10.0, embedding_dim: int = 4,
+                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64, n_step: int = 1) -> None:
         if not 0.0 <= prior_fraction < 1.0:
             raise ValueError(f"prior_fraction must lie in [0, 1), got {prior_fraction}")
         self.prior_fraction = float(prior_fraction)

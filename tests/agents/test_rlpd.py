@@ -151,8 +151,8 @@ def test_targets_do_not_bootstrap_past_a_death_and_the_targets_follow_by_polyak(
     batch, terms = seen[-1]
     dead = batch.terminals
     assert dead.any() and (~dead).any()
-    assert torch.equal(terms.targets[dead], batch.rewards[dead])  # y = r at a death
-    assert (terms.targets[~dead] != batch.rewards[~dead]).all()  # bootstrapped elsewhere
+    assert torch.equal(terms.targets[dead], agent.reward_scale * batch.rewards[dead])  # y = c r at a death
+    assert (terms.targets[~dead] != agent.reward_scale * batch.rewards[~dead]).all()  # bootstrapped elsewhere
     online = [*agent.model.encoder.parameters(), *agent.model.critics.parameters()]
     for before, after, now in zip(target_before, agent.target.parameters(), online, strict=True):
         assert torch.allclose(after, 0.5 * before + 0.5 * now)
