@@ -51,10 +51,13 @@ Determinism:
     :meth:`PPO.state_dict` holds the networks, the optimiser, the generator, the rollout buffer and
     its position, the recurrent state, and the autoreset flags: a loaded agent continues exactly.
 
-Costs (one CPU thread, 16 worlds, the defaults; measured on the busy 2-core development machine):
-acting takes about 0.8 ms per batched step and an update (128 x 16 transitions, 2 epochs of 8
-minibatches) about 0.3 s, about two thirds of the wall time; one process lives about 4,500
-agent-steps per second. The convolution and embedding backward passes dominate the update.
+Costs (one CPU thread, 16 worlds, the defaults; CPU time on the shared 2-core development machine): a batched
+step costs about 1.3 ms: acting 0.4 ms, the env 0.3 ms, storing 0.1 ms and the update (128 x 16 transitions, one
+epoch of 8 minibatches: 64 ms every 128 steps) 0.5 ms; one process lives about 11,000-13,500 agent-steps per second
+(``python benchmarks/agent_throughput.py --agents ppo``). The convolutions' forward and backward passes dominate the
+update (the network is compute-bound: ~20 us per transition forward and backward). More worlds raise agent-steps/s
+(about 18,500 at 64, 27,000 at 256) but not learning in wall time: on Meadow, surviving takes about as many world
+steps at 64 worlds as at 16 (``--wallclock`` in that benchmark).
 
 Example:
     >>> import gymnasium as gym
@@ -226,7 +229,7 @@ class PPO:
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
-                 learning_rate: float = 1e-3, rollout_steps: int = 128, num_epochs: int = 2,
+                 learning_rate: float = 1e-3, rollout_steps: int = 128, num_epochs: int = 1,
                  num_minibatches: int = 8, gamma: float = 0.998, gae_lambda: float = 0.95, clip_coef: float = 0.2,
                  entropy_coef: float = 0.01, value_coef: float = 0.5, max_grad_norm: float = 0.5,
                  reward_scale: float | None = None, embedding_dim: int = 4, channels: int = 16,
@@ -301,7 +304,9 @@ class PPO:
         view, vitals = observation_tensors(obs)
         hidden_before = self.hidden
         starts_life = self.next_starts_life & self.reset_memory_on_death
-        with torch.no_grad():
+        # inference_mode, not no_grad: no version counters or view tracking on a forward pass that never trains
+        # (what act computes is only read later: copied into the buffer, or the next step's input)
+        with torch.inference_mode():
             hidden = hidden_before * (~starts_life).unsqueeze(1).to(hidden_before.dtype)
             logits, values, self.hidden = self.model(view, vitals, hidden)
             probabilities = torch.softmax(logits, 1)
@@ -514,5 +519,7 @@ class PPO:
 
 
 # 16 worlds: PPO pays a forward pass per step and an update per rollout, so world steps/s fall with more worlds
-# (on 2 cores, about 150 at 16 and 40 at 256; docs/experiments.md).
+# (on 2 cores, about 150 at 16 and 40 at 256; docs/experiments.md). More worlds buy agent-steps/s, not learning in
+# wall time: on Meadow, surviving (a 1,000-step window above 0.9 alive) takes about as many world steps at 64 worlds
+# as at 16, each step costing 1.6x more, so 64 worlds took twice as long (benchmarks/agent_throughput.py --wallclock).
 register_agent("ppo-v0", PPO, "continual PPO (torch): learns online every rollout, no episodes assumed", num_envs=16)

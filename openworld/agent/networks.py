@@ -93,7 +93,9 @@ class ViewEncoder(nn.Module):
     def forward(self, view: torch.Tensor, vitals: torch.Tensor) -> torch.Tensor:
         """``view`` ``(N, V, V, C)`` integer codes, ``vitals`` ``(N, K)`` -> features ``(N, hidden_size)``."""
         codes = view.long() + self.offsets  # (N, V, V, C)
-        embedded = self.embedding(codes).flatten(3)  # (N, V, V, C * E)
+        # index_select rather than nn.Embedding's call: the same rows forward, but its backward is an index_add
+        # where embedding_dense_backward sorts every index first (measured: 14% of PPO's whole step at 16 worlds)
+        embedded = self.embedding.weight.index_select(0, codes.flatten()).view(*view.shape[:3], -1)  # (N, V, V, C * E)
         grid = self.conv(embedded.permute(0, 3, 1, 2))
         return self.project(torch.cat([grid.flatten(1), vitals.float()], 1))  # type: ignore[no-any-return]
 
