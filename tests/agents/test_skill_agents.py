@@ -356,3 +356,27 @@ def test_cli_run_fine_tuning(priors: dict[str, Path], prior_stores: Path, tmp_pa
     header, payload = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert header["experience"]["prior"]["kind"] == "metra-v0"  # the library file stays the experience
     assert set(payload["agent"]["extra"]) == {"skill_policy", "critic", "optimizer", "low"}
+
+
+def test_fine_tuning_follows_the_world_reward(spaces_: Any, priors: dict[str, Path]) -> None:
+    """A reward for one action (3) only: pi_lo comes to prefer it over pi_0, less so under a strong anchor."""
+    obs_space, _ = spaces_
+    obs_space.seed(2)
+    obs = {key: np.stack([obs_space.sample()[key] for _ in range(4)]) for key in ("view", "vitals")}
+    view, vitals = observation_tensors(obs)
+    preference = {}
+    for kl_coef in (0.0, 1.0):
+        agent = Skills(*spaces_, 4, 0, prior=str(priors["diayn"]), skill_steps=4, rollout_decisions=2,
+                       num_minibatches=2, fine_tune=True, fine_tune_learning_rate=3e-3, kl_coef=kl_coef,
+                       reward_scale=1.0, gamma=0.5, gae_lambda=0.5, **SMALL)  # the step's own reward dominates
+        for _ in range(96):  # 12 updates
+            actions = agent.act(obs)
+            reward = (actions == 3).astype(np.float32)
+            agent.observe(Transition(obs, actions, reward, obs, np.zeros(4, bool), np.zeros(4, bool), {}))
+        assert agent.skill_policy is not None and agent.anchor is not None
+        with torch.no_grad():
+            tuned = torch.softmax(agent.skill_policy(view, vitals, torch.eye(4))[0], 1)[:, 3]
+            original = torch.softmax(agent.anchor(view, vitals, torch.eye(4))[0], 1)[:, 3]
+        preference[kl_coef] = float((tuned - original).mean())
+    assert preference[0.0] > 0.1  # from about 1/7
+    assert 0.0 < preference[1.0] < preference[0.0]
