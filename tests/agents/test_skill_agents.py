@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import openworld  # noqa: F401  (registers the worlds)
+from openworld.agent.networks import observation_tensors
 from openworld.agent.protocol import Transition, agent_experience
 from openworld.agents.skill_control import SkillController, SkillDistribution
 from openworld.agents.skills import Skills
@@ -22,8 +23,9 @@ from openworld.prior.format import save_prior
 from openworld.priors.bc import BehaviourPrior
 from openworld.priors.diayn import DIAYN
 from openworld.priors.metra import METRA
+from openworld.priors.skill_discovery import SkillDiscovery
 from openworld.priors.skill_vae import SkillVAE
-from openworld.runner.checkpoint import read_header
+from openworld.runner.checkpoint import load_checkpoint, read_header
 from openworld.testing import check_agent
 
 TINY = {"rollout_decisions": 3, "num_epochs": 2, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
@@ -230,3 +232,151 @@ def test_cli_run(agent: str, prior: str, priors: dict[str, Path], prior_stores: 
 def test_skills_hold_a_library_skill_as_long_as_it_was_trained(spaces_: Any, priors: dict[str, Path]) -> None:
     assert Skills(*spaces_, 2, 0, prior=str(priors["diayn"]), **SMALL).skill_steps == 5  # its training record
     assert Skills(*spaces_, 2, 0, prior=str(priors["metra"]), skill_steps=3, **SMALL).skill_steps == 3
+
+
+# ---------------------------------------------------------------------------------------------- fine-tuning (skills)
+# Deaths within the check (thirst kills in ~20 steps): the low level's terminals and autoreset steps are crossed.
+DEADLY = {"body.water.decay": 0.5, "body.starvation_damage": 2.0}
+
+
+def test_check_agent_fine_tuning(priors: dict[str, Path]) -> None:
+    report = check_agent("skills", "Meadow-v0", steps=60,
+                         config={**TINY, "prior": str(priors["diayn"]), "fine_tune": True}, world_overrides=DEADLY)
+    assert report.checked == ("protocol", "actions", "inputs", "determinism", "save_load")
+    assert report.terminations > 0
+
+
+def live(agent: Skills, steps: int) -> dict[str, np.ndarray]:
+    """Run ``agent`` ``steps`` steps in Meadow-v0 (its num_envs worlds); return the last observation."""
+    envs = gym.make_vec("openworld/Meadow-v0", num_envs=agent.num_envs, vectorization_mode="vector_entry_point")
+    obs, _ = envs.reset(seed=0)
+    for _ in range(steps):
+        actions = agent.act(obs)
+        next_obs, reward, terminated, truncated, _ = envs.step(actions)
+        agent.observe(Transition(obs, actions, reward, next_obs, terminated, truncated, {}))
+        obs = next_obs
+    envs.close()
+    return dict(obs)
+
+
+def library_weights(agent: Skills) -> dict[str, torch.Tensor]:
+    assert isinstance(agent.prior, SkillDiscovery)
+    return {key: value.clone() for key, value in agent.prior.skill_policy.state_dict().items()}
+
+
+@pytest.mark.parametrize("fine_tune", [False, True])
+def test_only_fine_tuning_changes_the_skill_policy(fine_tune: bool, spaces_: Any, priors: dict[str, Path]) -> None:
+    agent = Skills(*spaces_, 2, 0, prior=str(priors["metra"]), rollout_decisions=2, num_minibatches=2,
+                   fine_tune=fine_tune, **SMALL)
+    original = library_weights(agent)
+    obs = live(agent, 20)  # two updates (H = 5, 2 decisions per rollout)
+    assert agent.updates == 2
+    # pi_0 (the library's policy) never moves: it is the KL anchor, and the actor when not fine-tuning.
+    assert all(torch.equal(original[key], value) for key, value in library_weights(agent).items())
+    view, vitals = observation_tensors(obs)
+    skills = torch.eye(4)[[0, 3]]
+    kl = agent.prior_kl(view, vitals, skills)
+    if not fine_tune:
+        assert agent.skill_policy is None and "losses/skill_policy_loss" not in agent.metrics
+        assert agent.state_dict()["extra"] == {}
+        return
+    assert agent.skill_policy is not None
+    tuned = agent.skill_policy.state_dict()
+    changed = [key for key in ("encoder.head.weight", "trunk.0.weight", "policy.weight")
+               if key in tuned and not torch.equal(tuned[key], original[key])]
+    assert "policy.weight" in changed and "trunk.0.weight" in changed
+    assert torch.equal(tuned["value.weight"], original["value.weight"])  # the library's intrinsic value: unused
+    assert (kl > 0).all()
+    for key in ("losses/skill_policy_loss", "losses/skill_value_loss", "losses/skill_prior_kl",
+                "losses/skill_approx_kl", "losses/skill_clip_fraction", "charts/skill_steps_learnt"):
+        assert math.isfinite(agent.metrics[key]), key
+    assert agent.metrics["losses/skill_prior_kl"] > 0
+    assert set(agent.state_dict()["extra"]) == {"skill_policy", "critic", "optimizer", "low"}
+
+
+def test_the_kl_to_the_library_starts_at_zero(spaces_: Any, priors: dict[str, Path]) -> None:
+    agent = Skills(*spaces_, 3, 0, prior=str(priors["diayn"]), fine_tune=True, kl_coef=0.5, **SMALL)
+    space = spaces_[0]
+    space.seed(1)
+    samples = [space.sample() for _ in range(3)]
+    view = torch.as_tensor(np.stack([s["view"] for s in samples]))
+    vitals = torch.as_tensor(np.stack([s["vitals"] for s in samples]))
+    assert agent.prior_kl(view, vitals, torch.eye(4)[:3]).tolist() == [0.0, 0.0, 0.0]
+    # Until the first update pi_lo is pi_0: the same actions as the frozen controller, draw for draw.
+    frozen = Skills(*spaces_, 3, 0, prior=str(priors["diayn"]), **SMALL)
+    for _ in range(4):
+        obs = {"view": view.numpy(), "vitals": vitals.numpy()}
+        assert np.array_equal(agent.act(obs), frozen.act(obs))
+        transition = Transition(obs, np.zeros(3, np.int64), np.ones(3, np.float32), obs, np.zeros(3, bool),
+                                np.zeros(3, bool), {})
+        agent.observe(transition)
+        frozen.observe(transition)
+
+
+def test_the_low_level_learns_where_the_high_level_does(spaces_: Any, priors: dict[str, Path]) -> None:
+    obs_space, act_space = spaces_
+    agent = Skills(obs_space, act_space, 3, 0, prior=str(priors["diayn"]), skill_steps=4, rollout_decisions=8,
+                   reward_scale=0.5, fine_tune=True, **SMALL)
+    # The deaths of test_a_skill_is_held_h_steps_and_a_death_ends_it: world 1 dies at step 1 (autoreset step 2,
+    # respawn at 3, whose remainder is not learnt); world 2 at step 3 (autoreset step 4, then learnt from step 5).
+    drive(agent, obs_space, {1: [1], 3: [2]}, steps=12)
+    low = agent.low
+    valid = low["valid"][:12].T.tolist()
+    assert valid[0] == [True] * 12
+    assert valid[1] == [True, True, False, False] + [True] * 8
+    assert valid[2] == [True] * 4 + [False] + [True] * 7
+    assert low["terminated"][:12].nonzero().tolist() == [[1, 1], [3, 2]]
+    assert (low["reward"][:12] == 0.5).all()
+    # The skill acting is the one the high level recorded (world 2's second one from its respawn, step 5).
+    assert torch.equal(low["skill"][0], agent.buffer["skill"][0])
+    assert torch.equal(low["skill"][5], agent.buffer["skill"][1])
+
+
+def test_a_fine_tuned_state_is_not_loaded_into_a_frozen_agent(spaces_: Any, priors: dict[str, Path]) -> None:
+    tuned = Skills(*spaces_, 2, 0, prior=str(priors["diayn"]), fine_tune=True, **SMALL)
+    frozen = Skills(*spaces_, 2, 0, prior=str(priors["diayn"]), **SMALL)
+    with pytest.raises(ValueError, match="has fine-tuned skill-policy weights but this agent has fine_tune=false"):
+        frozen.load_state_dict(tuned.state_dict())
+    with pytest.raises(ValueError, match="lacks fine-tuned skill-policy weights but this agent has fine_tune=true"):
+        tuned.load_state_dict(frozen.state_dict())
+    with pytest.raises(ValueError, match="fine_tune must be true or false"):
+        Skills(*spaces_, 2, 0, prior=str(priors["diayn"]), fine_tune="yes", **SMALL)  # type: ignore[arg-type]
+
+
+def test_cli_run_fine_tuning(priors: dict[str, Path], prior_stores: Path, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from openworld.tools.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "world=meadow", "agent=skills", f"agent.prior={priors['metra']}", "agent.fine_tune=true",
+                 "steps=200", "num_envs=2", "agent.rollout_decisions=4", "agent.hidden_size=16", "agent.channels=4",
+                 "report=off", "progress=off", "hydra.run.dir=run", "hydra/job_logging=disabled",
+                 "hydra/hydra_logging=disabled"])
+    assert code == 0
+    header, payload = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert header["experience"]["prior"]["kind"] == "metra-v0"  # the library file stays the experience
+    assert set(payload["agent"]["extra"]) == {"skill_policy", "critic", "optimizer", "low"}
+
+
+def test_fine_tuning_follows_the_world_reward(spaces_: Any, priors: dict[str, Path]) -> None:
+    """A reward for one action (3) only: pi_lo comes to prefer it over pi_0, less so under a strong anchor."""
+    obs_space, _ = spaces_
+    obs_space.seed(2)
+    obs = {key: np.stack([obs_space.sample()[key] for _ in range(4)]) for key in ("view", "vitals")}
+    view, vitals = observation_tensors(obs)
+    preference = {}
+    for kl_coef in (0.0, 1.0):
+        agent = Skills(*spaces_, 4, 0, prior=str(priors["diayn"]), skill_steps=4, rollout_decisions=2,
+                       num_minibatches=2, fine_tune=True, fine_tune_learning_rate=3e-3, kl_coef=kl_coef,
+                       reward_scale=1.0, gamma=0.5, gae_lambda=0.5, **SMALL)  # the step's own reward dominates
+        for _ in range(96):  # 12 updates
+            actions = agent.act(obs)
+            reward = (actions == 3).astype(np.float32)
+            agent.observe(Transition(obs, actions, reward, obs, np.zeros(4, bool), np.zeros(4, bool), {}))
+        assert agent.skill_policy is not None and agent.anchor is not None
+        with torch.no_grad():
+            tuned = torch.softmax(agent.skill_policy(view, vitals, torch.eye(4))[0], 1)[:, 3]
+            original = torch.softmax(agent.anchor(view, vitals, torch.eye(4))[0], 1)[:, 3]
+        preference[kl_coef] = float((tuned - original).mean())
+    assert preference[0.0] > 0.1  # from about 1/7
+    assert 0.0 < preference[1.0] < preference[0.0]
