@@ -52,12 +52,13 @@ Determinism:
     its position, the recurrent state, and the autoreset flags: a loaded agent continues exactly.
 
 Costs (one CPU thread, 16 worlds, the defaults; CPU time on the shared 2-core development machine): a batched
-step costs about 1.3 ms: acting 0.4 ms, the env 0.3 ms, storing 0.1 ms and the update (128 x 16 transitions, one
-epoch of 8 minibatches: 64 ms every 128 steps) 0.5 ms; one process lives about 11,000-13,500 agent-steps per second
-(``python benchmarks/agent_throughput.py --agents ppo``). The convolutions' forward and backward passes dominate the
-update (the network is compute-bound: ~20 us per transition forward and backward). More worlds raise agent-steps/s
-(about 18,500 at 64, 27,000 at 256) but not learning in wall time: on Meadow, surviving takes about as many world
-steps at 64 worlds as at 16 (``--wallclock`` in that benchmark).
+step costs about 1.8 ms: acting 0.4 ms, the env 0.3 ms, storing 0.1 ms and the update (128 x 16 transitions, two
+epochs of 8 minibatches: about 128 ms every 128 steps) 1.0 ms (``python benchmarks/agent_throughput.py --agents
+ppo`` measures it). One epoch would make a step 1.3 ms but learns less per step, so it is not the default
+(``agents/ppo.yaml``). The convolutions' forward and backward passes dominate the update (the network is
+compute-bound: ~20 us per transition forward and backward). More worlds raise agent-steps/s but not learning in
+wall time: on Meadow, surviving takes about as many world steps at 64 worlds as at 16 (``--wallclock`` in that
+benchmark).
 
 Example:
     >>> import gymnasium as gym
@@ -229,7 +230,7 @@ class PPO:
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
-                 learning_rate: float = 1e-3, rollout_steps: int = 128, num_epochs: int = 1,
+                 learning_rate: float = 1e-3, rollout_steps: int = 128, num_epochs: int = 2,
                  num_minibatches: int = 8, gamma: float = 0.998, gae_lambda: float = 0.95, clip_coef: float = 0.2,
                  entropy_coef: float = 0.01, value_coef: float = 0.5, max_grad_norm: float = 0.5,
                  reward_scale: float | None = None, embedding_dim: int = 4, channels: int = 16,

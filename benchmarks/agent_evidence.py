@@ -63,11 +63,14 @@ AGENTS: dict[str, tuple[str, dict[str, str]]] = {
     "ppo-prior": ("ppo-prior", {"prior": "bc"}),
     "spirl": ("spirl", {"prior": "skill-vae"}),
     "skills": ("skills", {"prior": "metra"}),
+    "skills+fine-tune": ("skills", {"prior": "metra"}),
     "rlpd": ("rlpd", {}),
     "rlpd+data": ("rlpd", {"dataset": "forager"}),
     "explore": ("explore", {"dataset": "forager-no-reward"}),
     "offline-online": ("offline-online", {"dataset": "forager"}),
 }
+#: Settings a row adds to the agent's defaults.
+SETTINGS: dict[str, dict[str, Any]] = {"skills+fine-tune": {"fine_tune": True}}
 #: Small settings for --quick: every agent acts and learns a little in a few hundred steps.
 QUICK_CONFIG: dict[str, dict[str, Any]] = {
     "ppo": {"rollout_steps": 16, "num_epochs": 1},
@@ -177,7 +180,12 @@ def lifetime_key(agent_id: str, config: dict[str, Any], seed: int, args: argpars
     defaults = {name: repr(p.default) for name, p in inspect.signature(factory).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     classes = inspect.getmro(factory) if inspect.isclass(factory) else (factory,)
-    sources = sorted({inspect.getsourcefile(c) or "" for c in classes if c.__module__.startswith("openworld")})
+    sources = {inspect.getsourcefile(c) or "" for c in classes if c.__module__.startswith("openworld")}
+    if not inspect.isclass(factory):  # a function building an agent (ppo-rnd): the agent modules its module uses
+        used = (getattr(value, "__module__", "") for value in vars(sys.modules[factory.__module__]).values())
+        sources |= {sys.modules[name].__file__ or "" for name in used
+                    if isinstance(name, str) and name.startswith("openworld.agents.")}
+    sources = sorted(sources)
     code = hashlib.sha256(b"".join(Path(f).read_bytes() for f in sources if f)).hexdigest()
     return {"agent": agent_id, "config": {k: str(v) for k, v in sorted(config.items())}, "defaults": defaults,
             "code": code, "world": WORLD, "seed": seed, "num_envs": args.num_envs, "steps": args.steps,
@@ -227,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[str, float] = {}
     for name in chosen:
         agent_id, takes = AGENTS[name]
-        config = {key: made[store] for key, store in takes.items()}
+        config: dict[str, Any] = {key: made[store] for key, store in takes.items()}
+        config.update(SETTINGS.get(name, {}))
         if args.quick:
             config.update(QUICK_CONFIG.get(name, {}))
         keys = [lifetime_key(agent_id, config, seed, args) for seed in args.seeds]

@@ -24,8 +24,8 @@ def test_every_agent_gets_a_row_and_kept_lifetimes_are_reused(tmp_path: Path) ->
     proc = run("--quick", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     rows = {line.split("|")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("| ")}
-    expected = {"random", "ppo", "ppo-rnd", "ppo-prior", "spirl", "skills", "rlpd", "rlpd+data", "explore",
-                "offline-online"}
+    expected = {"random", "ppo", "ppo-rnd", "ppo-prior", "spirl", "skills", "skills+fine-tune", "rlpd", "rlpd+data",
+                "explore", "offline-online"}
     assert expected <= set(rows), proc.stdout
     assert "prior=bc" in rows["ppo-prior"] and "dataset=forager-no-reward" in rows["explore"]
     results = json.loads((tmp_path / "results.json").read_text())
