@@ -68,7 +68,7 @@ Example:
     >>> envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
     >>> from openworld.errors import DatasetError
     >>> try:  # it needs prior data: without them it names the agents to use instead
-    ...     make_agent("explore", envs.single_observation_space, envs.single_action_space, 2, seed=0)
+    ...     make_agent("explore", envs.single_observation_space, envs.single_action_space, 2, seed=0, dataset=None)
     ... except DatasetError as error:
     ...     print(str(error).split("; ")[1])
     without one use agent=rlpd (off-policy from scratch) or agent=ppo-rnd (RND exploration)
@@ -209,7 +209,7 @@ class Explore(DiscreteSAC):
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
-                 dataset: str | None = None, prior_fraction: float = 0.5, bonus_scale: float = 1.0,
+                 dataset: str | None, prior_fraction: float = 0.5, bonus_scale: float = 1.0,
                  reward_hidden_size: int = 64, rnd_hidden_size: int = 128, rnd_output_size: int = 32,
                  novelty_scale_rate: float = 0.01, learning_rate: float = 3e-4,
                  temperature_learning_rate: float = 3e-3, batch_size: int = 64, buffer_capacity: int = 100_000,

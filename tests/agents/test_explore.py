@@ -114,7 +114,7 @@ def test_the_reward_model_learns_a_constant_reward(prior_stores: Path, make_data
 def test_missing_and_mismatched_datasets_are_refused(prior_stores: Path, make_dataset: Callable[..., str]) -> None:
     observation_space, action_space = spaces_of(meadow(1))
     with pytest.raises(DatasetError, match="agent=rlpd"):
-        Explore(observation_space, action_space, 2, seed=0, **TINY)
+        Explore(observation_space, action_space, 2, seed=0, dataset=None, **TINY)
     with pytest.raises(DatasetError, match="none-v0"):
         Explore(observation_space, action_space, 2, seed=0, dataset="openworld/meadow/none-v0", **TINY)
     dataset = make_dataset("with-rewards", "forager", steps=30, num_envs=2, segment_steps=30)
@@ -160,7 +160,8 @@ def test_cli_without_a_dataset_is_refused_before_the_lifetime(prior_stores: Path
     from openworld.tools.cli import main
 
     monkeypatch.chdir(prior_stores)
-    for extra, message in (([], "agent=rlpd"), (["agent.dataset=openworld/meadow/none-v0"], "none-v0")):
+    for extra, message in (([], "agent.dataset: must be given"),
+                           (["agent.dataset=openworld/meadow/none-v0"], "none-v0")):
         capsys.readouterr()
         code = main(["run", "world=meadow", "agent=explore", *extra, "steps=200", "num_envs=2", "report=off",
                      "progress=off", "hydra.run.dir=run", "hydra/job_logging=disabled",
