@@ -72,6 +72,10 @@ num_envs=16`` (48,000 agent-steps): 196 s wall, 85 s of user CPU, peak RSS 585 M
 short run; the 5,000 offline updates (about 45 s of CPU) are nearly all of the difference, and on a longer
 lifetime they are paid once.
 
+Learning (``benchmarks/agent_evidence.py``: 5 seeds x 16 worlds x 12,000 steps of Meadow-v0, a forager dataset with
+30% random actions, reward scale ``1 - gamma``): it beats random actions, alive fraction 0.902 [0.885, 0.915] in the
+last quarter against 0.848 [0.834, 0.863], the best of the off-policy agents (rlpd on the same data: 0.810).
+
 Example:
     >>> import numpy as np
     >>> # Two episodes: one ends at a death (step 2), one is cut after 2 steps (the lifetime went on).

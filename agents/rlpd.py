@@ -24,15 +24,16 @@ worlds (the paper's UTD of 20 is per single env step: ours is 1 per 16 transitio
 a CPU cannot afford more). The dataset's rewards must be the world's reward as the run uses it
 (``reward: alive`` for both by default); a reward-free dataset is refused (``explore`` is the agent for one).
 
-Defaults: 16 worlds, batch 128, one update per batched step, 10 critics (min over 2), buffer 100,000
-transitions, learning from 2,000 stored transitions on, gamma 0.99, tau 0.005, Adam 3e-4.
+Defaults: 16 worlds, batch 64, one update per batched step, 10 critics (min over 2), buffer 100,000 transitions,
+learning from 2,000 stored transitions on, gamma 0.99, reward scale ``1 - gamma``, tau 0.005, Adam 3e-4, one-step
+returns (``n_step``).
 
-Cost (one CPU thread, the busy 2-core development machine, 2026-12-02): ``openworld run world=meadow agent=rlpd
-steps=6500 num_envs=16`` (104,000 agent-steps, the buffer full from step 6,250) took 78 s wall, 10 s of it
-start-up: about 1,500 agent-steps per second (ppo on the same command: 31 s, about 4,900), peak RSS 600 MB (ppo
-490 MB), a 36 MB checkpoint (the replay buffer). Learning: in 3 seeds x 8 worlds x 5,000 steps of Meadow-v0 it does
-not beat random actions yet (alive fraction 0.82 against random's 0.85; with a forager dataset 0.81): the critics'
-values are still climbing towards the alive return after 5,000 updates (see the docs for the figures).
+Cost and learning (one CPU thread, the 2-core development machine, 2026-12-02): 2,000 to 2,500 agent-steps per
+second at 16 worlds, a fifth to a quarter of ppo's (``benchmarks/agent_throughput.py``); the buffer is 32 MiB at
+capacity and a checkpoint with it full 36 MB. On Meadow-v0 (5 seeds x 16 worlds x 12,000 steps,
+``benchmarks/agent_evidence.py``) it ends *below* random actions, with or without a forager dataset (alive
+fraction 0.790 and 0.810 in the last quarter, random 0.848): the policy commits to actions its critics cannot yet
+tell apart (docs/agents.md has what was measured).
 
 Example:
     >>> import gymnasium as gym
