@@ -87,7 +87,7 @@ from torch import nn
 from torch.nn import functional
 
 from openworld.agent.networks import initialise_module, space_shape, view_code_sizes
-from openworld.agents.offpolicy import Batch, DiscreteSAC, PriorBuffer, UpdateTerms
+from openworld.agents.offpolicy import Batch, DiscreteSAC, PriorBuffer, UpdateTerms, core_settings
 from openworld.errors import DatasetError
 from openworld.registry import register_agent
 
@@ -243,14 +243,7 @@ class Explore(DiscreteSAC):
         (dataset_experience,) = self.prior_data.experience()
         self.experience = {"dataset": dataset_experience}
         self.label_metrics: dict[str, float] = {}
-        super().__init__(observation_space, action_space, num_envs, seed, learning_rate=learning_rate,
-                         temperature_learning_rate=temperature_learning_rate,
-                         batch_size=batch_size, buffer_capacity=buffer_capacity, learning_starts=learning_starts,
-                         updates_per_step=updates_per_step, gamma=gamma, tau=tau, ensemble_size=ensemble_size,
-                         target_subset=target_subset, init_temperature=init_temperature,
-                         target_entropy_ratio=target_entropy_ratio, reward_scale=reward_scale,
-                         max_grad_norm=max_grad_norm, embedding_dim=embedding_dim, channels=channels,
-                         hidden_size=hidden_size, critic_hidden_size=critic_hidden_size)
+        super().__init__(observation_space, action_space, num_envs, seed, **core_settings(locals()))
 
     # ------------------------------------------------------------------ hooks of the core
     def build_extra_modules(self, generator: torch.Generator) -> nn.ModuleDict:

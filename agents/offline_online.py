@@ -94,7 +94,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from openworld.agents.offpolicy import Batch, DiscreteSAC, PriorBuffer, UpdateTerms
+from openworld.agents.offpolicy import Batch, DiscreteSAC, PriorBuffer, UpdateTerms, core_settings
 from openworld.errors import DatasetError, brief
 from openworld.registry import register_agent
 
@@ -196,14 +196,7 @@ class OfflineOnline(DiscreteSAC):
         self.offline_updates = 0
         self._offline_phase = False  # an update of the offline phase is running: dataset-only batches
         self._term_metrics: dict[str, float] = {}
-        super().__init__(observation_space, action_space, num_envs, seed, learning_rate=learning_rate,
-                         temperature_learning_rate=temperature_learning_rate,
-                         batch_size=batch_size, buffer_capacity=buffer_capacity, learning_starts=learning_starts,
-                         updates_per_step=updates_per_step, gamma=gamma, tau=tau, ensemble_size=ensemble_size,
-                         target_subset=target_subset, init_temperature=init_temperature,
-                         target_entropy_ratio=target_entropy_ratio, reward_scale=reward_scale,
-                         max_grad_norm=max_grad_norm, embedding_dim=embedding_dim, channels=channels,
-                         hidden_size=hidden_size, critic_hidden_size=critic_hidden_size)
+        super().__init__(observation_space, action_space, num_envs, seed, **core_settings(locals()))
 
     # ------------------------------------------------------------------ phases
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:

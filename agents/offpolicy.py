@@ -78,6 +78,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -633,3 +634,15 @@ class DiscreteSAC:
         self.after_done = state["after_done"].clone()
         self.updates = int(state["updates"])
         self.metrics = dict(state["metrics"])
+
+
+def core_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """:class:`DiscreteSAC`'s keyword settings found in ``values`` (a method's ``locals()``).
+
+    A method on the core keeps an explicit signature (its YAML is checked against it) and hands the core's settings
+    on with ``super().__init__(observation_space, action_space, num_envs, seed, **core_settings(locals()))``, so a
+    setting the core gains is not one more line to copy into every method.
+    """
+    positional = {"self", "observation_space", "action_space", "num_envs", "seed"}
+    return {name: values[name] for name in inspect.signature(DiscreteSAC.__init__).parameters
+            if name in values and name not in positional}

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from gymnasium import spaces
 
-from openworld.agents.offpolicy import Batch, DiscreteSAC, PriorBuffer
+from openworld.agents.offpolicy import Batch, DiscreteSAC, PriorBuffer, core_settings
 from openworld.errors import DatasetError
 from openworld.registry import register_agent
 
@@ -87,14 +87,7 @@ class RLPD(DiscreteSAC):
                                    "rlpd learns from the dataset's rewards. Use agent=explore, which labels "
                                    "reward-free prior data with a learned reward model, or a dataset with rewards")
             (self.experience["dataset"],) = self.prior_data.experience()
-        super().__init__(observation_space, action_space, num_envs, seed, learning_rate=learning_rate,
-                         temperature_learning_rate=temperature_learning_rate,
-                         batch_size=batch_size, buffer_capacity=buffer_capacity, learning_starts=learning_starts,
-                         updates_per_step=updates_per_step, gamma=gamma, tau=tau, ensemble_size=ensemble_size,
-                         target_subset=target_subset, init_temperature=init_temperature,
-                         target_entropy_ratio=target_entropy_ratio, reward_scale=reward_scale,
-                         max_grad_norm=max_grad_norm, embedding_dim=embedding_dim, channels=channels,
-                         hidden_size=hidden_size, critic_hidden_size=critic_hidden_size, n_step=n_step)
+        super().__init__(observation_space, action_space, num_envs, seed, **core_settings(locals()))
 
     def sample_batch(self) -> Batch:
         """Symmetric sampling: ``round(prior_fraction * batch_size)`` rows from the dataset, the rest online."""

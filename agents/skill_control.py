@@ -317,9 +317,17 @@ class SkillController:
         if decide.any():
             self._decide(decide.nonzero().squeeze(1), view, vitals)
         with torch.no_grad():
-            logits = self.prior.action_logits({"view": view, "vitals": vitals}, self.skill)
+            logits = self.low_level_logits(view, vitals)
             actions = torch.multinomial(torch.softmax(logits.float(), 1), 1, generator=self.generator).squeeze(1)
+        self.acted(view, vitals, actions)
         return actions.numpy().astype(np.int64)
+
+    def low_level_logits(self, view: torch.Tensor, vitals: torch.Tensor) -> torch.Tensor:
+        """The acting policy's logits ``(n, |A|)`` for each world's current skill: the prior's skill policy here."""
+        return self.prior.action_logits({"view": view, "vitals": vitals}, self.skill)
+
+    def acted(self, view: torch.Tensor, vitals: torch.Tensor, actions: torch.Tensor) -> None:
+        """Called after each step's actions are drawn (a low-level learner records them); nothing here."""
 
     def _decide(self, worlds: torch.Tensor, view: torch.Tensor, vitals: torch.Tensor) -> None:
         """New skills for ``worlds``; those whose cell of the period is free start recording its transition."""

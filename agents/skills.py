@@ -204,24 +204,22 @@ class Skills(SkillController):
             return (log_p.exp() * (log_p - log_q)).sum(1)
 
     # ------------------------------------------------------------------ acting
-    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """As the frozen controller's, but ``pi_lo`` acts and the step joins the low-level rollout."""
+    def low_level_logits(self, view: torch.Tensor, vitals: torch.Tensor) -> torch.Tensor:
+        """The library's skill policy acts; with ``fine_tune``, its trainable copy ``pi_lo``."""
         if self.skill_policy is None:
-            return super().act(obs)
-        view, vitals = observation_tensors(obs)
-        live = ~self.after_done  # the controller's decision rule (SkillController.act)
-        decide = live & ((self.clock == 0) | self.respawned)
-        if decide.any():
-            self._decide(decide.nonzero().squeeze(1), view, vitals)
-        with torch.no_grad():
-            logits, _ = self.skill_policy(view, vitals, self.skill)
-            actions = torch.multinomial(torch.softmax(logits.float(), 1), 1, generator=self.generator).squeeze(1)
+            return super().low_level_logits(view, vitals)
+        logits, _ = self.skill_policy(view, vitals, self.skill)
+        return logits  # type: ignore[no-any-return]
+
+    def acted(self, view: torch.Tensor, vitals: torch.Tensor, actions: torch.Tensor) -> None:
+        """With ``fine_tune``, the step joins the low-level rollout."""
+        if self.skill_policy is None:
+            return
         t, low = self.position * self.skill_steps + self.clock, self.low
         low["view"][t], low["vitals"][t], low["skill"][t] = view, vitals, self.skill
         low["action"][t] = actions
         # Learnt where the high level learns: not the autoreset step, not a respawn's unrecorded remainder.
         low["valid"][t] = self.recording
-        return actions.numpy().astype(np.int64)
 
     # ------------------------------------------------------------------ learning
     def observe(self, transition: Transition) -> None:

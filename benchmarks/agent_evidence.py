@@ -53,6 +53,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ppo_learning import lifetime  # noqa: E402  (the same lifetime and score as the PPO learning benchmark)
+from pretrain import prior_config  # noqa: E402  (a kind's experiments/pretrain config)
 
 WORLD = "Meadow-v0"
 #: name in the table -> (registered agent, which piece of experience it takes: a keyword and the store's name).
@@ -143,7 +144,7 @@ def prepare_experience(args: argparse.Namespace, needed: set[str]) -> dict[str, 
         made[kind] = str(path)
         if path.exists():
             continue
-        config = prior_config(kind)
+        config = prior_config(f"{kind}-v0")
         training = dict(config.get("training") or {})
         if args.quick and kind != "metra":
             training.update(max_updates=5, eval_every=5)
@@ -157,16 +158,6 @@ def prepare_experience(args: argparse.Namespace, needed: set[str]) -> dict[str, 
         pretrain(request)
         print(f"# pretrained {kind} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return made
-
-
-def prior_config(kind: str) -> dict[str, Any]:
-    """The kind's pretrain config (``experiments/pretrain/prior/<kind>.yaml``)."""
-    from importlib import resources
-
-    import yaml
-
-    text = resources.files("openworld.experiments.pretrain").joinpath("prior", f"{kind}.yaml").read_text()
-    return dict(yaml.safe_load(text))
 
 
 def lifetime_key(agent_id: str, config: dict[str, Any], seed: int, args: argparse.Namespace) -> dict[str, Any]:
