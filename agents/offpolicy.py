@@ -1,46 +1,54 @@
-"""The off-policy core: continual discrete soft actor-critic with a replay buffer and a critic ensemble.
+"""The off-policy core: continual discrete soft Q-learning with a replay buffer and a critic ensemble.
 
-Every off-policy agent of openworld (``rlpd``; later ``explore`` and ``offline-online``) is this learner plus
-a small module of what differs. Its seams:
+Every off-policy agent of openworld (``rlpd``, ``explore``, ``offline-online``) is this learner plus a small
+module of what differs. Its seams:
 
 * :class:`ReplayBuffer`: a bounded ring of online transitions (uint8 views, obs and next obs, reward,
   terminal) with a **validity mask**: the NEXT_STEP autoreset step is stored but never sampled.
 * :class:`PriorBuffer`: a dataset's steps (``load_transitions``) sampled the same way; rewards come from the
   dataset (NaN in a reward-free one: :attr:`PriorBuffer.has_rewards` says which).
-* :class:`DiscreteSAC`: the learner. Hooks a subclass overrides: :meth:`DiscreteSAC.sample_batch` (where a
-  batch comes from: RLPD mixes online and prior data), :meth:`DiscreteSAC.extra_losses` (terms added to the
-  loss: a CQL penalty, a reward model's regression) and :meth:`DiscreteSAC.build_extra_modules` (networks such
-  a term trains: they join the optimiser and the state).
+* :class:`DiscreteSoftQ`: the learner. Hooks a subclass overrides: :meth:`DiscreteSoftQ.sample_batch` (where a
+  batch comes from: RLPD mixes online and prior data), :meth:`DiscreteSoftQ.extra_losses` (terms added to the
+  loss: a CQL penalty, a reward model's regression) and :meth:`DiscreteSoftQ.build_extra_modules` (networks
+  such a term trains: they join the optimiser and the state).
 
-Why discrete SAC (Christodoulou 2019, "Soft Actor-Critic for Discrete Action Settings") rather than a DQN:
-RLPD is SAC with an ensemble; the offline-to-online methods to be built on this core (IQL's policy
-extraction, Cal-QL on CQL) need an explicit policy; and with 7 actions the expectations over actions are
-exact, so the policy needs no reparameterisation and the soft value no sampling.
+Why soft Q-learning with the critics' Boltzmann policy (Haarnoja et al. 2017, "Reinforcement Learning with Deep
+Energy-Based Policies"; for discrete actions as in Munchausen-DQN's soft targets, Vieillard et al. 2020) and not
+discrete SAC's separate policy head (Christodoulou 2019), which this core used first: with 7 actions the soft
+value is an exact sum and the soft-greedy policy ``softmax(Q / alpha)`` needs no network of its own. The head
+was measured to be the failure: on Meadow-v0 its action preferences lagged the critics' by thousands of updates,
+the temperature wound down to 1e-5 meanwhile, and the policy then settled on one action in every state (west in
+69 to 88% of steps), below random actions (alive fraction 0.790 against 0.848; docs/agents.md). A policy read
+off the critics follows them at once, state by state: with it, the value-level initialisation below and rlpd's
+defaults, rlpd from scratch ends at 0.875 [0.865, 0.884] over 5 seeds (``benchmarks/agent_evidence.py``).
 
 Objective (one gradient step on a batch of ``B`` transitions ``(s, a, r, s', d)``; ``E`` critics
-``Q_1..Q_E``, their Polyak-averaged targets ``Q'_i``, policy ``pi``, temperature ``alpha``):
+``Q_1..Q_E``, their Polyak-averaged targets ``Q'_i``, temperature ``alpha``):
 
-* target: ``y = c r + gamma (1 - d) sum_a' pi(a'|s') [min_{i in Z} Q'_i(s', a') - alpha log pi(a'|s')]``, where
+* policy: ``pi(a|s) = softmax_a(mean_i Q_i(s, a) / alpha)`` (acting, from the online critics); at ``s'``, in the
+  target, ``pi'`` is the same of the target critics (as M-DQN; it saves an online pass over ``s'``).
+* target: ``y = c r + gamma (1 - d) sum_a' pi'(a'|s') [min_{i in Z} Q'_i(s', a') - alpha log pi'(a'|s')]``, where
   ``Z`` is a random subset of ``target_subset`` critics drawn per update (REDQ's in-target minimisation; RLPD
   uses 2 of 10), ``c`` the ``reward_scale`` and ``d`` a death (a truncation bootstraps). With ``n_step = n > 1``
-  (Rainbow's multi-step returns, off by default): ``r`` is ``sum_{j<k} gamma^j r_{t+j}``, ``s'`` is ``s_{t+k}``
-  and ``gamma`` becomes ``gamma^k``, where the horizon ``k <= n`` stops early at a death, a cut or the newest step
-  stored; the intermediate entropy terms are left out and no off-policy correction is made (as in Rainbow).
+  (Rainbow's multi-step returns): ``r`` is ``sum_{j<k} gamma^j r_{t+j}``, ``s'`` is ``s_{t+k}`` and ``gamma``
+  becomes ``gamma^k``, where the horizon ``k <= n`` stops early at a death, a cut or the newest step stored; the
+  intermediate entropy terms are left out and no off-policy correction is made (as in Rainbow).
 * critics: ``L_Q = mean_{i, batch} (Q_i(s, a) - y)^2 / 2``.
-* policy: ``L_pi = mean_batch sum_a pi(a|s) [alpha log pi(a|s) - mean_i Q_i(s, a)]`` (features and Q detached).
-* temperature: ``L_alpha = log(alpha) (H[pi(.|s)] - H_target)`` with entropy detached, ``H_target =
-  target_entropy_ratio * log |A|``.
-* plus the hook's ``extra_losses``; all summed into one backward pass and one Adam step (Adam scales per
-  parameter, so one optimiser with the terms detached as above acts as the three separate ones of SAC,
-  except that the policy sees the critics of before this step, not after).
+* temperature: ``L_alpha = (H_batch(alpha) - H_target)^2``, the batch's mean entropy of ``pi`` as a function of
+  ``alpha`` with Q detached, ``H_target = target_entropy_ratio * log |A|``. Not SAC's dual ``log(alpha) (H -
+  H_target)``: that integrates the error, and while the critics cannot yet tell actions apart it winds
+  ``alpha`` down without bound; the squared error has no memory, so ``alpha`` tracks the current critics.
+* plus the hook's ``extra_losses``; all summed into one backward pass and one Adam step.
 * targets: ``theta' <- (1 - tau) theta' + tau theta`` after every step.
+* value level: at the first update every critic's output bias is set to the value of earning the batch's reward
+  rate forever (:meth:`DiscreteSoftQ.initialise_value_level`), instead of climbing there from 0 through the
+  bootstrap.
 
 Networks: one shared encoder trunk (:class:`~openworld.agent.networks.ViewEncoder`, as PPO's), trained by the
-critic loss only; the critics are an ensemble of small heads ``Linear -> LayerNorm -> ReLU -> Linear(|A|)`` on
-it, evaluated as batched matrix products (RLPD's layer-normalised critics keep Q bounded when the data are far
-from the policy's); the policy is a ``Linear -> ReLU -> Linear`` head on the detached features. The encoder
-dominates the cost, so a shared trunk makes an ensemble of 10 about as cheap as one critic; the price is that
-the members are less independent (they differ only in their heads).
+critic loss; the critics are an ensemble of small heads ``Linear -> LayerNorm -> ReLU -> Linear(|A|)`` on it,
+evaluated as batched matrix products (RLPD's layer-normalised critics keep Q bounded when the data are far from
+the policy's). The encoder dominates the cost, so a shared trunk makes an ensemble of 10 about as cheap as one
+critic; the price is that the members are less independent (they differ only in their heads).
 
 Continual (no episodes): a death is a terminal (no bootstrap past it); the step after a termination or
 truncation is the NEXT_STEP autoreset step (its action was ignored, its ``next_obs`` is the respawned body):
@@ -48,14 +56,15 @@ it is stored with ``valid = False`` and never sampled. The learning rate is cons
 
 Determinism: all randomness (initialisation, actions, batch indices, the target subset) comes from one
 ``torch.Generator`` seeded with ``seed``; modules are built inside ``torch.random.fork_rng`` and
-re-initialised from it. :meth:`DiscreteSAC.state_dict` holds the networks, target networks, optimiser,
+re-initialised from it. :meth:`DiscreteSoftQ.state_dict` holds the networks, target networks, optimiser,
 generator, the replay buffer and the autoreset flags (plain tensors), so a loaded agent continues exactly.
 A dataset is not part of the state: the agent reloads it from its id (its card hash is in ``experience``).
 
-Costs (one CPU thread, rlpd's defaults: batch 64, 10 heads of 64 units on an 8-channel encoder; the busy 2-core
-development machine): an update takes 6 to 9 ms of CPU (the encoder's forward passes on ``s`` and ``s'``, online
-and target, and its backward pass are about two thirds of it; the ten heads about a fifth), acting 0.3 to 0.5 ms
-a batched step. The shared trunk is what makes the ensemble affordable: ten full critics would cost ten encoders.
+Costs (one CPU thread, rlpd's defaults: batch 64, 10 heads of 64 units on an 8-channel encoder, 10-step returns;
+the 2-core development machine, a cProfile of 300 batched steps at 16 worlds, 2026-12-02): an update takes about
+7 ms of CPU (the backward pass about a third of it, the encoder's convolutions on ``s`` and, in the target, ``s'``
+a sixth, the ten heads' batched products a tenth); acting 0.3 to 0.5 ms a batched step. The shared trunk is what
+makes the ensemble affordable: ten full critics would cost ten encoders.
 The replay buffer costs about 340 bytes a transition, in memory and in the checkpoint (36 MB at 100,000).
 
 Example:
@@ -63,7 +72,7 @@ Example:
     >>> import openworld
     >>> from openworld.agent.protocol import Transition
     >>> envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
-    >>> agent = DiscreteSAC(envs.single_observation_space, envs.single_action_space, 2, seed=0,
+    >>> agent = DiscreteSoftQ(envs.single_observation_space, envs.single_action_space, 2, seed=0,
     ...                     batch_size=8, learning_starts=8, buffer_capacity=64, channels=4, hidden_size=16)
     >>> obs, info = envs.reset(seed=0)
     >>> for _ in range(6):
@@ -95,7 +104,7 @@ from openworld.agent.protocol import Transition
 from openworld.errors import DatasetError, brief
 from openworld.prior.transitions import TransitionData, load_transitions
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: no policy head (the policy is the critics' Boltzmann), value-level initialisation
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -114,6 +123,8 @@ class Batch:
         from_prior: ``(B,)`` bool: the row came from a dataset, not from this lifetime.
         horizons: ``(B,)`` int64: ``k``, the steps between the row and its bootstrap (1 for one-step returns;
             shorter than ``n`` where a life ended, a segment was cut or the data end).
+        step_rewards: ``(B,)`` float32, the reward of the row's own step ``r_t`` (``rewards`` when ``k = 1``): what a
+            model of the reward regresses on.
     """
 
     view: torch.Tensor
@@ -125,6 +136,7 @@ class Batch:
     next_vitals: torch.Tensor
     from_prior: torch.Tensor
     horizons: torch.Tensor
+    step_rewards: torch.Tensor
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -208,7 +220,7 @@ class ReplayBuffer:
             return Batch(view=s["view"][rows], vitals=s["vitals"][rows], actions=s["actions"][rows],
                          rewards=s["rewards"][rows], terminals=s["terminals"][rows], next_view=s["next_view"][rows],
                          next_vitals=s["next_vitals"][rows], from_prior=torch.zeros(batch_size, dtype=torch.bool),
-                         horizons=torch.ones(batch_size, dtype=torch.long))
+                         horizons=torch.ones(batch_size, dtype=torch.long), step_rewards=s["rewards"][rows])
         if self.capacity % stride:
             raise ValueError(f"n-step sampling needs a capacity ({self.capacity}) that is a multiple of the stride "
                              f"({stride})")
@@ -223,7 +235,7 @@ class ReplayBuffer:
         return Batch(view=s["view"][rows], vitals=s["vitals"][rows], actions=s["actions"][rows],
                      rewards=rewards.sum(1), terminals=s["terminals"][last], next_view=s["next_view"][last],
                      next_vitals=s["next_vitals"][last], from_prior=torch.zeros(batch_size, dtype=torch.bool),
-                     horizons=horizons)
+                     horizons=horizons, step_rewards=s["rewards"][rows])
 
     def state_dict(self) -> dict[str, Any]:
         """The filled rows only (a young buffer checkpoints small), the ring position and capacity."""
@@ -311,7 +323,8 @@ class PriorBuffer:
         if n_step == 1:
             return Batch(view=self.view[rows], vitals=self.vitals[rows], actions=self.actions[steps],
                          rewards=self.rewards[steps], terminals=self.terminals[steps], next_view=self.view[rows + 1],
-                         next_vitals=self.vitals[rows + 1], from_prior=ones, horizons=torch.ones_like(steps))
+                         next_vitals=self.vitals[rows + 1], from_prior=ones, horizons=torch.ones_like(steps),
+                         step_rewards=self.rewards[steps])
         offsets = torch.arange(n_step)
         horizons = torch.minimum(self.remaining[steps], torch.tensor(n_step))
         usable = offsets < horizons.unsqueeze(1)
@@ -321,7 +334,8 @@ class PriorBuffer:
         next_rows = self.obs_index[last] + 1
         return Batch(view=self.view[rows], vitals=self.vitals[rows], actions=self.actions[steps],
                      rewards=rewards.sum(1), terminals=self.terminals[last], next_view=self.view[next_rows],
-                     next_vitals=self.vitals[next_rows], from_prior=ones, horizons=horizons)
+                     next_vitals=self.vitals[next_rows], from_prior=ones, horizons=horizons,
+                     step_rewards=self.rewards[steps])
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -370,26 +384,20 @@ class CriticEnsemble(nn.Module):
         nn.init.zeros_(self.norm_bias)
 
 
-class SoftActorCritic(nn.Module):
-    """The shared encoder, the critic ensemble, the policy head and the log temperature."""
+class SoftQNetworks(nn.Module):
+    """The shared encoder, the critic ensemble and the log temperature (the policy is the critics' Boltzmann)."""
 
     def __init__(self, encoder: ViewEncoder, hidden_size: int, critic_hidden_size: int, num_actions: int,
                  ensemble_size: int, init_temperature: float) -> None:
         super().__init__()
         self.encoder = encoder
         self.critics = CriticEnsemble(ensemble_size, hidden_size, critic_hidden_size, num_actions)
-        self.policy = nn.Sequential(nn.Linear(hidden_size, critic_hidden_size), nn.ReLU(),
-                                    nn.Linear(critic_hidden_size, num_actions))
         self.log_alpha = nn.Parameter(torch.tensor(math.log(init_temperature)))
         self._init_temperature = init_temperature
 
     def initialise(self, generator: torch.Generator) -> None:
-        """Orthogonal weights (0.01 for the policy's output: near-uniform actions at first), all from ``generator``."""
+        """Orthogonal weights, all from ``generator``."""
         initialise_module(self.encoder, generator)
-        initialise_module(self.policy, generator)
-        last = self.policy[-1]
-        assert isinstance(last, nn.Linear)
-        nn.init.orthogonal_(last.weight, 0.01, generator=generator)
         self.critics.initialise(generator)
         with torch.no_grad():
             self.log_alpha.fill_(math.log(self._init_temperature))
@@ -398,14 +406,14 @@ class SoftActorCritic(nn.Module):
 # ---------------------------------------------------------------------------------------------- learner
 @dataclass
 class UpdateTerms:
-    """What one update computed, for :meth:`DiscreteSAC.extra_losses`.
+    """What one update computed, for :meth:`DiscreteSoftQ.extra_losses`.
 
     Attributes:
         features: ``(B, F)`` encoder features of ``batch.view`` (with gradient: an extra term may shape them).
         q_values: ``(E, B, A)`` online critics at ``s`` (with gradient).
         q_taken: ``(E, B)`` at the actions taken.
         targets: ``(B,)`` the soft TD targets ``y`` (no gradient).
-        log_probs: ``(B, A)`` the policy's log-probabilities at ``s`` (gradient into the policy head only).
+        log_probs: ``(B, A)`` the policy's log-probabilities at ``s`` (no gradient).
         alpha: the temperature (detached).
     """
 
@@ -417,8 +425,8 @@ class UpdateTerms:
     alpha: torch.Tensor
 
 
-class DiscreteSAC:
-    """Continual discrete SAC over a batch of worlds (see the module docstring for the objective and seams).
+class DiscreteSoftQ:
+    """Continual discrete soft Q-learning over a batch of worlds (see the module docstring for the objective and seams).
 
     Subclasses set their own attributes, then call ``super().__init__`` (which calls
     :meth:`build_extra_modules`), and override :meth:`sample_batch` and :meth:`extra_losses`.
@@ -443,7 +451,7 @@ class DiscreteSAC:
         reward_scale: multiplies the reward; ``None`` means ``1 - gamma`` (values of ``reward: alive`` in [0, 1]).
         max_grad_norm: global gradient-norm clip.
         embedding_dim, channels, hidden_size: the shared encoder (as PPO's).
-        critic_hidden_size: width of each critic head and of the policy head.
+        critic_hidden_size: width of each critic head.
         n_step: steps of the return before bootstrapping (1: one-step TD). Above 1 the buffer's capacity is rounded
             down to whole steps of all ``num_envs`` worlds.
     """
@@ -490,7 +498,7 @@ class DiscreteSAC:
         self.generator = torch.Generator().manual_seed(int(seed))
         with torch.random.fork_rng(devices=[]):  # module constructors draw from the global RNG: contain it
             encoder = ViewEncoder(view_shape[0], code_sizes, num_vitals, embedding_dim, channels, hidden_size)
-            self.model = SoftActorCritic(encoder, hidden_size, critic_hidden_size, self.num_actions,
+            self.model = SoftQNetworks(encoder, hidden_size, critic_hidden_size, self.num_actions,
                                          int(ensemble_size), float(init_temperature))
         self.model.initialise(self.generator)
         self.extra = self.build_extra_modules(self.generator)
@@ -500,7 +508,7 @@ class DiscreteSAC:
         self.trainable_parameters = list(self.model.parameters()) + list(self.extra.parameters())
         networks = [p for p in self.trainable_parameters if p is not self.model.log_alpha]
         # The temperature gets its own, larger step: Adam moves log(alpha) by about its learning rate per update,
-        # and at 3e-4 it lagged the policy's collapse by thousands of updates (measured on Meadow). fused: one
+        # and at 3e-4 it took thousands of updates to reach the entropy target (measured on Meadow). fused: one
         # multi-tensor step (not the CPU's per-parameter default): 0.45 ms instead of 1.2 ms an update.
         groups: list[dict[str, Any]] = [{"params": networks},
                                         {"params": [self.model.log_alpha], "lr": temperature_learning_rate}]
@@ -534,12 +542,17 @@ class DiscreteSAC:
 
     # ------------------------------------------------------------------ acting
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """Sample actions ``(n,)`` from the policy."""
+        """Sample actions ``(n,)`` from the Boltzmann policy of the online critics' mean."""
         view, vitals = observation_tensors(obs)
         with torch.no_grad():
-            logits = self.model.policy(self.model.encoder(view, vitals))
+            logits = self.policy_logits(self.model.critics(self.model.encoder(view, vitals)))
             actions = torch.multinomial(torch.softmax(logits, 1), 1, generator=self.generator).squeeze(1)
         return actions.numpy().astype(np.int64)
+
+    def policy_logits(self, q_values: torch.Tensor, log_alpha: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, A)`` logits ``mean_i Q_i(s, .) / alpha`` of the ensemble's ``(E, B, A)`` Q-values."""
+        log_alpha = self.model.log_alpha.detach() if log_alpha is None else log_alpha
+        return q_values.mean(0) / log_alpha.exp()
 
     # ------------------------------------------------------------------ learning
     def observe(self, transition: Transition) -> None:
@@ -560,10 +573,12 @@ class DiscreteSAC:
         """One gradient step on :meth:`sample_batch`'s batch, then the Polyak step of the targets."""
         batch = self.sample_batch()
         model = self.model
+        if self.updates == 0:
+            self.initialise_value_level(batch)
         alpha = model.log_alpha.detach().exp()
         with torch.no_grad():
-            next_log_probs = torch.log_softmax(model.policy(model.encoder(batch.next_view, batch.next_vitals)), 1)
             next_q = self.target["critics"](self.target["encoder"](batch.next_view, batch.next_vitals))
+            next_log_probs = torch.log_softmax(self.policy_logits(next_q), 1)
             subset = torch.randperm(next_q.shape[0], generator=self.generator)[: self.target_subset]
             next_min_q = next_q[subset].min(0).values
             next_value = (next_log_probs.exp() * (next_min_q - alpha * next_log_probs)).sum(1)
@@ -576,13 +591,12 @@ class DiscreteSAC:
         index = batch.actions.view(1, -1, 1).expand(q_values.shape[0], -1, 1)
         q_taken = q_values.gather(2, index).squeeze(2)
         critic_loss = 0.5 * ((q_taken - targets) ** 2).mean()
-        log_probs = torch.log_softmax(model.policy(features.detach()), 1)
-        probs = log_probs.exp()
-        policy_loss = (probs * (alpha * log_probs - q_values.detach().mean(0))).sum(1).mean()
-        entropy = -(probs * log_probs).sum(1).mean()
-        temperature_loss = model.log_alpha * (entropy.detach() - self.target_entropy)
-        extras = self.extra_losses(batch, UpdateTerms(features, q_values, q_taken, targets, log_probs, alpha))
-        loss = critic_loss + policy_loss + temperature_loss + sum(extras.values(), torch.zeros(()))
+        # The temperature that gives the batch the target entropy, found by gradient descent on log(alpha) alone.
+        log_probs = torch.log_softmax(self.policy_logits(q_values.detach(), model.log_alpha), 1)
+        entropy = -(log_probs.exp() * log_probs).sum(1).mean()
+        temperature_loss = (entropy - self.target_entropy) ** 2
+        extras = self.extra_losses(batch, UpdateTerms(features, q_values, q_taken, targets, log_probs.detach(), alpha))
+        loss = critic_loss + temperature_loss + sum(extras.values(), torch.zeros(()))
         self.optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
@@ -591,12 +605,33 @@ class DiscreteSAC:
             # One fused call instead of a loop over ~30 tensors (measured: 0.6 ms of a 15 ms update otherwise).
             torch._foreach_lerp_(self._target_parameters, self._online_for_target, self.tau)
         self.updates += 1
-        self.metrics = {"losses/critic_loss": critic_loss.item(), "losses/policy_loss": policy_loss.item(),
-                        "losses/entropy": entropy.item(), "losses/alpha": float(alpha),
+        self.metrics = {"losses/critic_loss": critic_loss.item(), "losses/entropy": entropy.item(),
+                        "losses/alpha": float(alpha),
                         "losses/q_mean": float(q_taken.detach().mean()),
                         "charts/prior_fraction": float(batch.from_prior.float().mean()),
                         "charts/updates": float(self.updates)}
         self.metrics.update({f"losses/{name}": value.item() for name, value in extras.items()})
+
+    def initialise_value_level(self, batch: Batch) -> None:
+        """Start every critic (online and target) at the value of a life that goes on as ``batch`` does.
+
+        The output biases get ``c R_k / (1 - gamma^k)`` averaged over the batch's rows with a known reward (the
+        online ones where there are any): the discounted value of earning the rows' reward rate forever, 1 for
+        ``reward: alive`` at the default scale. Critics that start at 0 must climb to that level through the
+        bootstrap, about ``1 / ((1 - gamma) tau)`` updates (measured on Meadow: still at 0.1 after 12,000), and
+        their action preferences meanwhile follow which action was sampled most rather than what it did.
+        """
+        known = torch.isfinite(batch.rewards)  # a reward-free dataset's rows are NaN
+        if (known & ~batch.from_prior).any():  # explore's prior rows carry an untrained model's labels: use online
+            known &= ~batch.from_prior
+        if not known.any():
+            return
+        horizons = batch.horizons[known].to(torch.float32)
+        level = float((self.reward_scale * batch.rewards[known] / (1.0 - self.gamma ** horizons)).mean())
+        with torch.no_grad():
+            for critics in (self.model.critics, self.target["critics"]):
+                assert isinstance(critics, CriticEnsemble)
+                critics.out.bias.add_(level)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -637,12 +672,12 @@ class DiscreteSAC:
 
 
 def core_settings(values: dict[str, Any]) -> dict[str, Any]:
-    """:class:`DiscreteSAC`'s keyword settings found in ``values`` (a method's ``locals()``).
+    """:class:`DiscreteSoftQ`'s keyword settings found in ``values`` (a method's ``locals()``).
 
     A method on the core keeps an explicit signature (its YAML is checked against it) and hands the core's settings
     on with ``super().__init__(observation_space, action_space, num_envs, seed, **core_settings(locals()))``, so a
     setting the core gains is not one more line to copy into every method.
     """
     positional = {"self", "observation_space", "action_space", "num_envs", "seed"}
-    return {name: values[name] for name in inspect.signature(DiscreteSAC.__init__).parameters
+    return {name: values[name] for name in inspect.signature(DiscreteSoftQ.__init__).parameters
             if name in values and name not in positional}

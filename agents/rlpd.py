@@ -1,6 +1,6 @@
 """RLPD (Ball et al. 2023, "Efficient Online Reinforcement Learning with Offline Data"), for discrete actions.
 
-RLPD is off-the-shelf SAC made to use prior data well with three choices, all kept here:
+RLPD is off-the-shelf SAC made to use prior data well with three choices, kept here on a soft Q-learner:
 
 * **symmetric sampling**: each batch is half online transitions (the replay buffer) and half prior
   transitions (the dataset), ``prior_fraction = 0.5``, so the prior data neither swamp the few online
@@ -8,32 +8,35 @@ RLPD is off-the-shelf SAC made to use prior data well with three choices, all ke
 * **layer-normalised critics** (``Linear -> LayerNorm -> ReLU -> Linear``): LayerNorm bounds how far Q can
   extrapolate to actions the data do not cover, which is what makes learning from off-policy prior data stable
   without an explicit offline-RL penalty;
-* **a large critic ensemble with in-target minimisation over a random subset** (REDQ: 10 critics, min over 2)
-  and **several updates per environment step** (``updates_per_step``).
+* **a large critic ensemble with in-target minimisation over a random subset** (REDQ: 10 critics, min over 2;
+  here a subset of 1 by default, see below) and **several updates per environment step** (``updates_per_step``).
 
-The learner and its objective are :class:`~openworld.agents.offpolicy.DiscreteSAC` (its docstring has the
-formulas); this module only overrides :meth:`~openworld.agents.offpolicy.DiscreteSAC.sample_batch`. Without a
-dataset, every batch is online and RLPD is the from-scratch off-policy baseline (discrete SAC with the ensemble).
+The learner and its objective are :class:`~openworld.agents.offpolicy.DiscreteSoftQ` (its docstring has the
+formulas); this module only overrides :meth:`~openworld.agents.offpolicy.DiscreteSoftQ.sample_batch`. Without a
+dataset, every batch is online and RLPD is the from-scratch off-policy baseline.
 
-What differs from the paper: discrete actions (Christodoulou's discrete SAC: exact expectations over the 7
-actions, the entropy target a fraction of ``log 7``); ``Dict`` observations through the shared encoder trunk
-(one :class:`~openworld.agent.networks.ViewEncoder` under ten small critic heads, instead of ten full critics,
-to be affordable on a CPU); reset-free (deaths are terminals, the NEXT_STEP autoreset step is never sampled,
-the learning rate is constant); ``updates_per_step`` counts updates per *batched* step of all ``num_envs``
+What differs from the paper: discrete actions, and no actor: the policy is the critics' Boltzmann
+``softmax(mean_i Q_i / alpha)`` with the temperature set for an entropy of ``0.5 log 7`` (the core's docstring
+says why: discrete SAC's policy head fell below random actions here); ``Dict`` observations through the shared
+encoder trunk (one :class:`~openworld.agent.networks.ViewEncoder` under ten small critic heads, instead of ten
+full critics, to be affordable on a CPU); reset-free (deaths are terminals, the NEXT_STEP autoreset step is never
+sampled, the learning rate is constant); ``updates_per_step`` counts updates per *batched* step of all ``num_envs``
 worlds (the paper's UTD of 20 is per single env step: ours is 1 per 16 transitions at the defaults, because
-a CPU cannot afford more). The dataset's rewards must be the world's reward as the run uses it
+a CPU cannot afford more); the critics start at the value level of the first batch's reward rate; 10-step
+returns, one random critic in the target and Adam 1e-3, which 2-seed diagnostics on Meadow favoured (the values
+are in ``agents/rlpd.yaml`` and docs/agents.md). The dataset's rewards must be the world's reward as the run uses it
 (``reward: alive`` for both by default); a reward-free dataset is refused (``explore`` is the agent for one).
 
-Defaults: 16 worlds, batch 64, one update per batched step, 10 critics (min over 2), buffer 100,000 transitions,
-learning from 2,000 stored transitions on, gamma 0.99, reward scale ``1 - gamma``, tau 0.005, Adam 3e-4, one-step
-returns (``n_step``).
+Defaults: 16 worlds, batch 64, one update per batched step, 10 critics (one random critic in the target), buffer
+100,000 transitions, learning from 2,000 stored transitions on, gamma 0.99, reward scale ``1 - gamma``, tau 0.005,
+Adam 1e-3, 10-step returns (``n_step``).
 
-Cost and learning (one CPU thread, the 2-core development machine, 2026-12-02): 2,000 to 2,500 agent-steps per
-second at 16 worlds, a fifth to a quarter of ppo's (``benchmarks/agent_throughput.py``); the buffer is 32 MiB at
-capacity and a checkpoint with it full 36 MB. On Meadow-v0 (5 seeds x 16 worlds x 12,000 steps,
-``benchmarks/agent_evidence.py``) it ends *below* random actions, with or without a forager dataset (alive
-fraction 0.790 and 0.810 in the last quarter, random 0.848): the policy commits to actions its critics cannot yet
-tell apart (docs/agents.md has what was measured).
+Cost and learning (one CPU thread, the 2-core development machine, 2026-12-02): agent-steps per second in
+docs/agents.md's throughput table (``benchmarks/agent_throughput.py``); the buffer is 32 MiB at capacity and a
+checkpoint with it full 36 MB. On Meadow-v0 (5 seeds x 16 worlds x 12,000 steps, ``benchmarks/agent_evidence.py``)
+it beats random actions from scratch: alive fraction 0.875 [0.865, 0.884] in the last quarter against 0.848
+[0.834, 0.863]. With half of each batch from a 30%-random forager dataset it does not (0.855 [0.844, 0.863]): the
+data slow it down rather than speed it up here.
 
 Example:
     >>> import gymnasium as gym
@@ -49,31 +52,31 @@ from __future__ import annotations
 
 from gymnasium import spaces
 
-from openworld.agents.offpolicy import Batch, DiscreteSAC, PriorBuffer, core_settings
+from openworld.agents.offpolicy import Batch, DiscreteSoftQ, PriorBuffer, core_settings
 from openworld.errors import DatasetError
 from openworld.registry import register_agent
 
 
-class RLPD(DiscreteSAC):
-    """Discrete SAC with symmetric sampling of online and prior data (see the module docstring).
+class RLPD(DiscreteSoftQ):
+    """Discrete soft Q-learning with symmetric sampling of online and prior data (see the module docstring).
 
     Args:
         dataset: a local dataset id (``openworld collect``); ``None``: learn from scratch. Its rewards are used.
         prior_fraction: share of each batch drawn from the dataset.
-        The other arguments are :class:`~openworld.agents.offpolicy.DiscreteSAC`'s.
+        The other arguments are :class:`~openworld.agents.offpolicy.DiscreteSoftQ`'s.
 
     Raises:
         DatasetError: an unknown dataset, one of other spaces, or a reward-free one.
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
-                 dataset: str | None = None, prior_fraction: float = 0.5, learning_rate: float = 3e-4,
+                 dataset: str | None = None, prior_fraction: float = 0.5, learning_rate: float = 1e-3,
                  temperature_learning_rate: float = 3e-3,
                  batch_size: int = 64, buffer_capacity: int = 100_000, learning_starts: int = 2000,
                  updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005, ensemble_size: int = 10,
-                 target_subset: int = 2, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
+                 target_subset: int = 1, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
                  reward_scale: float | None = None, max_grad_norm: float = 10.0, embedding_dim: int = 4,
-                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64, n_step: int = 1) -> None:
+                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64, n_step: int = 10) -> None:
         if not 0.0 <= prior_fraction < 1.0:
             raise ValueError(f"prior_fraction must lie in [0, 1), got {prior_fraction}")
         self.prior_fraction = float(prior_fraction)
@@ -99,5 +102,5 @@ class RLPD(DiscreteSAC):
         return Batch.cat([online, self.prior_data.sample(from_prior, self.generator, self.n_step, self.gamma)])
 
 
-register_agent("rlpd-v0", RLPD, "RLPD (discrete SAC, LayerNorm critic ensemble, 50/50 online and prior data; "
-               "from scratch without a dataset)", num_envs=16)
+register_agent("rlpd-v0", RLPD, "RLPD (discrete soft Q-learning, LayerNorm critic ensemble, 50/50 online and prior "
+               "data; from scratch without a dataset)", num_envs=16)

@@ -68,6 +68,12 @@ and 27.5 s and 26.3 s with ``agent.fine_tune=true`` (1,800 over the command; 2,7
 noisy). In those 3,000 steps the anchor's KL reached 0.003 nats per step and the alive fraction was 0.853 against
 0.857 frozen (one seed: no evidence either way of a gain).
 
+Learning (``benchmarks/agent_evidence.py``: 5 seeds x 16 worlds x 12,000 steps of Meadow-v0, alive fraction in the
+last quarter against random's 0.848 [0.834, 0.863]): over a METRA library of 32,000 agent-steps 0.849 [0.843,
+0.853] (fine-tuned 0.858 [0.843, 0.870]); over one of 200,000 (``--skill-steps 25000``) 0.787 [0.781, 0.792]
+(fine-tuned 0.786), below random: the longer-trained skills walk and rarely interact (5% of actions against
+random's 14%), so no choice among them eats or drinks (docs/agents.md).
+
 Example:
     >>> import gymnasium as gym, tempfile, os
     >>> import openworld

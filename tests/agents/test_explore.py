@@ -77,8 +77,11 @@ def test_prior_rows_are_labelled_r_hat_plus_the_scaled_novelty(prior_stores: Pat
     r_hat, novelty = agent.reward_and_novelty(batch)  # with the scale the labels used
     assert (novelty[prior] > 0).all() and novelty[prior].std() > 0
     torch.testing.assert_close(batch.rewards[prior], r_hat[prior] + 0.7 * novelty[prior])
-    # The online rows keep their true rewards (Meadow's alive reward: 0 or 1), without a bonus.
-    assert set(batch.rewards[~prior].tolist()) <= {0.0, 1.0}
+    # The online rows keep their true rewards (Meadow's alive reward: 0 or 1 a step), without a bonus: n-step sums
+    # for the TD target, one step for the reward model; the labelled rows are one-step.
+    assert set(batch.step_rewards[~prior].tolist()) <= {0.0, 1.0}
+    assert (batch.rewards[~prior] >= batch.step_rewards[~prior]).all() and (batch.horizons[~prior] > 1).any()
+    assert (batch.horizons[prior] == 1).all() and torch.equal(batch.step_rewards[prior], batch.rewards[prior])
     # A batch the update sees is labelled too: the TD targets of the prior rows are finite.
     seen: list[torch.Tensor] = []
     original = agent.extra_losses
@@ -107,7 +110,7 @@ def test_the_reward_model_learns_a_constant_reward(prior_stores: Path, make_data
     batch = agent.sample_batch()
     r_hat, _ = agent.reward_and_novelty(batch)
     online = ~batch.from_prior
-    assert float((r_hat[online] - 2.0).abs().mean()) < 0.1
+    assert float((r_hat[online] - 2.0).abs().mean()) < 0.2
     assert float(r_hat[~online].mean()) > 1.5  # the forager's states, never trained on, get most of it too
 
 

@@ -1,7 +1,8 @@
-"""The off-policy core (replay, prior data, discrete SAC) and RLPD on it, with tiny budgets."""
+"""The off-policy core (replay, prior data, discrete soft Q-learning) and RLPD on it, with tiny budgets."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from gymnasium import spaces
 from torch import nn
 
 import openworld  # noqa: F401
+from openworld.agent.networks import observation_tensors
 from openworld.agent.protocol import Transition
-from openworld.agents.offpolicy import Batch, DiscreteSAC, ReplayBuffer, UpdateTerms
+from openworld.agents.offpolicy import Batch, DiscreteSoftQ, ReplayBuffer, UpdateTerms
 from openworld.agents.rlpd import RLPD
 from openworld.data.store import card_sha256
 from openworld.errors import DatasetError
@@ -35,7 +37,7 @@ def spaces_of(envs: Any) -> tuple[spaces.Space, spaces.Space]:
     return envs.single_observation_space, envs.single_action_space
 
 
-def step_by_hand(agent: DiscreteSAC, marker: float, terminated: list[bool]) -> None:
+def step_by_hand(agent: DiscreteSoftQ, marker: float, terminated: list[bool]) -> None:
     """One batched step whose observations carry ``marker`` (and the env index) in vitals[0], vitals[1]."""
     n = len(terminated)
     vitals = np.zeros((n, 4), np.float32)
@@ -52,7 +54,7 @@ def small_dataset(make_dataset: Callable[..., str], name: str = "tiny") -> str:
 # ---------------------------------------------------------------------------------------------- replay
 def test_the_autoreset_step_is_stored_but_never_sampled() -> None:
     envs = meadow(2)
-    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, **{**TINY, "learning_starts": 1000, "buffer_capacity": 1000})
+    agent = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, **{**TINY, "learning_starts": 1000, "buffer_capacity": 1000})
     step_by_hand(agent, 0, [False, False])
     step_by_hand(agent, 1, [True, False])  # env 0 dies at step 1
     step_by_hand(agent, 2, [False, False])  # ... so its step 2 is the autoreset step
@@ -76,7 +78,7 @@ def drawn_rows(batch: Batch) -> dict[tuple[int, int], tuple[int, float, bool, in
 
 def test_n_step_returns_stop_at_deaths_autoresets_and_the_newest_step_across_the_ring() -> None:
     envs = meadow(2)
-    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, n_step=3, gamma=0.5,
+    agent = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, n_step=3, gamma=0.5,
                         **{**TINY, "learning_starts": 15, "buffer_capacity": 15})
     assert agent.replay.capacity == 14  # whole steps of 2 envs: 7 steps
     deaths = [[False, False], [True, False], [False, False], [False, True], [False, False], [False, False],
@@ -143,11 +145,12 @@ def test_the_ring_overwrites_the_oldest_rows_and_its_state_round_trips() -> None
 # ---------------------------------------------------------------------------------------------- learner
 def test_targets_do_not_bootstrap_past_a_death_and_the_targets_follow_by_polyak() -> None:
     envs = meadow(2)
-    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, **{**TINY, "learning_starts": 2, "tau": 0.5})
+    agent = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, **{**TINY, "learning_starts": 2, "tau": 0.5})
     seen: list[tuple[Batch, UpdateTerms]] = []
     agent.extra_losses = lambda batch, terms: seen.append((batch, terms)) or {}  # type: ignore[method-assign]
+    step_by_hand(agent, 0, [True, False])  # 2 valid rows: updates start (the first sets the value level)
     target_before = [p.clone() for p in agent.target.parameters()]
-    step_by_hand(agent, 0, [True, False])  # 2 valid rows: updates start
+    step_by_hand(agent, 1, [False, True])  # env 0's autoreset step (not sampled); env 1 dies
     batch, terms = seen[-1]
     dead = batch.terminals
     assert dead.any() and (~dead).any()
@@ -160,15 +163,15 @@ def test_targets_do_not_bootstrap_past_a_death_and_the_targets_follow_by_polyak(
 
 def test_n_step_targets_discount_the_bootstrap_by_gamma_to_the_horizon() -> None:
     envs = meadow(2)
-    agent = DiscreteSAC(*spaces_of(envs), 2, seed=0, n_step=3, gamma=0.5, reward_scale=0.1,
+    agent = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, n_step=3, gamma=0.5, reward_scale=0.1,
                         **{**TINY, "learning_starts": 6, "target_subset": 3})
     checked: list[torch.Tensor] = []
 
     def expected_targets(batch: Batch, terms: UpdateTerms) -> dict[str, torch.Tensor]:
         with torch.no_grad():  # the soft value of the bootstrap observation, min over all 3 target critics
-            log_probs = torch.log_softmax(agent.model.policy(agent.model.encoder(batch.next_view,
-                                                                                 batch.next_vitals)), 1)
-            q = agent.target["critics"](agent.target["encoder"](batch.next_view, batch.next_vitals)).min(0).values
+            target_q = agent.target["critics"](agent.target["encoder"](batch.next_view, batch.next_vitals))
+            log_probs = torch.log_softmax(target_q.mean(0) / terms.alpha, 1)  # the target critics' Boltzmann
+            q = target_q.min(0).values
             value = (log_probs.exp() * (q - terms.alpha * log_probs)).sum(1)
         expected = 0.1 * batch.rewards + 0.5 ** batch.horizons * (~batch.terminals) * value
         checked.append(batch.horizons)
@@ -182,7 +185,59 @@ def test_n_step_targets_discount_the_bootstrap_by_gamma_to_the_horizon() -> None
     assert {1, 2, 3} <= set(horizons.tolist())
 
 
-class WithExtraTerm(DiscreteSAC):
+def test_the_policy_is_the_boltzmann_of_the_critics_mean() -> None:
+    envs = meadow(3)
+    agent = DiscreteSoftQ(*spaces_of(envs), 3, seed=0, **TINY)
+    obs, _ = envs.reset(seed=0)
+    view, vitals = observation_tensors(obs)
+    with torch.no_grad():
+        agent.model.critics.out.bias.copy_(torch.linspace(0.0, 0.6, 7))  # action 6 best everywhere by 0.1 steps
+        agent.model.log_alpha.fill_(math.log(0.05))
+        q = agent.model.critics(agent.model.encoder(view, vitals))
+    torch.testing.assert_close(agent.policy_logits(q), q.mean(0) / 0.05)
+    expected = torch.multinomial(torch.softmax(q.mean(0) / 0.05, 1), 1,
+                                 generator=torch.Generator().set_state(agent.generator.get_state())).squeeze(1)
+    assert agent.act(obs).tolist() == expected.tolist()
+    with torch.no_grad():
+        agent.model.log_alpha.fill_(math.log(1e-4))  # a cold Boltzmann: the critics' greedy action
+    greedy = q.mean(0).argmax(1).tolist()
+    assert all(agent.act(obs).tolist() == greedy for _ in range(5))
+
+
+@pytest.mark.parametrize(("ratio", "moves"), [(0.5, "down"), (0.999, "up")])
+def test_the_temperature_moves_the_policys_entropy_towards_the_target(ratio: float, moves: str) -> None:
+    envs = meadow(2)
+    agent = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, target_entropy_ratio=ratio, init_temperature=0.1,
+                          **{**TINY, "learning_starts": 2})
+    with torch.no_grad():  # Q = 0, 0.05, .., 0.3 in every state: at alpha 0.1 the entropy is 0.80 of log 7
+        for critics in (agent.model.critics, agent.target["critics"]):
+            critics.out.weight.zero_()
+            critics.out.bias.copy_(torch.linspace(0.0, 0.3, 7))
+    before = float(agent.model.log_alpha.detach())
+    for step in range(3):
+        step_by_hand(agent, step, [False, False])
+    assert agent.updates == 3
+    assert (float(agent.model.log_alpha.detach()) < before) == (moves == "down")
+
+
+def test_the_first_update_starts_every_critic_at_the_value_of_the_reward_rate() -> None:
+    envs = meadow(2)
+    agent = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, gamma=0.9, reward_scale=0.5, n_step=1,
+                          **{**TINY, "learning_starts": 2})
+    online, target = agent.model.critics.out.bias.clone(), agent.target["critics"].out.bias.clone()
+    step_by_hand(agent, 0, [False, False])  # every stored reward is 1, no death: level 0.5 * 1 / (1 - 0.9) = 5
+    assert agent.updates == 1
+    # The online biases moved by the level and one Adam step (about the learning rate); the target's by the
+    # level, then a Polyak step towards the online ones.
+    assert torch.allclose(agent.model.critics.out.bias, online + 5.0, atol=1e-2)
+    assert torch.allclose(agent.target["critics"].out.bias, target + 5.0, atol=1e-2)
+    step_by_hand(agent, 1, [False, False])  # later updates do not add it again
+    assert torch.allclose(agent.target["critics"].out.bias, target + 5.0, atol=2e-2)
+    q = agent.target["critics"](agent.target["encoder"](*observation_tensors(envs.reset(seed=0)[0])))
+    assert 3.0 < float(q.mean()) < 7.0  # about the value of earning 0.5 a step forever at gamma 0.9
+
+
+class WithExtraTerm(DiscreteSoftQ):
     """A subclass using the hooks: a network trained by an extra loss term."""
 
     def build_extra_modules(self, generator: torch.Generator) -> nn.ModuleDict:
@@ -215,7 +270,7 @@ def test_check_agent_with_a_dataset_and_symmetric_sampling(prior_stores: Path,
     check_agent("rlpd", num_envs=2, steps=30, config={**TINY, "dataset": dataset})
 
     envs = meadow(2)
-    agent = RLPD(*spaces_of(envs), 2, seed=0, dataset=dataset, **{**TINY, "batch_size": 10})
+    agent = RLPD(*spaces_of(envs), 2, seed=0, dataset=dataset, **{**TINY, "batch_size": 10, "n_step": 1})
     assert agent.experience == {"dataset": {"id": dataset, "card_sha256": card_sha256(dataset)}}
     for step in range(3):
         step_by_hand(agent, step, [False, False])
@@ -224,10 +279,11 @@ def test_check_agent_with_a_dataset_and_symmetric_sampling(prior_stores: Path,
     assert (batch.vitals[:5, 1] <= 1).all() and (batch.vitals[:5, 0] <= 2).all()  # the hand-made online rows
     data = agent.prior_data
     assert data is not None and data.num_steps == 120
-    rows = [int(np.flatnonzero((data.data.vitals == v.numpy()).all(1))[0]) for v in batch.vitals[5:]]
-    assert all(torch.equal(batch.next_vitals[5 + i], torch.from_numpy(data.data.vitals[row + 1]))
-               and torch.equal(batch.next_view[5 + i], torch.from_numpy(data.data.view[row + 1]))
-               for i, row in enumerate(rows))  # each prior row's next observation is the dataset's next one
+    for i in range(5, 10):  # each prior row's next observation is the dataset's next one (of a row that matches)
+        matches = np.flatnonzero((data.data.vitals == batch.vitals[i].numpy()).all(1)
+                                 & (data.data.view == batch.view[i].numpy()).all((1, 2, 3)))
+        assert any(torch.equal(batch.next_vitals[i], torch.from_numpy(data.data.vitals[row + 1]))
+                   and torch.equal(batch.next_view[i], torch.from_numpy(data.data.view[row + 1])) for row in matches)
     scratch = RLPD(*spaces_of(envs), 2, seed=0, **{**TINY, "batch_size": 10})
     step_by_hand(scratch, 0, [False, False])
     assert scratch.experience == {} and not scratch.sample_batch().from_prior.any()
