@@ -91,12 +91,15 @@ from torch import nn
 
 from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
 from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
+from openworld.agent.plasticity.diagnostics import PlasticityReport
+from openworld.agent.plasticity.diagnostics import measure as measure_plasticity
 from openworld.agent.protocol import Transition
 from openworld.registry import register_agent
 
 # 2: the view's code space became the shared, fixed one (openworld.enums.VIEW_CODES), which resized the
 # embeddings; a version-1 state would not fit the networks.
 STATE_VERSION = 2
+PROBE_ROWS = 1024  # rows of a rollout the plasticity diagnostics read: enough for a stable rank of 128 features
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -227,6 +230,10 @@ class PPO:
         recurrent: add a GRU cell after the encoder.
         reset_memory_on_death: zero the GRU state at the first observation of each new life.
         bonus: an exploration bonus (:class:`IntrinsicBonus`); set by the ``ppo-rnd`` factory.
+        diagnostics_every: every this many updates, measure the network's plasticity
+            (:mod:`openworld.agent.plasticity.diagnostics`: dormant units, the features' stable rank, the weight
+            norm) on the rollout just learnt from, into :attr:`metrics` as ``plasticity/...``; 0: never. The
+            gradient norm before clipping (``plasticity/gradient_norm``) is logged at every update.
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
@@ -235,7 +242,7 @@ class PPO:
                  entropy_coef: float = 0.01, value_coef: float = 0.5, max_grad_norm: float = 0.5,
                  reward_scale: float | None = None, embedding_dim: int = 4, channels: int = 16,
                  hidden_size: int = 128, recurrent: bool = False, reset_memory_on_death: bool = False,
-                 bonus: IntrinsicBonus | None = None) -> None:
+                 bonus: IntrinsicBonus | None = None, diagnostics_every: int = 10) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"PPO needs a Discrete action space, got {action_space}")
         code_sizes = view_code_sizes(observation_space)
@@ -244,6 +251,9 @@ class PPO:
                             ("num_minibatches", num_minibatches)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+        if int(diagnostics_every) < 0:
+            raise ValueError(f"diagnostics_every must be >= 0 (0: never), got {diagnostics_every}")
+        self.diagnostics_every = int(diagnostics_every)
         if recurrent and num_minibatches > num_envs:
             raise ValueError(f"recurrent PPO splits minibatches by env: num_minibatches ({num_minibatches}) "
                              f"cannot exceed num_envs ({num_envs})")
@@ -402,14 +412,15 @@ class PPO:
                     loss = loss + extra
                 self.optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
-                nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
+                gradient_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
                     approx_kl = masked_mean((ratio - 1) - log_ratio, mask)
                     clip_fraction = masked_mean(((ratio - 1).abs() > self.clip_coef).float(), mask)
                 for key, value in (("losses/policy_loss", policy_loss), ("losses/value_loss", value_loss),
                                    ("losses/entropy", entropy), ("losses/approx_kl", approx_kl),
-                                   ("losses/clip_fraction", clip_fraction)):
+                                   ("losses/clip_fraction", clip_fraction),
+                                   ("plasticity/gradient_norm", gradient_norm)):
                     sums[key] = sums.get(key, 0.0) + value.item()
                 count += 1
         self.updates += 1
@@ -420,6 +431,16 @@ class PPO:
             float("nan") if variance == 0 else 1.0 - float((target - predicted).var()) / variance)
         self.metrics["charts/excluded_transitions"] = float((~valid).sum())
         self.metrics["charts/updates"] = float(self.updates)
+        if self.diagnostics_every and self.updates % self.diagnostics_every == 0:
+            self.metrics.update(self.plasticity_report(flat, flat_valid).metrics())
+
+    def plasticity_report(self, flat: dict[str, torch.Tensor], valid: torch.Tensor) -> PlasticityReport:
+        """The network's plasticity on (the first 1,024 valid rows of) the rollout: ReLU units of the encoder, the
+        encoder's features (before the GRU when recurrent), the weights of the whole model. No random draws."""
+        rows = torch.nonzero(valid).squeeze(1)[:PROBE_ROWS]
+        encoder = self.model.encoder
+        return measure_plasticity(encoder, lambda: encoder(flat["view"][rows], flat["vitals"][rows]),
+                                  parameters=self.model.parameters())
 
     def auxiliary_loss(self, log_probs: torch.Tensor, flat: dict[str, torch.Tensor], indices: torch.Tensor,
                        mask: torch.Tensor, advantage_std: torch.Tensor) -> torch.Tensor | None:

@@ -116,7 +116,7 @@ def test_an_update_happens_every_rollout_and_changes_the_parameters() -> None:
     assert agent.updates == 1 and agent.position == 0
     changed = [not torch.equal(a, b) for a, b in zip(before, parameters(agent), strict=True)]
     assert all(changed)  # every layer, the embeddings included, moved
-    assert {key.split("/")[0] for key in agent.metrics} == {"losses", "charts"}
+    assert {key.split("/")[0] for key in agent.metrics} == {"losses", "charts", "plasticity"}
     assert np.isfinite([value for key, value in agent.metrics.items() if key != "losses/explained_variance"]).all()
 
 
