@@ -80,7 +80,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -91,6 +91,8 @@ from torch import nn
 
 from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
 from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
+from openworld.agent.plasticity import build_options
+from openworld.agent.plasticity import optimizer_settings as plasticity_optimizer_settings
 from openworld.agent.plasticity.diagnostics import PlasticityReport
 from openworld.agent.plasticity.diagnostics import measure as measure_plasticity
 from openworld.agent.protocol import Transition
@@ -234,6 +236,8 @@ class PPO:
             (:mod:`openworld.agent.plasticity.diagnostics`: dormant units, the features' stable rank, the weight
             norm) on the rollout just learnt from, into :attr:`metrics` as ``plasticity/...``; 0: never. The
             gradient norm before clipping (``plasticity/gradient_norm``) is logged at every update.
+        plasticity: plasticity-preserving options (:mod:`openworld.agent.plasticity`), each a name or
+            ``{name: {setting: value}}``, applied to the policy and value network (not to a bonus's networks).
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
@@ -242,7 +246,8 @@ class PPO:
                  entropy_coef: float = 0.01, value_coef: float = 0.5, max_grad_norm: float = 0.5,
                  reward_scale: float | None = None, embedding_dim: int = 4, channels: int = 16,
                  hidden_size: int = 128, recurrent: bool = False, reset_memory_on_death: bool = False,
-                 bonus: IntrinsicBonus | None = None, diagnostics_every: int = 10) -> None:
+                 bonus: IntrinsicBonus | None = None, diagnostics_every: int = 10,
+                 plasticity: Sequence[str | Mapping[str, Any]] | None = None) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"PPO needs a Discrete action space, got {action_space}")
         code_sizes = view_code_sizes(observation_space)
@@ -254,6 +259,7 @@ class PPO:
         if int(diagnostics_every) < 0:
             raise ValueError(f"diagnostics_every must be >= 0 (0: never), got {diagnostics_every}")
         self.diagnostics_every = int(diagnostics_every)
+        self.plasticity = build_options(plasticity)  # an unknown or malformed option is refused before anything else
         if recurrent and num_minibatches > num_envs:
             raise ValueError(f"recurrent PPO splits minibatches by env: num_minibatches ({num_minibatches}) "
                              f"cannot exceed num_envs ({num_envs})")
@@ -279,10 +285,13 @@ class PPO:
             self.model = ActorCritic(encoder, hidden_size, self.num_actions, self.recurrent,
                                      num_values=1 if bonus is None else 2)
         self.model.initialise(self.generator)
+        for option in self.plasticity:
+            option.attach(self.model)
         self.trainable_parameters = list(self.model.parameters())
         if bonus is not None:
             self.trainable_parameters += [p for p in bonus.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(self.trainable_parameters, lr=learning_rate, eps=1e-5)
+        self.optimizer = torch.optim.Adam(self.trainable_parameters, lr=learning_rate,
+                                          **{"eps": 1e-5, **plasticity_optimizer_settings(self.plasticity)})
 
         T, n = self.rollout_steps, self.num_envs
         H = self.model.value.out_features
@@ -410,10 +419,16 @@ class PPO:
                 extra = self.auxiliary_loss(log_probs_all, flat, indices, mask, std)
                 if extra is not None:
                     loss = loss + extra
+                for option in self.plasticity:
+                    term = option.loss(self.model)
+                    if term is not None:
+                        loss = loss + term
                 self.optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 gradient_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
                 self.optimizer.step()
+                for option in self.plasticity:
+                    option.after_step(self.model, self.optimizer, self.generator)
                 with torch.no_grad():
                     approx_kl = masked_mean((ratio - 1) - log_ratio, mask)
                     clip_fraction = masked_mean(((ratio - 1).abs() > self.clip_coef).float(), mask)
@@ -504,6 +519,8 @@ class PPO:
         }
         if self.bonus is not None:
             state["bonus"] = copy.deepcopy(self.bonus.state_dict())
+        if self.plasticity:
+            state["plasticity"] = {option.name: copy.deepcopy(option.state_dict()) for option in self.plasticity}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -517,6 +534,10 @@ class PPO:
                              "predates the shared observation codes; retrain)")
         if ("bonus" in state) != (self.bonus is not None):
             raise ValueError("PPO state and agent disagree on the exploration bonus (ppo vs ppo-rnd)")
+        names = [option.name for option in self.plasticity]
+        if list(state.get("plasticity", {})) != names:
+            raise ValueError(f"PPO state has the plasticity options {list(state.get('plasticity', {}))}, this agent "
+                             f"{names}")
         for key, value in state["buffer"].items():
             if key not in self.buffer or self.buffer[key].shape != value.shape:
                 raise ValueError(f"PPO state does not fit this agent: buffer[{key!r}] has shape "
@@ -536,6 +557,8 @@ class PPO:
         self.metrics = dict(state["metrics"])
         if self.bonus is not None:
             self.bonus.load_state_dict(copy.deepcopy(state["bonus"]))
+        for option in self.plasticity:
+            option.load_state_dict(copy.deepcopy(state["plasticity"][option.name]))
 
 
 

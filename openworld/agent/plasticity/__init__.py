@@ -1,6 +1,10 @@
 """Plasticity in long continual lifetimes: what a learner measures of its own network's ageing
-(:mod:`~openworld.agent.plasticity.diagnostics`)."""
+(:mod:`~openworld.agent.plasticity.diagnostics`) and the options that keep it learning
+(:mod:`~openworld.agent.plasticity.base`; one module each: :mod:`~openworld.agent.plasticity.l2_init`,
+:mod:`~openworld.agent.plasticity.shrink_perturb`, :mod:`~openworld.agent.plasticity.adam_betas`)."""
 
+from openworld.agent.plasticity import adam_betas, l2_init, shrink_perturb  # noqa: F401  (they register)
+from openworld.agent.plasticity.base import OPTIONS, PlasticityOption, build_options, optimizer_settings
 from openworld.agent.plasticity.diagnostics import PlasticityReport, measure
 
-__all__ = ["PlasticityReport", "measure"]
+__all__ = ["OPTIONS", "PlasticityOption", "PlasticityReport", "build_options", "measure", "optimizer_settings"]
