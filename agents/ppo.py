@@ -92,6 +92,7 @@ from torch import nn
 from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
 from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
 from openworld.agent.plasticity import build_options
+from openworld.agent.plasticity import network_settings as plasticity_network_settings
 from openworld.agent.plasticity import optimizer_settings as plasticity_optimizer_settings
 from openworld.agent.plasticity.diagnostics import PlasticityReport
 from openworld.agent.plasticity.diagnostics import measure as measure_plasticity
@@ -132,6 +133,17 @@ class ActorCritic(nn.Module):
         initialise_module(self, generator)
         nn.init.orthogonal_(self.policy.weight, 0.01, generator=generator)
         nn.init.orthogonal_(self.value.weight, 1.0, generator=generator)
+
+    def heads(self) -> list[nn.Module]:
+        """The output layers (what the ``head_reset`` plasticity option re-initialises)."""
+        return [self.policy, self.value]
+
+    def initialise_heads(self, generator: torch.Generator) -> None:
+        """The heads as :meth:`initialise` leaves them (policy gain 0.01, values 1, zero biases)."""
+        nn.init.orthogonal_(self.policy.weight, 0.01, generator=generator)
+        nn.init.orthogonal_(self.value.weight, 1.0, generator=generator)
+        nn.init.zeros_(self.policy.bias)
+        nn.init.zeros_(self.value.bias)
 
 
 # ---------------------------------------------------------------------------------------------- bonus
@@ -281,7 +293,8 @@ class PPO:
 
         self.generator = torch.Generator().manual_seed(int(seed))
         with torch.random.fork_rng(devices=[]):  # module constructors draw from the global RNG: contain it
-            encoder = ViewEncoder(V, code_sizes, K, embedding_dim, channels, hidden_size)
+            encoder = ViewEncoder(V, code_sizes, K, embedding_dim, channels, hidden_size,
+                                  **plasticity_network_settings(self.plasticity))
             self.model = ActorCritic(encoder, hidden_size, self.num_actions, self.recurrent,
                                      num_values=1 if bonus is None else 2)
         self.model.initialise(self.generator)
@@ -446,6 +459,8 @@ class PPO:
             float("nan") if variance == 0 else 1.0 - float((target - predicted).var()) / variance)
         self.metrics["charts/excluded_transitions"] = float((~valid).sum())
         self.metrics["charts/updates"] = float(self.updates)
+        for option in self.plasticity:
+            self.metrics.update({f"plasticity/{option.name}/{key}": value for key, value in option.metrics().items()})
         if self.diagnostics_every and self.updates % self.diagnostics_every == 0:
             self.metrics.update(self.plasticity_report(flat, flat_valid).metrics())
 

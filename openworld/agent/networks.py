@@ -61,12 +61,14 @@ class ViewEncoder(nn.Module):
         embedding_dim: embedding width per channel.
         channels: convolution channels.
         hidden_size: output features.
+        layer_norm: a ``LayerNorm`` between the linear layer and its ReLU (the ``layer_norm`` plasticity option:
+            Lyle et al. 2024); off by default, when the module's parameters are exactly those of before it existed.
     """
 
     offsets: torch.Tensor  # (C,) first embedding row of each channel
 
     def __init__(self, view_size: int, code_sizes: tuple[int, ...], num_vitals: int, embedding_dim: int,
-                 channels: int, hidden_size: int) -> None:
+                 channels: int, hidden_size: int, layer_norm: bool = False) -> None:
         super().__init__()
         if view_size < 3:
             raise ValueError(f"the view must be at least 3x3, got {view_size}")
@@ -77,7 +79,9 @@ class ViewEncoder(nn.Module):
             nn.Conv2d(len(code_sizes) * embedding_dim, channels, 3, padding=1), nn.ReLU(),
             nn.Conv2d(channels, channels, 3), nn.ReLU(),  # (V - 2) x (V - 2)
         )
-        self.project = nn.Sequential(nn.Linear(channels * (view_size - 2) ** 2 + num_vitals, hidden_size), nn.ReLU())
+        linear = nn.Linear(channels * (view_size - 2) ** 2 + num_vitals, hidden_size)
+        self.project = (nn.Sequential(linear, nn.LayerNorm(hidden_size), nn.ReLU()) if layer_norm
+                        else nn.Sequential(linear, nn.ReLU()))
 
     @classmethod
     def for_space(cls, observation_space: spaces.Space, embedding_dim: int, channels: int,

@@ -1,10 +1,14 @@
 """Plasticity in long continual lifetimes: what a learner measures of its own network's ageing
 (:mod:`~openworld.agent.plasticity.diagnostics`) and the options that keep it learning
-(:mod:`~openworld.agent.plasticity.base`; one module each: :mod:`~openworld.agent.plasticity.l2_init`,
-:mod:`~openworld.agent.plasticity.shrink_perturb`, :mod:`~openworld.agent.plasticity.adam_betas`)."""
+(:mod:`~openworld.agent.plasticity.base`, built from config by :mod:`~openworld.agent.plasticity.config`; one
+module each: :mod:`~openworld.agent.plasticity.l2_init`,
+:mod:`~openworld.agent.plasticity.shrink_perturb`, :mod:`~openworld.agent.plasticity.adam_betas`,
+:mod:`~openworld.agent.plasticity.layer_norm`, :mod:`~openworld.agent.plasticity.weight_decay`,
+:mod:`~openworld.agent.plasticity.head_reset`)."""
 
-from openworld.agent.plasticity import adam_betas, l2_init, shrink_perturb  # noqa: F401  (they register)
-from openworld.agent.plasticity.base import OPTIONS, PlasticityOption, build_options, optimizer_settings
+from openworld.agent.plasticity.base import OPTIONS, PlasticityOption
+from openworld.agent.plasticity.config import build_options, network_settings, optimizer_settings
 from openworld.agent.plasticity.diagnostics import PlasticityReport, measure
 
-__all__ = ["OPTIONS", "PlasticityOption", "PlasticityReport", "build_options", "measure", "optimizer_settings"]
+__all__ = ["OPTIONS", "PlasticityOption", "PlasticityReport", "build_options", "measure", "network_settings",
+           "optimizer_settings"]

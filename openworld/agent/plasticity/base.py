@@ -7,17 +7,20 @@ continues exactly:
 
 * :meth:`PlasticityOption.attach`: once, after the networks are initialised (an option that anchors to the initial
   weights copies them here);
-* :meth:`PlasticityOption.optimizer_settings`: keyword arguments for the learner's Adam (β, weight decay);
+* :meth:`PlasticityOption.network_settings`: keyword arguments for the learner's encoder
+  (:class:`~openworld.agent.networks.ViewEncoder`: ``layer_norm``), read before the networks are built;
+* :meth:`PlasticityOption.optimizer_settings`: keyword arguments for the learner's Adam (β);
 * :meth:`PlasticityOption.loss`: a term added to every minibatch's loss (or ``None``);
 * :meth:`PlasticityOption.after_step`: after every optimiser step, with the learner's generator for any noise.
 
+:mod:`~openworld.agent.plasticity.config` builds the options an agent's config names.
+
 Each option lives in its own module with its paper, its settings and what differs here; they register themselves
-with :func:`register_option`. Options whose optimiser settings clash (two set ``betas``) are refused.
+with :func:`register_option`. Options whose network or optimiser settings clash (two set ``betas``) are refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -34,6 +37,10 @@ class PlasticityOption:
     def attach(self, model: nn.Module) -> None:
         """Called once, after ``model``'s weights are initialised and before any update."""
 
+    def network_settings(self) -> dict[str, Any]:
+        """Keyword arguments for the learner's encoder (:class:`~openworld.agent.networks.ViewEncoder`)."""
+        return {}
+
     def optimizer_settings(self) -> dict[str, Any]:
         """Keyword arguments for the learner's ``torch.optim.Adam``."""
         return {}
@@ -44,6 +51,10 @@ class PlasticityOption:
 
     def after_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> None:
         """Called after every optimiser step."""
+
+    def metrics(self) -> dict[str, float]:
+        """What the option reports (the learner logs them as ``plasticity/<name>/<key>``)."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         """What the option keeps between steps (plain tensors and numbers)."""
@@ -59,48 +70,3 @@ def register_option(cls: type[PlasticityOption]) -> type[PlasticityOption]:
         raise ValueError(f"plasticity option name {cls.name!r} is empty or taken")
     OPTIONS[cls.name] = cls
     return cls
-
-
-def build_options(spec: Sequence[str | Mapping[str, Any]] | None) -> list[PlasticityOption]:
-    """Options from config: each entry a name (``"l2_init"``) or a one-key mapping ``{name: {setting: value}}``.
-
-    Raises:
-        ValueError: an unknown name (the known ones listed), a malformed entry, an option named twice, unknown or
-            invalid settings (the option's own message), or optimiser settings two options both set.
-    """
-    import openworld.agent.plasticity  # noqa: F401  (the package imports every option module: they register)
-
-    options: list[PlasticityOption] = []
-    for entry in spec or []:
-        settings: dict[str, Any]
-        if isinstance(entry, str):
-            name, settings = entry, {}
-        elif isinstance(entry, Mapping) and len(entry) == 1:
-            ((name, settings),) = entry.items()
-            settings = dict(settings or {})
-        else:
-            raise ValueError(f"a plasticity option is a name or {{name: {{settings}}}}, got {entry!r}")
-        if name not in OPTIONS:
-            raise ValueError(f"unknown plasticity option {name!r}; known: {', '.join(sorted(OPTIONS))}")
-        if any(option.name == name for option in options):
-            raise ValueError(f"plasticity option {name!r} is given twice")
-        try:
-            options.append(OPTIONS[name](**settings))
-        except TypeError as error:
-            raise ValueError(f"plasticity option {name!r}: {error}") from None
-    taken: dict[str, str] = {}
-    for option in options:
-        for key in option.optimizer_settings():
-            if key in taken:
-                raise ValueError(f"plasticity options {taken[key]!r} and {option.name!r} both set the optimiser's "
-                                 f"{key!r}")
-            taken[key] = option.name
-    return options
-
-
-def optimizer_settings(options: Sequence[PlasticityOption]) -> dict[str, Any]:
-    """The options' optimiser keyword arguments together (:func:`build_options` refused clashes)."""
-    settings: dict[str, Any] = {}
-    for option in options:
-        settings.update(option.optimizer_settings())
-    return settings

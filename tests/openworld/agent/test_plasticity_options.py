@@ -19,9 +19,13 @@ from openworld.agent.plasticity import (
     adam_betas,
     base,
     build_options,
+    head_reset,
     l2_init,
+    layer_norm,
     shrink_perturb,
+    weight_decay,
 )
+from openworld.agent.plasticity.head_reset import HeadReset
 from openworld.agent.plasticity.l2_init import L2Init
 from openworld.agent.plasticity.shrink_perturb import ShrinkPerturb
 from openworld.agent.protocol import Transition, make_agent
@@ -30,7 +34,7 @@ from openworld.testing import check_agent
 TINY_PPO = {"rollout_steps": 8, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
 
 
-@pytest.mark.parametrize("module", [base, l2_init, shrink_perturb, adam_betas])
+@pytest.mark.parametrize("module", [base, l2_init, shrink_perturb, adam_betas, layer_norm, weight_decay, head_reset])
 def test_the_module_examples_pass(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
 
@@ -44,7 +48,10 @@ def test_options_are_built_from_names_or_names_with_settings() -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    (["dropout"], "unknown plasticity option 'dropout'; known: adam_betas, l2_init, shrink_perturb"),
+    (["dropout"], "unknown plasticity option 'dropout'; known: adam_betas, head_reset, l2_init, layer_norm, "
+                  "shrink_perturb, weight_decay"),
+    ([{"weight_decay": {"coef": -1}}], "coef must be >= 0"),
+    ([{"head_reset": {"every": 0}}], "every must be >= 1"),
     (["l2_init", "l2_init"], "given twice"),
     ([{"l2_init": {"strength": 1.0}}], "plasticity option 'l2_init': .*strength"),
     ([{"l2_init": {"coef": -1.0}}], "coef must be >= 0"),
@@ -119,8 +126,60 @@ def test_adam_betas_sets_both_moment_rates_of_ppos_optimiser() -> None:
     assert agent.optimizer.param_groups[0]["eps"] == 1e-5  # PPO's own setting stays
 
 
+def test_weight_decay_shrinks_the_models_parameters_by_the_learning_rate_times_coef() -> None:
+    model, other = nn.Linear(3, 3), nn.Linear(3, 3)
+    optimizer = torch.optim.Adam([{"params": model.parameters(), "lr": 0.1},
+                                  {"params": other.parameters(), "lr": 0.1}])
+    before, other_before = [p.detach().clone() for p in model.parameters()], other.weight.detach().clone()
+    weight_decay.WeightDecay(coef=0.2).after_step(model, optimizer, torch.Generator())
+    for p, p0 in zip(model.parameters(), before, strict=True):
+        torch.testing.assert_close(p.detach(), p0 * (1 - 0.1 * 0.2))
+    assert torch.equal(other.weight, other_before)  # only the model's own parameters decay
+
+
+def test_head_reset_reinitialises_only_the_heads_every_nth_step_and_drops_their_optimiser_state() -> None:
+    envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    agent = make_agent("ppo", envs.single_observation_space, envs.single_action_space, 2, seed=0,
+                       plasticity=[{"head_reset": {"every": 4}}], **TINY_PPO)
+    option = agent.plasticity[0]
+    assert isinstance(option, HeadReset)
+    initial_encoder = [p.detach().clone() for p in agent.model.encoder.parameters()]
+    obs, _ = envs.reset(seed=0)
+    for _ in range(8):  # one update: 2 epochs x 2 minibatches = 4 optimiser steps, the 4th resets
+        actions = agent.act(obs)
+        next_obs, rewards, terminated, truncated, info = envs.step(actions)
+        agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, info))
+        obs = next_obs
+    assert option.resets == 1 and agent.metrics["plasticity/head_reset/resets"] == 1.0
+    heads = [p for head in agent.model.heads() for p in head.parameters()]
+    assert all(p not in agent.optimizer.state for p in heads)  # Adam starts the heads afresh
+    assert all(p in agent.optimizer.state for p in agent.model.encoder.parameters())
+    assert float(agent.model.policy.bias.detach().abs().sum()) == 0.0
+    assert float(agent.model.value.bias.detach().abs().sum()) == 0.0
+    assert float(agent.model.policy.weight.detach().norm()) < 0.05  # re-initialised small, as at the start
+    assert any(not torch.equal(a, b) for a, b in zip(agent.model.encoder.parameters(), initial_encoder,
+                                                     strict=True))  # the encoder keeps what it learnt
+
+
+def test_layer_norm_builds_the_encoder_with_a_layer_norm_before_its_last_relu() -> None:
+    envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    spaces = (envs.single_observation_space, envs.single_action_space)
+    normed = make_agent("ppo", *spaces, 2, seed=0, plasticity=["layer_norm"], **TINY_PPO)
+    plain = make_agent("ppo", *spaces, 2, seed=0, **TINY_PPO)
+    assert [type(m) for m in normed.model.encoder.project] == [nn.Linear, nn.LayerNorm, nn.ReLU]
+    assert [type(m) for m in plain.model.encoder.project] == [nn.Linear, nn.ReLU]
+    seen: list[torch.Tensor] = []
+    normed.model.encoder.project[1].register_forward_hook(lambda _m, _i, output: seen.append(output))
+    obs, _ = envs.reset(seed=0)
+    normed.act(obs)
+    torch.testing.assert_close(seen[0].mean(1), torch.zeros(2), atol=1e-5, rtol=0)  # normalised per sample
+    with pytest.raises(ValueError, match="plasticity options"):
+        plain.load_state_dict(normed.state_dict())
+
+
 # ---------------------------------------------------------------------------------------------- ppo
-ALL = ["l2_init", {"shrink_perturb": {"noise_std": 1e-3}}, "adam_betas"]
+ALL = ["l2_init", {"shrink_perturb": {"noise_std": 1e-3}}, "adam_betas", "layer_norm", "weight_decay",
+       {"head_reset": {"every": 6}}]
 
 
 def test_ppo_with_every_option_keeps_the_protocol_and_resumes_exactly() -> None:
