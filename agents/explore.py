@@ -83,7 +83,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import torch
 from gymnasium import spaces
@@ -224,7 +226,8 @@ class Explore(DiscreteSoftQ):
                  ensemble_size: int = 10, target_subset: int = 1, init_temperature: float = 0.1,
                  target_entropy_ratio: float = 0.5, reward_scale: float | None = None, max_grad_norm: float = 10.0,
                  embedding_dim: int = 4, channels: int = 8, hidden_size: int = 128,
-                 critic_hidden_size: int = 64, n_step: int = 10) -> None:
+                 critic_hidden_size: int = 64, n_step: int = 10,
+                 diagnostics_every: int = 100, plasticity: Sequence[str | Mapping[str, Any]] | None = None) -> None:
         if dataset is None:
             raise DatasetError("explore learns from a reward-free dataset (agent.dataset=<id>: openworld collect, "
                                "then openworld datasets strip-rewards); without one use agent=rlpd (off-policy from "

@@ -89,6 +89,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -167,7 +168,8 @@ class OfflineOnline(DiscreteSoftQ):
                  updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005, ensemble_size: int = 10,
                  target_subset: int = 2, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
                  reward_scale: float | None = None, max_grad_norm: float = 10.0, embedding_dim: int = 4,
-                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64) -> None:
+                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64,
+                 diagnostics_every: int = 100, plasticity: Sequence[str | Mapping[str, Any]] | None = None) -> None:
         if dataset is None or not str(dataset).strip():
             raise DatasetError("offline-online learns offline from a dataset before it acts, then fine-tunes on it: "
                                "give agent.dataset=<id> (made by openworld collect; openworld datasets lists "

@@ -89,7 +89,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -100,6 +100,10 @@ from torch import nn
 from torch.nn import functional
 
 from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
+from openworld.agent.plasticity import build_options
+from openworld.agent.plasticity import network_settings as plasticity_network_settings
+from openworld.agent.plasticity import optimizer_settings as plasticity_optimizer_settings
+from openworld.agent.plasticity.diagnostics import measure as measure_plasticity
 from openworld.agent.protocol import Transition
 from openworld.errors import DatasetError, brief
 from openworld.prior.transitions import TransitionData, load_transitions
@@ -385,22 +389,32 @@ class CriticEnsemble(nn.Module):
 
 
 class SoftQNetworks(nn.Module):
-    """The shared encoder, the critic ensemble and the log temperature (the policy is the critics' Boltzmann)."""
+    """The shared encoder and the critic ensemble (the policy is their Boltzmann; the temperature is the learner's,
+    so that the plasticity options, which act on this module, leave it alone)."""
 
     def __init__(self, encoder: ViewEncoder, hidden_size: int, critic_hidden_size: int, num_actions: int,
-                 ensemble_size: int, init_temperature: float) -> None:
+                 ensemble_size: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.critics = CriticEnsemble(ensemble_size, hidden_size, critic_hidden_size, num_actions)
-        self.log_alpha = nn.Parameter(torch.tensor(math.log(init_temperature)))
-        self._init_temperature = init_temperature
 
     def initialise(self, generator: torch.Generator) -> None:
         """Orthogonal weights, all from ``generator``."""
         initialise_module(self.encoder, generator)
         self.critics.initialise(generator)
+
+    def heads(self) -> list[nn.Module]:
+        """The critics' output layer (what the ``head_reset`` plasticity option re-initialises)."""
+        return [self.critics.out]
+
+    def initialise_heads(self, generator: torch.Generator) -> None:
+        """New output weights for every critic, drawn as at the start; the biases stay, since they hold the value level
+        (:meth:`DiscreteSoftQ.initialise_value_level`) that critics starting from 0 take thousands of updates to
+        climb back to."""
+        biases = self.critics.out.bias.detach().clone()
+        self.critics.out.initialise(generator, 1.0)
         with torch.no_grad():
-            self.log_alpha.fill_(math.log(self._init_temperature))
+            self.critics.out.bias.copy_(biases)
 
 
 # ---------------------------------------------------------------------------------------------- learner
@@ -454,6 +468,12 @@ class DiscreteSoftQ:
         critic_hidden_size: width of each critic head.
         n_step: steps of the return before bootstrapping (1: one-step TD). Above 1 the buffer's capacity is rounded
             down to whole steps of all ``num_envs`` worlds.
+        diagnostics_every: every this many updates, measure the networks' plasticity on the update's batch
+            (:mod:`openworld.agent.plasticity.diagnostics`: the encoder's dormant units, its features' stable rank,
+            the weight norm of encoder and critics) into :attr:`metrics` as ``plasticity/...``; 0: never. The
+            gradient norm before clipping is logged at every update.
+        plasticity: plasticity-preserving options (:mod:`openworld.agent.plasticity`), names or ``{name:
+            {settings}}``, applied to the encoder and critics (not to the temperature or an extra module).
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, num_envs: int, seed: int,
@@ -463,9 +483,14 @@ class DiscreteSoftQ:
                  ensemble_size: int = 10, target_subset: int = 2, init_temperature: float = 0.1,
                  target_entropy_ratio: float = 0.5, reward_scale: float | None = None, max_grad_norm: float = 10.0,
                  embedding_dim: int = 4, channels: int = 8, hidden_size: int = 128,
-                 critic_hidden_size: int = 64, n_step: int = 1) -> None:
+                 critic_hidden_size: int = 64, n_step: int = 1, diagnostics_every: int = 100,
+                 plasticity: Sequence[str | Mapping[str, Any]] | None = None) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"{type(self).__name__} needs a Discrete action space, got {action_space}")
+        if int(diagnostics_every) < 0:
+            raise ValueError(f"diagnostics_every must be >= 0 (0: never), got {diagnostics_every}")
+        self.diagnostics_every = int(diagnostics_every)
+        self.plasticity = build_options(plasticity)  # an unknown or malformed option is refused before anything else
         code_sizes = view_code_sizes(observation_space)
         assert isinstance(observation_space, spaces.Dict)  # checked by view_code_sizes
         for name, value in (("num_envs", num_envs), ("batch_size", batch_size), ("learning_starts", learning_starts),
@@ -497,22 +522,26 @@ class DiscreteSoftQ:
 
         self.generator = torch.Generator().manual_seed(int(seed))
         with torch.random.fork_rng(devices=[]):  # module constructors draw from the global RNG: contain it
-            encoder = ViewEncoder(view_shape[0], code_sizes, num_vitals, embedding_dim, channels, hidden_size)
-            self.model = SoftQNetworks(encoder, hidden_size, critic_hidden_size, self.num_actions,
-                                         int(ensemble_size), float(init_temperature))
+            encoder = ViewEncoder(view_shape[0], code_sizes, num_vitals, embedding_dim, channels, hidden_size,
+                                  **plasticity_network_settings(self.plasticity))
+            self.model = SoftQNetworks(encoder, hidden_size, critic_hidden_size, self.num_actions, int(ensemble_size))
         self.model.initialise(self.generator)
+        for option in self.plasticity:
+            option.attach(self.model)
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(float(init_temperature))))
         self.extra = self.build_extra_modules(self.generator)
         # The target copies only what the targets read: the encoder and the critics.
         self.target = nn.ModuleDict({"encoder": copy.deepcopy(self.model.encoder),
                                      "critics": copy.deepcopy(self.model.critics)}).requires_grad_(False)
-        self.trainable_parameters = list(self.model.parameters()) + list(self.extra.parameters())
-        networks = [p for p in self.trainable_parameters if p is not self.model.log_alpha]
+        networks = list(self.model.parameters()) + list(self.extra.parameters())
+        self.trainable_parameters = [*networks, self.log_alpha]
         # The temperature gets its own, larger step: Adam moves log(alpha) by about its learning rate per update,
         # and at 3e-4 it took thousands of updates to reach the entropy target (measured on Meadow). fused: one
         # multi-tensor step (not the CPU's per-parameter default): 0.45 ms instead of 1.2 ms an update.
         groups: list[dict[str, Any]] = [{"params": networks},
-                                        {"params": [self.model.log_alpha], "lr": temperature_learning_rate}]
-        self.optimizer = torch.optim.Adam(groups, lr=learning_rate, fused=True)
+                                        {"params": [self.log_alpha], "lr": temperature_learning_rate}]
+        self.optimizer = torch.optim.Adam(groups, lr=learning_rate, fused=True,
+                                          **plasticity_optimizer_settings(self.plasticity))
         self._online_for_target: list[torch.Tensor] = [*self.model.encoder.parameters(),
                                                        *self.model.critics.parameters()]
         self._target_parameters: list[torch.Tensor] = list(self.target.parameters())
@@ -551,7 +580,7 @@ class DiscreteSoftQ:
 
     def policy_logits(self, q_values: torch.Tensor, log_alpha: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, A)`` logits ``mean_i Q_i(s, .) / alpha`` of the ensemble's ``(E, B, A)`` Q-values."""
-        log_alpha = self.model.log_alpha.detach() if log_alpha is None else log_alpha
+        log_alpha = self.log_alpha.detach() if log_alpha is None else log_alpha
         return q_values.mean(0) / log_alpha.exp()
 
     # ------------------------------------------------------------------ learning
@@ -575,7 +604,7 @@ class DiscreteSoftQ:
         model = self.model
         if self.updates == 0:
             self.initialise_value_level(batch)
-        alpha = model.log_alpha.detach().exp()
+        alpha = self.log_alpha.detach().exp()
         with torch.no_grad():
             next_q = self.target["critics"](self.target["encoder"](batch.next_view, batch.next_vitals))
             next_log_probs = torch.log_softmax(self.policy_logits(next_q), 1)
@@ -592,15 +621,21 @@ class DiscreteSoftQ:
         q_taken = q_values.gather(2, index).squeeze(2)
         critic_loss = 0.5 * ((q_taken - targets) ** 2).mean()
         # The temperature that gives the batch the target entropy, found by gradient descent on log(alpha) alone.
-        log_probs = torch.log_softmax(self.policy_logits(q_values.detach(), model.log_alpha), 1)
+        log_probs = torch.log_softmax(self.policy_logits(q_values.detach(), self.log_alpha), 1)
         entropy = -(log_probs.exp() * log_probs).sum(1).mean()
         temperature_loss = (entropy - self.target_entropy) ** 2
         extras = self.extra_losses(batch, UpdateTerms(features, q_values, q_taken, targets, log_probs.detach(), alpha))
         loss = critic_loss + temperature_loss + sum(extras.values(), torch.zeros(()))
+        for option in self.plasticity:
+            term = option.loss(model)
+            if term is not None:
+                loss = loss + term
         self.optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
-        nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
+        gradient_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
         self.optimizer.step()
+        for option in self.plasticity:
+            option.after_step(model, self.optimizer, self.generator)
         with torch.no_grad():
             # One fused call instead of a loop over ~30 tensors (measured: 0.6 ms of a 15 ms update otherwise).
             torch._foreach_lerp_(self._target_parameters, self._online_for_target, self.tau)
@@ -609,8 +644,15 @@ class DiscreteSoftQ:
                         "losses/alpha": float(alpha),
                         "losses/q_mean": float(q_taken.detach().mean()),
                         "charts/prior_fraction": float(batch.from_prior.float().mean()),
-                        "charts/updates": float(self.updates)}
+                        "charts/updates": float(self.updates), "plasticity/gradient_norm": float(gradient_norm)}
         self.metrics.update({f"losses/{name}": value.item() for name, value in extras.items()})
+        for option in self.plasticity:
+            self.metrics.update({f"plasticity/{option.name}/{key}": value for key, value in option.metrics().items()})
+        if self.diagnostics_every and self.updates % self.diagnostics_every == 0:
+            encoder = model.encoder
+            report = measure_plasticity(encoder, lambda: encoder(batch.view, batch.vitals),
+                                        parameters=model.parameters())
+            self.metrics.update(report.metrics())
 
     def initialise_value_level(self, batch: Batch) -> None:
         """Start every critic (online and target) at the value of a life that goes on as ``batch`` does.
@@ -639,6 +681,8 @@ class DiscreteSoftQ:
         return {
             "version": STATE_VERSION,
             "model": copy.deepcopy(self.model.state_dict()),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "plasticity": {option.name: copy.deepcopy(option.state_dict()) for option in self.plasticity},
             "target": copy.deepcopy(self.target.state_dict()),
             "extra": copy.deepcopy(self.extra.state_dict()),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
@@ -660,7 +704,15 @@ class DiscreteSoftQ:
         if tuple(state["after_done"].shape) != (self.num_envs,):
             raise ValueError(f"{type(self).__name__} state is for {state['after_done'].shape[0]} envs, "
                              f"this agent drives {self.num_envs}")
+        names = [option.name for option in self.plasticity]
+        if list(state["plasticity"]) != names:
+            raise ValueError(f"{type(self).__name__} state has the plasticity options {list(state['plasticity'])}, "
+                             f"this agent {names}")
         self.model.load_state_dict(state["model"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        for option in self.plasticity:
+            option.load_state_dict(copy.deepcopy(state["plasticity"][option.name]))
         self.target.load_state_dict(state["target"])
         self.extra.load_state_dict(state["extra"])
         self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))

@@ -50,6 +50,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from gymnasium import spaces
 
 from openworld.agents.offpolicy import Batch, DiscreteSoftQ, PriorBuffer, core_settings
@@ -76,7 +79,8 @@ class RLPD(DiscreteSoftQ):
                  updates_per_step: int = 1, gamma: float = 0.99, tau: float = 0.005, ensemble_size: int = 10,
                  target_subset: int = 1, init_temperature: float = 0.1, target_entropy_ratio: float = 0.5,
                  reward_scale: float | None = None, max_grad_norm: float = 10.0, embedding_dim: int = 4,
-                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64, n_step: int = 10) -> None:
+                 channels: int = 8, hidden_size: int = 128, critic_hidden_size: int = 64, n_step: int = 10,
+                 diagnostics_every: int = 100, plasticity: Sequence[str | Mapping[str, Any]] | None = None) -> None:
         if not 0.0 <= prior_fraction < 1.0:
             raise ValueError(f"prior_fraction must lie in [0, 1), got {prior_fraction}")
         self.prior_fraction = float(prior_fraction)

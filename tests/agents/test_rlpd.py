@@ -192,14 +192,14 @@ def test_the_policy_is_the_boltzmann_of_the_critics_mean() -> None:
     view, vitals = observation_tensors(obs)
     with torch.no_grad():
         agent.model.critics.out.bias.copy_(torch.linspace(0.0, 0.6, 7))  # action 6 best everywhere by 0.1 steps
-        agent.model.log_alpha.fill_(math.log(0.05))
+        agent.log_alpha.fill_(math.log(0.05))
         q = agent.model.critics(agent.model.encoder(view, vitals))
     torch.testing.assert_close(agent.policy_logits(q), q.mean(0) / 0.05)
     expected = torch.multinomial(torch.softmax(q.mean(0) / 0.05, 1), 1,
                                  generator=torch.Generator().set_state(agent.generator.get_state())).squeeze(1)
     assert agent.act(obs).tolist() == expected.tolist()
     with torch.no_grad():
-        agent.model.log_alpha.fill_(math.log(1e-4))  # a cold Boltzmann: the critics' greedy action
+        agent.log_alpha.fill_(math.log(1e-4))  # a cold Boltzmann: the critics' greedy action
     greedy = q.mean(0).argmax(1).tolist()
     assert all(agent.act(obs).tolist() == greedy for _ in range(5))
 
@@ -213,11 +213,11 @@ def test_the_temperature_moves_the_policys_entropy_towards_the_target(ratio: flo
         for critics in (agent.model.critics, agent.target["critics"]):
             critics.out.weight.zero_()
             critics.out.bias.copy_(torch.linspace(0.0, 0.3, 7))
-    before = float(agent.model.log_alpha.detach())
+    before = float(agent.log_alpha.detach())
     for step in range(3):
         step_by_hand(agent, step, [False, False])
     assert agent.updates == 3
-    assert (float(agent.model.log_alpha.detach()) < before) == (moves == "down")
+    assert (float(agent.log_alpha.detach()) < before) == (moves == "down")
 
 
 def test_the_first_update_starts_every_critic_at_the_value_of_the_reward_rate() -> None:
@@ -330,3 +330,35 @@ def test_docstring_examples(module: str) -> None:
 
     failures, attempted = doctest.testmod(importlib.import_module(module), verbose=False)
     assert attempted > 0 and failures == 0
+
+
+# ---------------------------------------------------------------------------------------------- plasticity
+CORE_OPTIONS = ["l2_init", {"shrink_perturb": {"noise_std": 1e-3}}, "adam_betas", "layer_norm", "weight_decay",
+                {"head_reset": {"every": 5}}]
+
+
+def test_the_core_keeps_the_protocol_and_resumes_exactly_with_every_plasticity_option() -> None:
+    check_agent("rlpd", num_envs=2, steps=40, checkpoint_at=20,
+                config={**TINY, "learning_starts": 8, "plasticity": CORE_OPTIONS, "diagnostics_every": 3})
+
+
+def test_the_cores_options_act_on_encoder_and_critics_and_leave_the_temperature_alone() -> None:
+    envs = meadow(2)
+    agent = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, plasticity=[{"shrink_perturb": {"shrink": 0.5, "noise_std": 0}},
+                                                                    {"head_reset": {"every": 2}}],
+                          diagnostics_every=2, **{**TINY, "learning_starts": 2})
+    assert [type(m) for m in agent.model.encoder.project] == [nn.Linear, nn.ReLU]
+    step_by_hand(agent, 0, [False, False])  # update 1: the value level, then a halving of every weight
+    bias_after_first = agent.model.critics.out.bias.detach().clone()
+    alpha = float(agent.log_alpha.detach())
+    step_by_hand(agent, 1, [False, False])  # update 2: halved again, then the heads' weights re-drawn
+    assert float(agent.log_alpha.detach()) != pytest.approx(alpha / 2)  # the temperature is not shrunk
+    assert agent.metrics["plasticity/head_reset/resets"] == 1.0
+    assert all(p not in agent.optimizer.state for p in agent.model.critics.out.parameters())
+    # the reset keeps the output biases (the value level): they are those of the halving, not zero
+    assert float(agent.model.critics.out.bias.detach().abs().mean()) > 0.1 * float(bias_after_first.abs().mean())
+    assert {"plasticity/dormant_fraction", "plasticity/stable_rank", "plasticity/weight_norm",
+            "plasticity/gradient_norm"} <= agent.metrics.keys()
+    plain = DiscreteSoftQ(*spaces_of(envs), 2, seed=0, **TINY)
+    with pytest.raises(ValueError, match=r"plasticity options \['shrink_perturb', 'head_reset'\], this agent \[\]"):
+        plain.load_state_dict(agent.state_dict())
