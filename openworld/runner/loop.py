@@ -18,11 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openworld.agent.protocol import agent_metrics
 from openworld.errors import brief
 from openworld.runner.build import WorldChoice
 from openworld.runner.config import RunConfig
 from openworld.runner.counters import Counters
 from openworld.runner.evaluation import Evaluator
+from openworld.runner.learner_log import append_learner_metrics, truncate_learner_log
 from openworld.runner.progress import PROGRESS_EVERY, Progress
 from openworld.runner.rng import global_rngs, set_global_rngs
 from openworld.runner.rundir import CHECKPOINT, Resumption, lifetime_config
@@ -84,6 +86,7 @@ class Lifetime:
         state: LifetimeState | None = None
         if resumption is not None:
             state, counters = self._restore(resumption, monitor)
+            truncate_learner_log(run_dir, state.step)  # lines a killed run logged past its checkpoint
             sacred_run.info["resumed_from_step"] = state.step
             verb = "finishing" if state.step >= steps else "resuming"  # finishing: lived, not yet scored
             print(f"openworld run: {verb} {self.label} at step {state.step:,} in {run_dir}", flush=True)
@@ -126,6 +129,7 @@ class Lifetime:
                     last_log_time, last_log_step = now, done
                     interval = counters.interval()
                     log_scalars(sacred_run, done, interval, counters.deaths, rate, slots, self.agent)
+                    append_learner_metrics(run_dir, done, agent_metrics(self.agent))
                     progress.log(done, interval, rate, slots)
                 if evaluate_every and done % evaluate_every == 0:
                     self._evaluate(sacred_run, done)

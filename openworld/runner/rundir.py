@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from openworld.errors import CheckpointError, RunError, brief
+from openworld.runner.learner_log import LEARNER_LOG
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 SUMMARY = "summary.json"
@@ -33,7 +34,7 @@ REPORT = "report"
 MONITOR = "monitor.json"
 STREAM = "stream"
 # Everything a run writes into its directory; ``overwrite=true`` removes these and nothing else.
-RUN_FILES = (".hydra", MONITOR, STREAM, SUMMARY, REPORT, "checkpoints", "snapshots", "sacred")
+RUN_FILES = (".hydra", MONITOR, STREAM, SUMMARY, REPORT, "checkpoints", "snapshots", "sacred", LEARNER_LOG)
 # Config keys that may differ between a run and its resumption: they do not change the lifetime.
 RESUME_FREE_KEYS = frozenset({"steps", "resume", "overwrite", "progress", "report", "log_every",
                               "checkpoint_every", "tracking", "evaluation", "metrics", "snapshots"})
