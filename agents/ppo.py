@@ -42,6 +42,13 @@ Exploration bonus:
     gets its own advantages, combined as ``extrinsic_coef * A_ext + intrinsic_coef * A_int`` before
     normalisation.
 
+Plasticity:
+    ``plasticity=[...]`` composes the options of :mod:`openworld.agent.plasticity` (L2 towards the initial
+    weights, shrink and perturb, Adam with equal betas, layer norm, weight decay, head resets): their loss terms join
+    every minibatch's loss, their steps follow every optimiser step, their state is in :meth:`PPO.state_dict`. Every
+    ``diagnostics_every`` updates the network's dormant units, stable rank and weight norm are measured on the
+    rollout (``plasticity/...`` metrics; the gradient norm at every update); measuring draws nothing.
+
 Determinism:
     All randomness (initialisation, action sampling, minibatch order, the bonus's sample mask) comes
     from one ``torch.Generator`` owned by the agent and seeded with ``seed``; the global torch and NumPy
