@@ -446,6 +446,8 @@ class PPO:
             float("nan") if variance == 0 else 1.0 - float((target - predicted).var()) / variance)
         self.metrics["charts/excluded_transitions"] = float((~valid).sum())
         self.metrics["charts/updates"] = float(self.updates)
+        for option in self.plasticity:
+            self.metrics.update({f"plasticity/{option.name}/{key}": value for key, value in option.metrics().items()})
         if self.diagnostics_every and self.updates % self.diagnostics_every == 0:
             self.metrics.update(self.plasticity_report(flat, flat_valid).metrics())
 

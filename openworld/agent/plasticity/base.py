@@ -2,14 +2,15 @@
 
 An option is one published remedy for the loss of plasticity, composed with others by name in an agent's config
 (``agent.plasticity=[l2_init, shrink_perturb]``, or ``[{shrink_perturb: {shrink: 0.9}}]`` with settings). A learner
-that supports options (``ppo``) calls four hooks and keeps each option's state in its own, so a resumed run
+that supports options (``ppo``) calls these hooks and keeps each option's state in its own, so a resumed run
 continues exactly:
 
 * :meth:`PlasticityOption.attach`: once, after the networks are initialised (an option that anchors to the initial
   weights copies them here);
 * :meth:`PlasticityOption.optimizer_settings`: keyword arguments for the learner's Adam (β, weight decay);
 * :meth:`PlasticityOption.loss`: a term added to every minibatch's loss (or ``None``);
-* :meth:`PlasticityOption.after_step`: after every optimiser step, with the learner's generator for any noise.
+* :meth:`PlasticityOption.after_step`: after every optimiser step, with the learner's generator for any noise;
+* :meth:`PlasticityOption.metrics`: after every update, logged as ``plasticity/<name>/<key>``.
 
 Each option lives in its own module with its paper, its settings and what differs here; they register themselves
 with :func:`register_option`. Options whose optimiser settings clash (two set ``betas``) are refused.
@@ -44,6 +45,10 @@ class PlasticityOption:
 
     def after_step(self, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> None:
         """Called after every optimiser step."""
+
+    def metrics(self) -> dict[str, float]:
+        """Numbers for the learner's log, which it records as ``plasticity/<name>/<key>`` after every update."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         """What the option keeps between steps (plain tensors and numbers)."""

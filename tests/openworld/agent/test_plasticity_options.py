@@ -44,7 +44,7 @@ def test_options_are_built_from_names_or_names_with_settings() -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    (["dropout"], "unknown plasticity option 'dropout'; known: adam_betas, l2_init, shrink_perturb"),
+    (["dropout"], "unknown plasticity option 'dropout'; known: adam_betas, cbp, l2_init, redo, shrink_perturb"),
     (["l2_init", "l2_init"], "given twice"),
     ([{"l2_init": {"strength": 1.0}}], "plasticity option 'l2_init': .*strength"),
     ([{"l2_init": {"coef": -1.0}}], "coef must be >= 0"),
