@@ -66,6 +66,7 @@ class ViewEncoder(nn.Module):
     """
 
     offsets: torch.Tensor  # (C,) first embedding row of each channel
+    grid_size: int  # V - 2: the side of the second convolution's output
 
     def __init__(self, view_size: int, code_sizes: tuple[int, ...], num_vitals: int, embedding_dim: int,
                  channels: int, hidden_size: int, layer_norm: bool = False) -> None:
@@ -73,6 +74,7 @@ class ViewEncoder(nn.Module):
         if view_size < 3:
             raise ValueError(f"the view must be at least 3x3, got {view_size}")
         offsets = np.concatenate([[0], np.cumsum(code_sizes)[:-1]])
+        self.grid_size = view_size - 2
         self.register_buffer("offsets", torch.as_tensor(offsets, dtype=torch.long), persistent=False)
         self.embedding = nn.Embedding(int(sum(code_sizes)), embedding_dim)
         self.conv = nn.Sequential(

@@ -2,7 +2,7 @@
 
 An option is one published remedy for the loss of plasticity, composed with others by name in an agent's config
 (``agent.plasticity=[l2_init, shrink_perturb]``, or ``[{shrink_perturb: {shrink: 0.9}}]`` with settings). A learner
-that supports options (``ppo``) calls four hooks and keeps each option's state in its own, so a resumed run
+that supports options (``ppo``) calls these hooks and keeps each option's state in its own, so a resumed run
 continues exactly:
 
 * :meth:`PlasticityOption.attach`: once, after the networks are initialised (an option that anchors to the initial
@@ -11,7 +11,8 @@ continues exactly:
   (:class:`~openworld.agent.networks.ViewEncoder`: ``layer_norm``), read before the networks are built;
 * :meth:`PlasticityOption.optimizer_settings`: keyword arguments for the learner's Adam (β);
 * :meth:`PlasticityOption.loss`: a term added to every minibatch's loss (or ``None``);
-* :meth:`PlasticityOption.after_step`: after every optimiser step, with the learner's generator for any noise.
+* :meth:`PlasticityOption.after_step`: after every optimiser step, with the learner's generator for any noise;
+* :meth:`PlasticityOption.metrics`: after every update, logged as ``plasticity/<name>/<key>``.
 
 :mod:`~openworld.agent.plasticity.config` builds the options an agent's config names.
 

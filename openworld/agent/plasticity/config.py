@@ -11,9 +11,11 @@ from typing import Any
 
 from openworld.agent.plasticity import (  # noqa: F401  (imported so that they register)
     adam_betas,
+    cbp,
     head_reset,
     l2_init,
     layer_norm,
+    redo,
     shrink_perturb,
     weight_decay,
 )

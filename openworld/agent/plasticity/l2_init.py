@@ -19,7 +19,7 @@ Example:
     0.0
     >>> with torch.no_grad():
     ...     _ = net.bias.add_(2.0)
-    >>> option.loss(net).item()  # 0.5 * 2^2
+    >>> round(option.loss(net).item(), 4)  # 0.5 * 2^2
     2.0
 """
 

@@ -48,8 +48,8 @@ def test_options_are_built_from_names_or_names_with_settings() -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    (["dropout"], "unknown plasticity option 'dropout'; known: adam_betas, head_reset, l2_init, layer_norm, "
-                  "shrink_perturb, weight_decay"),
+    (["dropout"], "unknown plasticity option 'dropout'; known: adam_betas, cbp, head_reset, l2_init, layer_norm, "
+                  "redo, shrink_perturb, weight_decay"),
     ([{"weight_decay": {"coef": -1}}], "coef must be >= 0"),
     ([{"head_reset": {"every": 0}}], "every must be >= 1"),
     (["l2_init", "l2_init"], "given twice"),
