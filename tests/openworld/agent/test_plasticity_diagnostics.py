@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 import openworld  # noqa: F401
+from openworld.agent.lifetime import live
 from openworld.agent.plasticity import diagnostics
 from openworld.agent.plasticity.diagnostics import dormant_fraction, measure, parameter_norm, stable_rank
-from openworld.agent.protocol import Transition, make_agent
+from openworld.agent.protocol import make_agent
 
 
 def test_the_module_examples_pass() -> None:
@@ -64,24 +65,15 @@ def test_measuring_changes_nothing_and_draws_no_random_number() -> None:
     assert dead.dormant_fraction == 1.0 and dead.stable_rank == 0
 
 
-def live(agent: object, envs: gym.vector.VectorEnv, steps: int) -> None:  # type: ignore[type-arg]
-    obs, _ = envs.reset(seed=0)
-    for _ in range(steps):
-        actions = agent.act(obs)  # type: ignore[attr-defined]
-        next_obs, rewards, terminated, truncated, info = envs.step(actions)
-        agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, info))  # type: ignore[attr-defined]
-        obs = next_obs
-
-
 @pytest.mark.parametrize("every", [0, 2])
 def test_ppo_logs_its_plasticity_every_n_updates_and_the_gradient_norm_at_each(every: int) -> None:
     envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
     agent = make_agent("ppo", envs.single_observation_space, envs.single_action_space, 2, seed=0, rollout_steps=8,
                        num_minibatches=2, channels=4, hidden_size=16, diagnostics_every=every)
-    live(agent, envs, 8)  # one update
+    first = live(envs, agent, 8, seed=0)  # one update
     assert agent.metrics["plasticity/gradient_norm"] > 0.0
     assert "plasticity/dormant_fraction" not in agent.metrics
-    live(agent, envs, 8)  # two updates
+    live(envs, agent, 8, state=first.state)  # two updates
     keys = {"plasticity/dormant_fraction", "plasticity/stable_rank", "plasticity/weight_norm"}
     assert (keys <= agent.metrics.keys()) == (every == 2)
     if every:
@@ -103,6 +95,6 @@ def test_ppo_learns_the_same_with_and_without_diagnostics() -> None:
         envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
         agent = make_agent("ppo", envs.single_observation_space, envs.single_action_space, 2, seed=3,
                            rollout_steps=8, num_minibatches=2, channels=4, hidden_size=16, diagnostics_every=every)
-        live(agent, envs, 24)  # three updates, measured after each when every == 1
+        live(envs, agent, 24, seed=0)  # three updates, measured after each when every == 1
         weights.append([p.detach().clone() for p in agent.model.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))

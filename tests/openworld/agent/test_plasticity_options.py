@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import openworld  # noqa: F401
+from openworld.agent.lifetime import live
 from openworld.agent.plasticity import (
     OPTIONS,
     PlasticityOption,
@@ -28,7 +29,7 @@ from openworld.agent.plasticity import (
 from openworld.agent.plasticity.head_reset import HeadReset
 from openworld.agent.plasticity.l2_init import L2Init
 from openworld.agent.plasticity.shrink_perturb import ShrinkPerturb
-from openworld.agent.protocol import Transition, make_agent
+from openworld.agent.protocol import make_agent
 from openworld.testing import check_agent
 
 TINY_PPO = {"rollout_steps": 8, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
@@ -95,11 +96,17 @@ def test_l2_init_pulls_every_parameter_towards_its_initial_value() -> None:
         torch.testing.assert_close(p.grad, 2 * 0.3 * (p.detach() - p0))  # the gradient points back to the start
 
 
-def test_shrink_and_perturb_scales_and_adds_noise_of_the_stated_size_every_nth_step() -> None:
+def twos() -> nn.Linear:
+    """A 100 x 100 linear layer whose every parameter is 2."""
     net = nn.Linear(100, 100)
     with torch.no_grad():
         net.weight.fill_(2.0)
         net.bias.fill_(2.0)
+    return net
+
+
+def test_shrink_and_perturb_scales_and_adds_noise_of_the_stated_size_every_nth_step() -> None:
+    net = twos()
     option = ShrinkPerturb(shrink=0.5, noise_std=0.1, every=2)
     generator = torch.Generator().manual_seed(0)
     option.after_step(net, None, generator)  # step 1 of every 2: untouched
@@ -107,10 +114,7 @@ def test_shrink_and_perturb_scales_and_adds_noise_of_the_stated_size_every_nth_s
     option.after_step(net, None, generator)  # step 2: 2 * 0.5 + N(0, 0.1)
     change = net.weight.detach() - 1.0
     assert abs(float(change.mean())) < 0.005 and float(change.std()) == pytest.approx(0.1, rel=0.05)
-    again = nn.Linear(100, 100)
-    with torch.no_grad():
-        again.weight.fill_(2.0)
-        again.bias.fill_(2.0)
+    again = twos()
     replay = ShrinkPerturb(shrink=0.5, noise_std=0.1, every=2)
     generator = torch.Generator().manual_seed(0)
     replay.after_step(again, None, generator)
@@ -144,12 +148,7 @@ def test_head_reset_reinitialises_only_the_heads_every_nth_step_and_drops_their_
     option = agent.plasticity[0]
     assert isinstance(option, HeadReset)
     initial_encoder = [p.detach().clone() for p in agent.model.encoder.parameters()]
-    obs, _ = envs.reset(seed=0)
-    for _ in range(8):  # one update: 2 epochs x 2 minibatches = 4 optimiser steps, the 4th resets
-        actions = agent.act(obs)
-        next_obs, rewards, terminated, truncated, info = envs.step(actions)
-        agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, info))
-        obs = next_obs
+    live(envs, agent, 8, seed=0)  # one update: 2 epochs x 2 minibatches = 4 optimiser steps, the 4th resets
     assert option.resets == 1 and agent.metrics["plasticity/head_reset/resets"] == 1.0
     heads = [p for head in agent.model.heads() for p in head.parameters()]
     assert all(p not in agent.optimizer.state for p in heads)  # Adam starts the heads afresh
@@ -193,12 +192,7 @@ def test_l2_init_keeps_ppo_closer_to_its_initial_weights() -> None:
         agent = make_agent("ppo", envs.single_observation_space, envs.single_action_space, 2, seed=0,
                            plasticity=options, learning_rate=1e-2, **TINY_PPO)
         initial = [p.detach().clone() for p in agent.model.parameters()]
-        obs, _ = envs.reset(seed=0)
-        for _ in range(32):
-            actions = agent.act(obs)
-            next_obs, rewards, terminated, truncated, info = envs.step(actions)
-            agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, info))
-            obs = next_obs
+        live(envs, agent, 32, seed=0)
         distances.append(sum(float(((p.detach() - p0) ** 2).sum())
                              for p, p0 in zip(agent.model.parameters(), initial, strict=True)))
     assert distances[1] < 0.5 * distances[0]

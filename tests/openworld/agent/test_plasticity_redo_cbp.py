@@ -14,13 +14,14 @@ import torch
 from torch import nn
 
 import openworld  # noqa: F401
+from openworld.agent.lifetime import live
 from openworld.agent.networks import observation_tensors
 from openworld.agent.plasticity import build_options, cbp, redo, units
 from openworld.agent.plasticity.cbp import ContinualBackprop
 from openworld.agent.plasticity.diagnostics import unit_scores
 from openworld.agent.plasticity.redo import ReDo
 from openworld.agent.plasticity.units import UnitActivations, outgoing_magnitude, reinitialise_units, unit_layers
-from openworld.agent.protocol import Transition, make_agent
+from openworld.agent.protocol import make_agent
 from openworld.testing import check_agent
 
 TINY_PPO = {"rollout_steps": 8, "num_minibatches": 2, "channels": 4, "hidden_size": 16}
@@ -292,12 +293,7 @@ def test_ppo_with_redo_and_cbp_keeps_the_protocol_and_resumes_exactly() -> None:
 
 def test_ppo_logs_the_options_resets() -> None:
     agent, envs = tiny_agent(FIRING)
-    obs, _ = envs.reset(seed=0)
-    for _ in range(16):
-        actions = agent.act(obs)
-        next_obs, rewards, terminated, truncated, info = envs.step(actions)
-        agent.observe(Transition(obs, actions, rewards, next_obs, terminated, truncated, info))
-        obs = next_obs
+    live(envs, agent, 16, seed=0)
     assert agent.metrics["plasticity/redo/units_reset"] > 0 and agent.metrics["plasticity/cbp/units_replaced"] > 0
     assert 0 <= agent.metrics["plasticity/redo/dormant_fraction"] <= 1
 
