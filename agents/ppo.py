@@ -99,8 +99,6 @@ from torch import nn
 from openworld.agent.losses import clipped_surrogate, masked_mean, normalised_advantages
 from openworld.agent.networks import ViewEncoder, initialise_module, observation_tensors, space_shape, view_code_sizes
 from openworld.agent.plasticity import build_options
-from openworld.agent.plasticity import network_settings as plasticity_network_settings
-from openworld.agent.plasticity import optimizer_settings as plasticity_optimizer_settings
 from openworld.agent.plasticity.diagnostics import PlasticityReport
 from openworld.agent.plasticity.diagnostics import measure as measure_plasticity
 from openworld.agent.protocol import Transition
@@ -301,17 +299,16 @@ class PPO:
         self.generator = torch.Generator().manual_seed(int(seed))
         with torch.random.fork_rng(devices=[]):  # module constructors draw from the global RNG: contain it
             encoder = ViewEncoder(V, code_sizes, K, embedding_dim, channels, hidden_size,
-                                  **plasticity_network_settings(self.plasticity))
+                                  **self.plasticity.network_settings())
             self.model = ActorCritic(encoder, hidden_size, self.num_actions, self.recurrent,
                                      num_values=1 if bonus is None else 2)
         self.model.initialise(self.generator)
-        for option in self.plasticity:
-            option.attach(self.model)
+        self.plasticity.attach(self.model)
         self.trainable_parameters = list(self.model.parameters())
         if bonus is not None:
             self.trainable_parameters += [p for p in bonus.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(self.trainable_parameters, lr=learning_rate,
-                                          **{"eps": 1e-5, **plasticity_optimizer_settings(self.plasticity)})
+                                          **{"eps": 1e-5, **self.plasticity.optimizer_settings()})
 
         T, n = self.rollout_steps, self.num_envs
         H = self.model.value.out_features
@@ -439,16 +436,14 @@ class PPO:
                 extra = self.auxiliary_loss(log_probs_all, flat, indices, mask, std)
                 if extra is not None:
                     loss = loss + extra
-                for option in self.plasticity:
-                    term = option.loss(self.model)
-                    if term is not None:
-                        loss = loss + term
+                penalty = self.plasticity.loss(self.model)
+                if penalty is not None:
+                    loss = loss + penalty
                 self.optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 gradient_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, self.max_grad_norm)
                 self.optimizer.step()
-                for option in self.plasticity:
-                    option.after_step(self.model, self.optimizer, self.generator)
+                self.plasticity.after_step(self.model, self.optimizer, self.generator)
                 with torch.no_grad():
                     approx_kl = masked_mean((ratio - 1) - log_ratio, mask)
                     clip_fraction = masked_mean(((ratio - 1).abs() > self.clip_coef).float(), mask)
@@ -466,8 +461,7 @@ class PPO:
             float("nan") if variance == 0 else 1.0 - float((target - predicted).var()) / variance)
         self.metrics["charts/excluded_transitions"] = float((~valid).sum())
         self.metrics["charts/updates"] = float(self.updates)
-        for option in self.plasticity:
-            self.metrics.update({f"plasticity/{option.name}/{key}": value for key, value in option.metrics().items()})
+        self.metrics.update(self.plasticity.metrics())
         if self.diagnostics_every and self.updates % self.diagnostics_every == 0:
             self.metrics.update(self.plasticity_report(flat, flat_valid).metrics())
 
@@ -542,7 +536,7 @@ class PPO:
         if self.bonus is not None:
             state["bonus"] = copy.deepcopy(self.bonus.state_dict())
         if self.plasticity:
-            state["plasticity"] = {option.name: copy.deepcopy(option.state_dict()) for option in self.plasticity}
+            state["plasticity"] = self.plasticity.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -556,10 +550,7 @@ class PPO:
                              "predates the shared observation codes; retrain)")
         if ("bonus" in state) != (self.bonus is not None):
             raise ValueError("PPO state and agent disagree on the exploration bonus (ppo vs ppo-rnd)")
-        names = [option.name for option in self.plasticity]
-        if list(state.get("plasticity", {})) != names:
-            raise ValueError(f"PPO state has the plasticity options {list(state.get('plasticity', {}))}, this agent "
-                             f"{names}")
+        self.plasticity.check_state(state.get("plasticity", {}), "PPO")
         for key, value in state["buffer"].items():
             if key not in self.buffer or self.buffer[key].shape != value.shape:
                 raise ValueError(f"PPO state does not fit this agent: buffer[{key!r}] has shape "
@@ -579,8 +570,7 @@ class PPO:
         self.metrics = dict(state["metrics"])
         if self.bonus is not None:
             self.bonus.load_state_dict(copy.deepcopy(state["bonus"]))
-        for option in self.plasticity:
-            option.load_state_dict(copy.deepcopy(state["plasticity"][option.name]))
+        self.plasticity.load_state_dict(state.get("plasticity", {}), "PPO")
 
 
 

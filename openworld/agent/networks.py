@@ -81,7 +81,7 @@ class ViewEncoder(nn.Module):
             nn.Conv2d(len(code_sizes) * embedding_dim, channels, 3, padding=1), nn.ReLU(),
             nn.Conv2d(channels, channels, 3), nn.ReLU(),  # (V - 2) x (V - 2)
         )
-        linear = nn.Linear(channels * (view_size - 2) ** 2 + num_vitals, hidden_size)
+        linear = nn.Linear(channels * self.grid_size ** 2 + num_vitals, hidden_size)
         self.project = (nn.Sequential(linear, nn.LayerNorm(hidden_size), nn.ReLU()) if layer_norm
                         else nn.Sequential(linear, nn.ReLU()))
 

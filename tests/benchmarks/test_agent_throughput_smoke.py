@@ -7,24 +7,15 @@ It never asserts on speed: throughput depends on the machine and on whatever els
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from openworld.registry import agent_entry
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "benchmarks" / "agent_throughput.py"
+from tests.benchmarks.conftest import RunBenchmark
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
-def test_quick_table_and_json(tmp_path: Path) -> None:
+def test_quick_table_and_json(tmp_path: Path, run_benchmark: RunBenchmark) -> None:
     out = tmp_path / "throughput.json"
-    proc = run("--quick", "--out", str(out))
+    proc = run_benchmark("agent_throughput.py", "--quick", "--out", str(out), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "| agent | num_envs | agent-steps/s | per CPU second | ratio to ppo |" in proc.stdout
     records = {r["agent"]: r for r in json.loads(out.read_text())["agents"]}
@@ -40,19 +31,19 @@ def test_quick_table_and_json(tmp_path: Path) -> None:
     assert records["ppo-v0"]["updates"] >= 2
 
 
-def test_an_agent_that_needs_a_model_is_skipped_with_a_reason(tmp_path: Path) -> None:
+def test_an_agent_that_needs_a_model_is_skipped_with_a_reason(tmp_path: Path, run_benchmark: RunBenchmark) -> None:
     out = tmp_path / "sb3.json"
-    proc = run("--quick", "--agents", "sb3", "--out", str(out))
+    proc = run_benchmark("agent_throughput.py", "--quick", "--agents", "sb3", "--out", str(out), timeout=120)
     assert proc.returncode == 0, proc.stderr
     records = {r["agent"]: r for r in json.loads(out.read_text())["agents"]}
     assert "path" in records["sb3-v0"]["skipped"]
     assert "skipped: needs path" in proc.stdout
 
 
-def test_wallclock_quick_compares_with_a_baseline(tmp_path: Path) -> None:
+def test_wallclock_quick_compares_with_a_baseline(tmp_path: Path, run_benchmark: RunBenchmark) -> None:
     out = tmp_path / "wallclock.json"
-    proc = run("--wallclock", "--quick", "--seeds", "0", "--baseline-config",
-               '{"num_envs": 2, "rollout_steps": 8, "num_minibatches": 2}', "--out", str(out))
+    proc = run_benchmark("agent_throughput.py", "--wallclock", "--quick", "--seeds", "0", "--baseline-config",
+                         '{"num_envs": 2, "rollout_steps": 8, "num_minibatches": 2}', "--out", str(out), timeout=120)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(out.read_text())["wallclock"]["rows"]
     assert [(r["agent"], r["label"]) for r in rows] == [("ppo", "defaults"), ("ppo", "baseline")]

@@ -8,8 +8,7 @@ module each: :mod:`~openworld.agent.plasticity.l2_init`, :mod:`~openworld.agent.
 measure and re-initialise: :mod:`~openworld.agent.plasticity.units`)."""
 
 from openworld.agent.plasticity.base import OPTIONS, PlasticityOption
-from openworld.agent.plasticity.config import build_options, network_settings, optimizer_settings
+from openworld.agent.plasticity.config import PlasticityOptions, build_options
 from openworld.agent.plasticity.diagnostics import PlasticityReport, measure
 
-__all__ = ["OPTIONS", "PlasticityOption", "PlasticityReport", "build_options", "measure", "network_settings",
-           "optimizer_settings"]
+__all__ = ["OPTIONS", "PlasticityOption", "PlasticityOptions", "PlasticityReport", "build_options", "measure"]
