@@ -24,12 +24,12 @@ from openworld.runner.build import WorldChoice
 from openworld.runner.config import RunConfig
 from openworld.runner.counters import Counters
 from openworld.runner.evaluation import Evaluator
-from openworld.runner.learner_log import append_learner_metrics, truncate_learner_log
 from openworld.runner.progress import PROGRESS_EVERY, Progress
 from openworld.runner.rng import global_rngs, set_global_rngs
 from openworld.runner.rundir import CHECKPOINT, Resumption, lifetime_config
 from openworld.runner.summary import format_summary, write_run_report
 from openworld.runner.tracking import add_run_artifacts, log_scalars
+from openworld.scoring.learner_log import append_learner_metrics, truncate_learner_log
 
 if TYPE_CHECKING:
     from openworld.agent.lifetime import LifetimeState
@@ -230,6 +230,11 @@ class Lifetime:
                 extra["generalization"] = generalization
         if self.world.variant is not None:  # a continual lifetime in a variant: its split, for the report
             extra["split"] = variant_split(self.world.base, self.world.variant)
+        plasticity = self.recorded_config["agent"].get("plasticity")
+        if plasticity:  # the learner's plasticity options: the report groups its runs apart from the plain agent's
+            from openworld.agent.plasticity.config import option_labels
+
+            extra["plasticity"] = option_labels(plasticity)
         if config.bodies > 1:  # "bodies" lists each body (slot = world * bodies + body)
             extra["bodies_per_world"] = config.bodies
         # lifetime_steps: the loop's steps, which world clocks pass by the death waits (the printed table says so).

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from openworld.errors import CheckpointError, RunError, brief
-from openworld.runner.learner_log import LEARNER_LOG
+from openworld.scoring.learner_log import LEARNER_LOG
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 SUMMARY = "summary.json"

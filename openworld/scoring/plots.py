@@ -54,7 +54,7 @@ def _plot_over_time(groups: Sequence[Group], path: Path, curve: str, value: str,
     labels = sorted({g.label for g in groups})
     fig = Figure(figsize=(11, 3.6 * len(labels)), layout="constrained")
     axes = fig.subplots(len(labels), 1, squeeze=False)[:, 0]
-    colors = _agent_colors(groups)
+    colors = agent_colors(groups)
     for ax, label in zip(axes, labels, strict=True):
         members = [g for g in groups if g.label == label]
         for group in members:
@@ -62,7 +62,7 @@ def _plot_over_time(groups: Sequence[Group], path: Path, curve: str, value: str,
             if curves is None:
                 continue
             x, matrix = curves
-            point, low, high = _iqm_band(matrix, BAND_REPS, confidence, seed)
+            point, low, high = iqm_band(matrix, BAND_REPS, confidence, seed)
             ax.plot(x, point, color=colors[group.agent], linewidth=1.4,
                     label=f"{group.agent} (IQM of {matrix.shape[0]} seeds)")
             ax.fill_between(x, low, high, color=colors[group.agent], alpha=0.2, linewidth=0)
@@ -75,7 +75,7 @@ def _plot_over_time(groups: Sequence[Group], path: Path, curve: str, value: str,
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent", title_fontsize=8)
-    _write_png(fig, path)
+    write_png(fig, path)
     return path
 
 
@@ -119,7 +119,7 @@ def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: P
     panels = len(SHIFT_PANELS)
     fig = Figure(figsize=(11, 3.2 * panels * len(labels)), layout="constrained")
     axes = fig.subplots(panels * len(labels), 1, squeeze=False)[:, 0]
-    colors = _agent_colors(groups)
+    colors = agent_colors(groups)
     for k, label in enumerate(labels):
         members = [g for g in groups if g.label == label]
         keys = sorted({(r["shift_t"], r["shift_name"]) for r in rows
@@ -165,7 +165,7 @@ def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: P
                 handles = [Patch(facecolor=colors[g.agent], label=g.agent) for g in members]
                 ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent",
                           title_fontsize=8)
-    _write_png(fig, path)
+    write_png(fig, path)
     return path
 
 
@@ -176,7 +176,7 @@ def plot_survival(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path:
 
     labels = sorted({g.label for g in groups})
     agents = sorted({g.agent for g in groups})
-    colors = _agent_colors(groups)
+    colors = agent_colors(groups)
     fig = Figure(figsize=(max(6.0, 1.6 * len(labels) * max(1, len(agents)) / 2 + 3), 4.2), layout="constrained")
     ax = fig.subplots()
     width = 0.8 / max(1, len(agents))
@@ -194,7 +194,7 @@ def plot_survival(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path:
     ax.set_title(f"survival: IQM across seeds with {round(100 * confidence)}% CI")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent", title_fontsize=8)
-    _write_png(fig, path)
+    write_png(fig, path)
     return path
 
 
@@ -213,7 +213,7 @@ def _curves(group: Group, curve: str, value: str) -> tuple[npt.NDArray[np.float6
     return x, matrix
 
 
-def _iqm_band(matrix: npt.NDArray[np.float64], reps: int, confidence: float,
+def iqm_band(matrix: npt.NDArray[np.float64], reps: int, confidence: float,
               seed: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """IQM across runs (axis 0) of every column, with a percentile-bootstrap band over the runs.
 
@@ -237,12 +237,12 @@ def _iqm_band(matrix: npt.NDArray[np.float64], reps: int, confidence: float,
     return point, low, high
 
 
-def _agent_colors(groups: Sequence[Group]) -> dict[str, Any]:
+def agent_colors(groups: Sequence[Group]) -> dict[str, Any]:
     from matplotlib import colormaps
 
     palette = colormaps["tab10"]
     return {agent: palette(i % 10) for i, agent in enumerate(sorted({g.agent for g in groups}))}
 
 
-def _write_png(fig: Any, path: Path) -> None:
+def write_png(fig: Any, path: Path) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))

@@ -6,15 +6,20 @@ one) and agent, and aggregates each score across seeds as an interquartile mean 
 stratified-bootstrap confidence interval (:func:`openworld.scoring.stats.interquartile_mean_ci`). Writes
 into one output folder:
 
-* ``report.md``: a survival table, a table of survival by regime, a per-shift table and, when runs
-  were evaluated on held-out variants, a generalization table; every cell ``IQM [low, high]``;
-* ``report.csv`` and ``report.json``: the same numbers, one row per group, metric and shift (or regime);
+* ``report.md``: a survival table, a table of survival by regime, a per-shift table, when runs
+  were evaluated on held-out variants a generalization table, when runs lived enough shifts the trend of their
+  shift scores by the shift's index, and when learners logged diagnostics (``learner.jsonl``) those early and late
+  in the lifetime (:mod:`openworld.scoring.trends`); every cell ``IQM [low, high]``;
+* ``report.csv``: the same numbers, one row per group, metric and shift (or regime); ``report.json``: those rows
+  and the trends' and diagnostics' rows;
 * ``wellbeing.png`` and ``alive.png``: mean wellbeing and alive fraction over world time (IQM across
   seeds, with its confidence band) with the shifts marked (onsets as lines, gradual ramps as spans);
   ``shifts.png``: drop, deficit, adaptation time and sustained return per shift, of wellbeing and of the
   alive fraction;
   ``survival.png``: alive fraction per world variant; ``generalization.png`` (when runs were evaluated
-  on held-out variants): training vs held-out variants per world and agent.
+  on held-out variants): training vs held-out variants per world and agent; ``shift_trends.png`` and
+  ``diagnostics.png`` (when there are trends and diagnostics): the shift scores against the shift's index, and the
+  diagnostics over world time.
 
 The scores and their table titles come from :mod:`openworld.scoring.scores`; the runs are read and
 grouped by :mod:`openworld.scoring.runs`, the plots drawn by :mod:`openworld.scoring.plots`.
@@ -58,10 +63,18 @@ from openworld.files import atomic_write_text
 from openworld.scoring import stats
 from openworld.scoring.generalization_report import comparison_rows, generalization_markdown, plot_generalization
 from openworld.scoring.plots import plot_alive, plot_shifts, plot_survival, plot_wellbeing
-from openworld.scoring.runs import Group, find_run_directories, load_groups, regime_scores, shift_scores
+from openworld.scoring.runs import Group, find_run_directories, load_groups, regime_scores, shift_scores, shift_value
 from openworld.scoring.scores import REGIME_SCORES, RUN_SCORES, SHIFT_SCORES, Score
 from openworld.scoring.storage import SUMMARY_FILE
 from openworld.scoring.summary import ALIVE
+from openworld.scoring.trends import (
+    diagnostic_markdown,
+    diagnostic_rows,
+    plot_diagnostics,
+    plot_shift_trends,
+    shift_trend_markdown,
+    shift_trend_rows,
+)
 
 CSV_FIELDS = ("world", "variant", "agent", "metric", "shift_t", "shift_name", "shift_kind", "regime", "n", "iqm",
               "ci_low", "ci_high", "censored", "unobserved", "observed_steps")
@@ -82,36 +95,21 @@ def aggregate(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS, confidenc
             values = [score.of_run(run) for run in group.runs]
             present = [float(v) for v in values if v is not None]
             if present:
-                rows.append({**base, "metric": score.key, **_ci(present, reps, confidence, seed)})
+                rows.append({**base, "metric": score.key, **stats.iqm_record(present, reps, confidence, seed)})
         for regime, records in regime_scores(group).items():
             for score in REGIME_SCORES:
                 rows.append({**base, "metric": score.key, "regime": regime,
-                             **_ci([float(r[score.key]) for r in records], reps, confidence, seed)})
+                             **stats.iqm_record([float(r[score.key]) for r in records], reps, confidence, seed)})
         for (t, name, kind), records in shift_scores(group).items():
             observed = [r for r in records if r.get("observed", True)]
             shift = {"shift_t": t, "shift_name": name, "shift_kind": kind, "unobserved": len(records) - len(observed),
                      "observed_steps": min(int(r["observed_steps"]) for r in records)}
             for score in SHIFT_SCORES:
-                scored = [r for r in observed if _defined(r, score)]
-                censored = None if score.censored_by is None else sum(bool(r[score.censored_by]) for r in scored)
+                scored = [(r, value) for r in observed if (value := shift_value(r, score)) is not None]
+                censored = None if score.censored_by is None else sum(bool(r[score.censored_by]) for r, _ in scored)
                 rows.append({**base, **shift, "metric": score.key, "censored": censored,
-                             **_ci([_shift_value(r, score) for r in scored], reps, confidence, seed)})
+                             **stats.iqm_record([value for _, value in scored], reps, confidence, seed)})
     return rows
-
-
-def _defined(record: dict[str, Any], score: Score) -> bool:
-    """Whether an observed shift has a value of ``score``: not a summary from before the score, nor an adaptation
-    time of a regime too short for a plateau (None, not censored)."""
-    if score.key not in record:
-        return False
-    return record[score.key] is not None or (score.censored_by is not None and bool(record[score.censored_by]))
-
-
-def _shift_value(record: dict[str, Any], score: Score) -> float:
-    """An observed shift's value of ``score``; a censored time counts as its observed steps."""
-    if score.censored_by is not None and record[score.censored_by]:
-        return float(record["observed_steps"])
-    return float(record[score.key])
 
 
 def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] = "report", *,
@@ -134,12 +132,16 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     config = {"reps": reps, "confidence": confidence, "seed": seed, "paths": [str(p) for p in paths]}
     written = [out / "report.md", out / "report.csv", out / "report.json"]
     generalization = comparison_rows(groups, reps, confidence, seed)  # training vs held-out variants
-    atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization))
+    trends = shift_trend_rows(groups, reps, confidence, seed)  # does recovery slow over the lifetime?
+    diagnostics = diagnostic_rows(groups, reps, confidence, seed)  # the learners' learner.jsonl
+    atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization, trends,
+                                                  diagnostics))
     atomic_write_text(written[1], _csv_text(rows))
     document = {"config": config, "rows": rows, "unscored": [str(p) for p in unscored],
                 "groups": [{"world": g.world, "variant": g.variant, "agent": g.agent,
                             "seeds": [run["seed"] for run in g.runs], "runs": [str(d) for d in g.directories]}
-                           for g in groups], "generalization": generalization}
+                           for g in groups], "generalization": generalization, "shift_trends": trends,
+                "diagnostics": diagnostics}
     atomic_write_text(written[2], json.dumps(document, indent=1, allow_nan=False))
     if plots:
         written += [plot_wellbeing(groups, out / "wellbeing.png", confidence, seed),
@@ -148,15 +150,22 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
                     plot_survival(groups, rows, out / "survival.png", confidence)]
     if plots and generalization:
         written.append(plot_generalization(generalization, out / "generalization.png", confidence))
+    if plots and trends:
+        written.append(plot_shift_trends(groups, out / "shift_trends.png", confidence, seed))
+    if plots and diagnostics:
+        written.append(plot_diagnostics(groups, out / "diagnostics.png", confidence, seed))
     return written
 
 
 # =============================================================================== tables
 def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], config: dict[str, Any],
                     unscored: Sequence[Path] = (), plots: bool = True,
-                    generalization: Sequence[dict[str, Any]] = ()) -> str:
-    """The Markdown report: a survival table, survival by regime, a per-shift table and, when runs were
-    evaluated on held-out variants, a generalization table (:mod:`openworld.scoring.generalization_report`)."""
+                    generalization: Sequence[dict[str, Any]] = (), trends: Sequence[dict[str, Any]] = (),
+                    diagnostics: Sequence[dict[str, Any]] = ()) -> str:
+    """The Markdown report: a survival table, survival by regime, a per-shift table; when runs were evaluated on
+    held-out variants, a generalization table (:mod:`openworld.scoring.generalization_report`); when runs lived
+    enough shifts, their trend by shift index, and when learners logged diagnostics, those early and late
+    (:mod:`openworld.scoring.trends`)."""
     level = round(100 * config["confidence"])
     lines = ["# openworld report", "",
              f"{sum(len(g.runs) for g in groups)} runs from {', '.join(config['paths'])}. Every cell is the "
@@ -181,6 +190,8 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
     lines += _regime_table(groups, index)
     lines += _shift_table(rows, index)
     lines += generalization_markdown(generalization, config["confidence"])
+    lines += shift_trend_markdown(trends)
+    lines += diagnostic_markdown(diagnostics)
     if unscored:
         lines += ["", "Recordings without a summary (not included): " + ", ".join(f"`{p}`" for p in unscored)]
     if plots:
@@ -190,6 +201,10 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
                   "![alive fraction](survival.png)"]
         if generalization:
             lines += ["", "![training vs held-out variants](generalization.png)"]
+        if trends:
+            lines += ["", "![shift scores by their index in the lifetime](shift_trends.png)"]
+        if diagnostics:
+            lines += ["", "![learner diagnostics over the lifetime](diagnostics.png)"]
     return "\n".join(lines)
 
 
@@ -276,13 +291,3 @@ def _csv_text(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({key: "" if row[key] is None else row[key] for key in CSV_FIELDS})
     return buffer.getvalue().rstrip("\n")
-
-
-def _ci(values: Sequence[float], reps: int, confidence: float, seed: int) -> dict[str, Any]:
-    if not values:  # no run observed it (an unobserved shift)
-        return {"n": 0, "iqm": None, "ci_low": None, "ci_high": None}
-    if len(values) == 1:  # what stats returns for one run (every resample is that run), without the bootstrap
-        point = low = high = float(values[0])
-    else:
-        point, low, high = stats.interquartile_mean_ci(values, reps=reps, confidence=confidence, seed=seed)
-    return {"n": len(values), "iqm": point, "ci_low": low, "ci_high": high}

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openworld.scoring.scores import Score
 from openworld.scoring.storage import META_FILE, SUMMARY_FILE
 
 
 @dataclass
 class Group:
-    """The runs of one agent in one world (variant)."""
+    """The runs of one agent (with its plasticity options: :func:`agent_label`) in one world (variant)."""
 
     world: str
     variant: str | None
@@ -64,7 +65,7 @@ def load_groups(directories: Sequence[Path]) -> list[Group]:
         if missing:
             raise ValueError(f"{path}: not a run summary (missing {missing}); see docs/scoring.md")
         variant = summary.get("variant")
-        key = (str(summary["world"]), None if variant is None else str(variant), str(summary["agent"]))
+        key = (str(summary["world"]), None if variant is None else str(variant), agent_label(summary))
         group = groups.setdefault(key, Group(*key))
         for other, run in zip(group.directories, group.runs, strict=True):
             if run["seed"] == summary["seed"]:
@@ -73,6 +74,12 @@ def load_groups(directories: Sequence[Path]) -> list[Group]:
         group.runs.append(summary)
         group.directories.append(directory)
     return [groups[key] for key in sorted(groups, key=lambda k: (k[0], k[1] or "", k[2]))]
+
+
+def agent_label(summary: dict[str, Any]) -> str:
+    """The name a run's agent is reported under: the agent, joined by ``+`` to its plasticity options if it had any
+    (``ppo-v0+layer_norm+weight_decay``), so that the arms of a plasticity sweep are groups of their own."""
+    return "+".join([str(summary["agent"]), *map(str, summary.get("plasticity") or [])])
 
 
 def shift_scores(group: Group) -> dict[tuple[int, str, str], list[dict[str, Any]]]:
@@ -97,3 +104,14 @@ def regime_scores(group: Group) -> dict[str, list[dict[str, Any]]]:
         for regime, record in run.get("survival_by_regime", {}).items():
             found.setdefault(str(regime), []).append(record)
     return found
+
+
+def shift_value(record: dict[str, Any], score: Score) -> float | None:
+    """An observed shift's value of ``score`` as aggregates count it: a censored time counts as its observed steps
+    (a lower bound); None when the shift has no value (a summary from before the score, or an adaptation time of a
+    regime too short for a plateau: None and not censored)."""
+    if score.key not in record:
+        return None
+    if score.censored_by is not None and record[score.censored_by]:
+        return float(record["observed_steps"])
+    return None if record[score.key] is None else float(record[score.key])

@@ -164,3 +164,33 @@ def test_unfinished_run_directory_needs_resume_or_overwrite(tmp_path: Path) -> N
     check_run_dir(tmp_path, resume=False, overwrite=True)
     with pytest.raises(RunError, match="contradict"):
         check_run_dir(tmp_path, resume=True, overwrite=True)
+
+
+def test_plasticity_preset_sweeps_every_arm_of_the_plasticity_group(compose) -> None:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from omegaconf import OmegaConf
+
+    from openworld.agent.plasticity import build_options
+
+    group = Path(__file__).parents[2] / "experiments" / "conf" / "plasticity"
+    arms = sorted(path.stem for path in group.glob("*.yaml"))
+    with initialize_config_module(config_module="openworld.experiments.conf", version_base="1.3"):
+        preset = hydra_compose(config_name="config", overrides=["experiment=plasticity"], return_hydra_config=True)
+        cluster = hydra_compose(config_name="config", overrides=["experiment=plasticity_cluster"],
+                                return_hydra_config=True)
+        composed = {arm: hydra_compose(config_name="config", overrides=["experiment=plasticity", f"plasticity={arm}"])
+                    for arm in arms}
+    assert preset.world.id == "Seasons-v0" and preset.world.variant == "train_fast_year"
+    assert preset.agent.id == "ppo-v0" and preset.agent.plasticity is None
+    for sweep in (preset, cluster):
+        assert sorted(sweep.hydra.sweeper.params.plasticity.split(",")) == arms  # every arm, each once
+        subdir = OmegaConf.to_container(sweep.hydra.sweep, resolve=False)["subdir"]  # type: ignore[index]
+        assert subdir == "${hydra:runtime.choices.plasticity}/seed${seed}"  # an arm's runs in a folder of its own
+    assert cluster.steps > preset.steps and cluster.hydra.sweeper.params.seed == "range(0,10)"
+    for arm, config in composed.items():  # each arm is options ppo builds
+        options = build_options(config.agent.plasticity)
+        assert [option.name for option in options] == ({"none": [], "layer_norm_weight_decay": ["layer_norm",
+                                                                                                "weight_decay"]}
+                                                       .get(arm, [arm]))
+    assert composed["head_reset"].agent.plasticity[0]["head_reset"]["every"] == 1000

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from openworld.runner.learner_log import LEARNER_LOG, append_learner_metrics, read_learner_log
+from openworld.scoring.learner_log import LEARNER_LOG, append_learner_metrics, read_learner_log
 
 RUN = ["run", "world=meadow", "agent=ppo", "agent.channels=4", "agent.hidden_size=16", "agent.rollout_steps=16",
        "agent.num_minibatches=2", "agent.diagnostics_every=1", "num_envs=2", "log_every=32", "checkpoint_every=64",

@@ -79,6 +79,25 @@ class PlasticityOptions(list[PlasticityOption]):
             option.load_state_dict(copy.deepcopy(state[option.name]))
 
 
+def option_labels(spec: Sequence[str | Mapping[str, Any]] | None) -> list[str]:
+    """Short names of a config's options, for summaries and reports: ``"l2_init"``, or ``"head_reset(every=1000)"``
+    when settings are given (so that two arms of one option with other settings stay apart).
+
+    Example:
+        >>> option_labels(["layer_norm", {"head_reset": {"every": 1000}}, {"redo": None}])
+        ['layer_norm', 'head_reset(every=1000)', 'redo']
+    """
+    labels = []
+    for entry in spec or []:
+        if isinstance(entry, Mapping) and len(entry) == 1:
+            ((name, settings),) = entry.items()
+            given = ", ".join(f"{key}={value}" for key, value in sorted(dict(settings or {}).items()))
+            labels.append(f"{name}({given})" if given else str(name))
+        else:
+            labels.append(str(entry))
+    return labels
+
+
 def build_options(spec: Sequence[str | Mapping[str, Any]] | None) -> PlasticityOptions:
     """Options from config: each entry a name (``"l2_init"``) or a one-key mapping ``{name: {setting: value}}``.
 

@@ -151,3 +151,21 @@ def test_mean_difference_refuses_tasks_and_empty_sets() -> None:
         stats.mean_difference_ci([[1.0, 2.0]], [[0.0, 1.0]], reps=REPS)
     with pytest.raises(ValueError, match="y_scores"):
         stats.mean_difference_ci([1.0], [], reps=REPS)
+
+
+@pytest.mark.parametrize("shape, reps, seed", [((5,), 2000, 0), ((2,), 300, 7), ((23,), 500, 3), ((6, 3), 400, 1),
+                                               ((12, 2), 1000, 11)])
+def test_iqm_interval_is_rliables_to_the_bit(shape: tuple[int, ...], reps: int, seed: int) -> None:
+    """The vectorised bootstrap reproduces rliable's get_interval_estimates exactly (same draws, same percentiles)."""
+    from rliable import library, metrics
+
+    scores = np.round(np.random.default_rng(seed).normal(size=shape), 2)  # rounded: ties in the trimming too
+    matrix = scores[:, np.newaxis] if scores.ndim == 1 else scores
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    points, intervals = library.get_interval_estimates(
+        {"iqm": matrix}, lambda runs: np.array([metrics.aggregate_iqm(runs)]), method="percentile", reps=reps,
+        confidence_interval_size=0.95)
+    np.random.set_state(saved)
+    expected = (float(points["iqm"][0]), *map(float, np.asarray(intervals["iqm"]).reshape(-1)[:2]))
+    assert stats.interquartile_mean_ci(scores, reps=reps, seed=seed) == expected
