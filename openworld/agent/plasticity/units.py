@@ -30,12 +30,13 @@ Re-initialising a unit (:func:`reinitialise_units`):
   per-entry bias correction (their ``AdamGnT`` keeps a step per entry); optax's Adam, which keeps one count too,
   behaves as here.
 
-Only the networks named in :func:`unit_layers` are supported; a recurrent ``ActorCritic`` (GRU memory) is refused
-because the encoder's features are read there by the GRU's three gates, not by the heads (not mapped yet). The
-off-policy core's ``SoftQNetworks`` (encoder + ``CriticEnsemble``) fits the same description: its encoder's layers
-come from :func:`encoder_unit_layers` with the critics' first layer as the heads, and its critics' hidden units
-would need an ensemble-shaped incoming layer (one ``(E, in, out)`` weight) and a hook on their functional ReLU; not
-wired yet.
+Two networks are supported (:func:`feature_readers`): ``ppo``'s ``ActorCritic``, whose encoder features feed the
+policy and value heads, and the off-policy core's ``SoftQNetworks``, whose encoder features feed every critic's
+hidden layer (one ``(E, in, out)`` weight: a projection unit's outgoing weights are ``weight[:, u, :]``, its column
+in every critic). Only the encoder's units are recycled there: the critics' hidden units sit behind layer norm, which
+these options do not handle yet (a recycled unit would need its LayerNorm gain and bias reset too), and the critics'
+outputs are the values. A recurrent ``ActorCritic`` (GRU memory) is refused because the encoder's features are read
+there by the GRU's three gates, not by the heads (not mapped yet).
 
 Example:
     >>> import torch
@@ -102,8 +103,9 @@ class UnitLayer:
         return (WeightSlice(self.incoming.weight, 0), *bias)
 
 
-def encoder_unit_layers(encoder: ViewEncoder, heads: Sequence[nn.Linear], prefix: str = "encoder.") -> list[UnitLayer]:
-    """The three ReLU layers of a :class:`~openworld.agent.networks.ViewEncoder` whose features feed ``heads``."""
+def encoder_unit_layers(encoder: ViewEncoder, heads: Sequence[nn.Module], prefix: str = "encoder.") -> list[UnitLayer]:
+    """The three ReLU layers of a :class:`~openworld.agent.networks.ViewEncoder` whose features feed ``heads`` (each
+    with a ``weight`` that reads the features along its dim 1)."""
     first, second, project = encoder.conv[0], encoder.conv[2], encoder.project[0]
     assert isinstance(first, nn.Conv2d) and isinstance(second, nn.Conv2d) and isinstance(project, nn.Linear)
     positions = encoder.grid_size ** 2  # channel c owns columns c*P .. (c+1)*P - 1 of the flattened grid
@@ -111,28 +113,50 @@ def encoder_unit_layers(encoder: ViewEncoder, heads: Sequence[nn.Linear], prefix
         UnitLayer(f"{prefix}conv.1", encoder.conv[1], first, (WeightSlice(second.weight, 1),)),
         UnitLayer(f"{prefix}conv.3", encoder.conv[3], second, (WeightSlice(project.weight, 1, positions),)),
         UnitLayer(f"{prefix}project.1", encoder.project[1], project,
-                  tuple(WeightSlice(head.weight, 1) for head in heads)),
+                  tuple(WeightSlice(_weight(head), 1) for head in heads)),
     ]
 
 
+def feature_readers(model: nn.Module) -> list[nn.Module] | None:
+    """The layers that read a supported model's encoder features, each with the features along its weight's dim 1:
+    ``ppo``'s ``ActorCritic`` (linear ``policy`` and ``value`` heads, ``(out, in)`` weights) or the off-policy core's
+    ``SoftQNetworks`` (``critics.hidden``, an ensemble layer with an ``(E, in, out)`` weight); None for another
+    model."""
+    policy, value = getattr(model, "policy", None), getattr(model, "value", None)
+    if isinstance(policy, nn.Linear) and isinstance(value, nn.Linear):
+        return [policy, value]
+    hidden = getattr(getattr(model, "critics", None), "hidden", None)
+    weight = getattr(hidden, "weight", None)
+    if isinstance(hidden, nn.Module) and isinstance(weight, torch.Tensor) and weight.dim() == 3:
+        return [hidden]
+    return None
+
+
 def unit_layers(model: nn.Module, option: str) -> list[UnitLayer]:
-    """The unit layers of a supported model: an ``ActorCritic`` (``encoder``, ``policy`` and ``value`` heads).
+    """The unit layers of a supported model: the encoder's, read by :func:`feature_readers`.
 
     Raises:
-        ValueError: naming ``option``, for a recurrent model or a network of another shape.
+        ValueError: naming ``option``, for a recurrent model, an encoder with layer norm, or a network of another
+            shape.
     """
     if getattr(model, "memory", None) is not None:
         raise ValueError(f"plasticity option {option!r} does not support a recurrent model (GRU memory) yet: use it "
                          "with recurrent=false")
-    encoder, policy, value = (getattr(model, name, None) for name in ("encoder", "policy", "value"))
-    if not (isinstance(encoder, ViewEncoder) and isinstance(policy, nn.Linear) and isinstance(value, nn.Linear)):
-        raise ValueError(f"plasticity option {option!r} supports ppo's ActorCritic (a ViewEncoder and linear policy "
-                         f"and value heads), not {type(model).__name__}")
+    encoder, readers = getattr(model, "encoder", None), feature_readers(model)
+    if not isinstance(encoder, ViewEncoder) or readers is None:
+        raise ValueError(f"plasticity option {option!r} supports ppo's ActorCritic and the off-policy core's "
+                         f"SoftQNetworks (a ViewEncoder read by heads or critics), not {type(model).__name__}")
     if any(isinstance(module, nn.LayerNorm) for module in encoder.modules()):
         # A recycled unit would also need its LayerNorm gain and bias reset, and its statistics move with every
         # other unit's: not built yet.
         raise ValueError(f"plasticity option {option!r} does not support the layer_norm option yet: use one of them")
-    return encoder_unit_layers(encoder, [policy, value])
+    return encoder_unit_layers(encoder, readers)
+
+
+def _weight(module: nn.Module) -> torch.Tensor:
+    weight = module.weight
+    assert isinstance(weight, torch.Tensor)
+    return weight
 
 
 class UnitActivations:

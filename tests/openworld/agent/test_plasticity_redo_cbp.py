@@ -1,5 +1,6 @@
 """ReDo and continual backpropagation: the unit structure they share, each option's defining property on a tiny PPO
-network, and PPO with them (exact resume, metrics, the command line, a recurrent model refused)."""
+network, PPO with them (exact resume, metrics, the command line, a recurrent model refused) and the off-policy core
+with them (its encoder's units, read by every critic)."""
 
 from __future__ import annotations
 
@@ -316,9 +317,28 @@ def test_unit_recycling_with_layer_norm_is_refused_with_both_named(option: str) 
                    plasticity=["layer_norm", option], channels=4, hidden_size=16)
 
 
-@pytest.mark.parametrize("option", ["redo", "cbp"])
-def test_unit_recycling_on_the_off_policy_core_is_refused_with_the_option_named(option: str) -> None:
+# ---------------------------------------------------------------------------------------------- off-policy core
+TINY_RLPD = {"batch_size": 8, "learning_starts": 8, "buffer_capacity": 256, "ensemble_size": 2, "channels": 4,
+             "hidden_size": 16, "critic_hidden_size": 16}
+
+
+def test_on_the_off_policy_core_the_encoder_units_feed_every_critic() -> None:
     envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
-    with pytest.raises(ValueError, match=f"plasticity option '{option}' supports ppo's ActorCritic"):
-        make_agent("rlpd", envs.single_observation_space, envs.single_action_space, 2, seed=0, plasticity=[option],
-                   channels=4, hidden_size=16, ensemble_size=2, buffer_capacity=64, learning_starts=8, batch_size=8)
+    agent = make_agent("rlpd", envs.single_observation_space, envs.single_action_space, 2, seed=0, **TINY_RLPD)
+    layers = unit_layers(agent.model, "test")
+    assert [(layer.name, layer.units) for layer in layers] == [("encoder.conv.1", 4), ("encoder.conv.3", 4),
+                                                                ("encoder.project.1", 16)]
+    (reader,) = layers[2].outgoing
+    assert reader.parameter is agent.model.critics.hidden.weight and reader.dim == 1  # (E, in, out): column u of each
+    reinitialise_units([(layers[2], torch.tensor([5]))], agent.optimizer, torch.Generator().manual_seed(0))
+    assert not agent.model.critics.hidden.weight[:, 5, :].any() and agent.model.critics.hidden.weight[:, 4, :].any()
+    torch.testing.assert_close(outgoing_magnitude(layers[2])[5], torch.tensor(0.0))
+
+
+def test_off_policy_core_with_redo_and_cbp_recycles_units_and_resumes_exactly() -> None:
+    check_agent("rlpd", num_envs=2, steps=40, checkpoint_at=20, config={**TINY_RLPD, "plasticity": FIRING})
+    envs = gym.make_vec("openworld/Meadow-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    agent = make_agent("rlpd", envs.single_observation_space, envs.single_action_space, 2, seed=0,
+                       plasticity=FIRING, **TINY_RLPD)
+    live(envs, agent, 24, seed=0)
+    assert agent.metrics["plasticity/redo/units_reset"] > 0 and agent.metrics["plasticity/cbp/units_replaced"] > 0
