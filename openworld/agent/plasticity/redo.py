@@ -9,8 +9,11 @@ outgoing weights zeroed (so the network's output does not jump) and Adam's momen
 Dormant units no longer learn (a ReLU that is silent on every input gets no gradient); recycling gives the network
 back their capacity.
 
-Defaults: ``tau`` 0.025 is the paper's value for its default setting (0.1 for its higher replay ratios); the paper
-recycles every 1,000 gradient steps. ``every`` 1024 keeps that spacing and is a whole number of PPO updates at
+Defaults: ``tau`` 0.025 is the value reimplementations give for the paper's default setting (0.1 for its higher
+replay ratios); the paper recycles every 1,000 gradient steps. The authors' code (google/dopamine, ``labs/redo``)
+scores units as here (mean ``|h|`` over the batch and positions over the layer's mean), zeroes outgoing weights and
+both sides' Adam moments as here, and leaves ``tau`` and the period to each experiment's gin file (its own default
+``tau`` is 0: silent units only); its published configs do not fix ``tau``, so 0.025 stays unconfirmed. ``every`` 1024 keeps that spacing and is a whole number of PPO updates at
 ppo's defaults (2 epochs x 8 minibatches = 16 steps: every 64th update), so the scores always come from an update's
 last minibatch, after every epoch has trained on the rollout. Expect a first recycling even of a healthy network:
 at initialisation, on 256 rows of Meadow, 24 of ppo's 160 hidden units already score <= 0.025 (11 are silent).
