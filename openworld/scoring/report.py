@@ -9,7 +9,8 @@ into one output folder:
 * ``report.md``: a survival table, a table of survival by regime, a per-shift table, when runs
   were evaluated on held-out variants a generalization table, when runs lived enough shifts the trend of their
   shift scores by the shift's index, and when learners logged diagnostics (``learner.jsonl``) those early and late
-  in the lifetime (:mod:`openworld.scoring.trends`); every cell ``IQM [low, high]``;
+  in the lifetime (:mod:`openworld.scoring.trends`), and with ``baseline`` every agent against that one
+  (:mod:`openworld.scoring.baseline_report`); every cell ``IQM [low, high]``;
 * ``report.csv``: the same numbers, one row per group, metric and shift (or regime); ``report.json``: those rows
   and the trends' and diagnostics' rows;
 * ``wellbeing.png`` and ``alive.png``: mean wellbeing and alive fraction over world time (IQM across
@@ -61,6 +62,7 @@ from typing import Any
 
 from openworld.files import atomic_write_text
 from openworld.scoring import stats
+from openworld.scoring.baseline_report import baseline_markdown, baseline_rows
 from openworld.scoring.generalization_report import comparison_rows, generalization_markdown, plot_generalization
 from openworld.scoring.plots import plot_alive, plot_shifts, plot_survival, plot_wellbeing
 from openworld.scoring.runs import Group, find_run_directories, load_groups, regime_scores, shift_scores, shift_value
@@ -114,11 +116,15 @@ def aggregate(groups: Sequence[Group], reps: int = stats.DEFAULT_REPS, confidenc
 
 def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] = "report", *,
                  reps: int = stats.DEFAULT_REPS, confidence: float = stats.DEFAULT_CONFIDENCE, seed: int = 0,
-                 plots: bool = True) -> list[Path]:
+                 plots: bool = True, baseline: str | None = None) -> list[Path]:
     """Write the report of the runs at or under ``paths`` into ``out``; returns the files written.
 
+    ``baseline`` (an agent as the report names it, e.g. ``ppo-v0``) adds a table of every other agent against it in
+    each world (:mod:`openworld.scoring.baseline_report`).
+
     Raises:
-        ValueError: if no run summary is found (naming the recordings that have none yet).
+        ValueError: if no run summary is found (naming the recordings that have none yet), or the baseline has no
+            runs.
     """
     directories, unscored = find_run_directories(paths)
     if not directories:
@@ -134,14 +140,15 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     generalization = comparison_rows(groups, reps, confidence, seed)  # training vs held-out variants
     trends = shift_trend_rows(groups, reps, confidence, seed)  # does recovery slow over the lifetime?
     diagnostics = diagnostic_rows(groups, reps, confidence, seed)  # the learners' learner.jsonl
+    against = baseline_rows(groups, baseline, reps, confidence, seed) if baseline is not None else []
     atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization, trends,
-                                                  diagnostics))
+                                                  diagnostics, against))
     atomic_write_text(written[1], _csv_text(rows))
     document = {"config": config, "rows": rows, "unscored": [str(p) for p in unscored],
                 "groups": [{"world": g.world, "variant": g.variant, "agent": g.agent,
                             "seeds": [run["seed"] for run in g.runs], "runs": [str(d) for d in g.directories]}
                            for g in groups], "generalization": generalization, "shift_trends": trends,
-                "diagnostics": diagnostics}
+                "diagnostics": diagnostics, "baseline": against}
     atomic_write_text(written[2], json.dumps(document, indent=1, allow_nan=False))
     if plots:
         written += [plot_wellbeing(groups, out / "wellbeing.png", confidence, seed),
@@ -161,11 +168,12 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
 def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], config: dict[str, Any],
                     unscored: Sequence[Path] = (), plots: bool = True,
                     generalization: Sequence[dict[str, Any]] = (), trends: Sequence[dict[str, Any]] = (),
-                    diagnostics: Sequence[dict[str, Any]] = ()) -> str:
+                    diagnostics: Sequence[dict[str, Any]] = (), against: Sequence[dict[str, Any]] = ()) -> str:
     """The Markdown report: a survival table, survival by regime, a per-shift table; when runs were evaluated on
     held-out variants, a generalization table (:mod:`openworld.scoring.generalization_report`); when runs lived
     enough shifts, their trend by shift index, and when learners logged diagnostics, those early and late
-    (:mod:`openworld.scoring.trends`)."""
+    (:mod:`openworld.scoring.trends`); with a baseline, every agent against it
+    (:mod:`openworld.scoring.baseline_report`)."""
     level = round(100 * config["confidence"])
     lines = ["# openworld report", "",
              f"{sum(len(g.runs) for g in groups)} runs from {', '.join(config['paths'])}. Every cell is the "
@@ -187,6 +195,7 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
             row = index.get((g.world, g.variant, g.agent, score.key, None, None, None))
             cells.append("—" if row is None else _cell(row, score.digits, with_n=row["n"] != len(g.runs)))
         lines.append(f"| {g.label} | {g.agent} | {len(g.runs)} | " + " | ".join(cells) + " |")
+    lines += baseline_markdown(against, config["confidence"])
     lines += _regime_table(groups, index)
     lines += _shift_table(rows, index)
     lines += generalization_markdown(generalization, config["confidence"])

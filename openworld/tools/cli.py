@@ -82,7 +82,8 @@ def _report(args: argparse.Namespace) -> int:
         if args.rescore:  # openworld score, without the per-run reports
             for directory in find_run_directories(args.dirs)[0]:
                 rescore(directory)
-        written = write_report(args.dirs, args.out, reps=args.reps, seed=args.seed, plots=not args.no_plots)
+        written = write_report(args.dirs, args.out, reps=args.reps, seed=args.seed, plots=not args.no_plots,
+                               baseline=args.baseline)
     except FileNotFoundError as err:
         raise ValueError(str(err)) from err
     for path in written:
@@ -173,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
     report.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
     report.add_argument("--no-plots", action="store_true", help="write the tables only")
+    report.add_argument("--baseline", metavar="AGENT", default=None,
+                        help="also compare every agent with this one in each world (as the report names agents, "
+                             "e.g. ppo-v0): difference of means and P(better)")
     report.add_argument("--rescore", action="store_true",
                         help="score each scored run's recording again with today's scores first, keeping the rest "
                              "of its summary.json (openworld score does this and scores runs without a summary)")

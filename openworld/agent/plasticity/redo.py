@@ -13,9 +13,10 @@ Defaults: ``tau`` 0.025 is the value reimplementations give for the paper's defa
 replay ratios); the paper recycles every 1,000 gradient steps. The authors' code (google/dopamine, ``labs/redo``)
 scores units as here (mean ``|h|`` over the batch and positions over the layer's mean), zeroes outgoing weights and
 both sides' Adam moments as here, and leaves ``tau`` and the period to each experiment's gin file (its own default
-``tau`` is 0: silent units only); its published configs do not fix ``tau``, so 0.025 stays unconfirmed. ``every`` 1024 keeps that spacing and is a whole number of PPO updates at
-ppo's defaults (2 epochs x 8 minibatches = 16 steps: every 64th update), so the scores always come from an update's
-last minibatch, after every epoch has trained on the rollout. Expect a first recycling even of a healthy network:
+``tau`` is 0: silent units only); its published configs do not fix ``tau``, so 0.025 stays unconfirmed. ``every``
+1024 keeps the paper's spacing and is a whole number of PPO updates at ppo's defaults (2 epochs x 8 minibatches =
+16 steps: every 64th update), so the scores always come from an update's last minibatch, after every epoch has
+trained on the rollout. Expect a first recycling even of a healthy network:
 at initialisation, on 256 rows of Meadow, 24 of ppo's 160 hidden units already score <= 0.025 (11 are silent).
 
 What differs here: units, initialisation and the optimiser reset are :mod:`~openworld.agent.plasticity.units`'
