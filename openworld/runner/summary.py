@@ -70,9 +70,9 @@ def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float 
     With a ``summary.json``, :func:`~openworld.scoring.summary.rescore` (today's scores; the rest of the
     summary kept). Without one (a lifetime killed before its summary, or whose scoring failed), the summary is
     made from the recording and the run's recorded config (:func:`recorded_run_config`: ``metrics.window``,
-    ``metrics.tolerance``, ``bodies``, ``report``) and the checkpoint's header (``lifetime_steps``); the
-    zero-shot ``evaluation`` sections are not recomputed (they need the agent: ``resume=true`` finishes a
-    lifetime with them).
+    ``metrics.tolerance``, ``bodies``, ``agent.plasticity``, ``report``) and the checkpoint's header
+    (``lifetime_steps``); the zero-shot ``evaluation`` sections are not recomputed (they need the agent:
+    ``resume=true`` finishes a lifetime with them).
 
     Args:
         run_dir: the run directory.
@@ -106,6 +106,11 @@ def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float 
             facts["lifetime_steps"] = int(lifetime_steps)
         if int(config.get("bodies", 1)) > 1:
             facts["bodies_per_world"] = int(config["bodies"])
+        plasticity = (config.get("agent") or {}).get("plasticity")
+        if plasticity:  # as the lifetime writes it (openworld.runner.loop), so the report groups the run the same
+            from openworld.agent.plasticity.config import option_labels
+
+            facts["plasticity"] = option_labels(plasticity)
         window = metrics.get("window", DEFAULT_WINDOW) if window is None else window
         tolerance = metrics.get("tolerance", DEFAULT_TOLERANCE) if tolerance is None else tolerance
         # A run recorded before values were ranged may hold metrics.window=0 (why its scoring failed).

@@ -1,5 +1,6 @@
 """experiment=plasticity end to end with a tiny budget: the sweep puts each arm in a folder of its own, each run's
-summary names its options, and openworld report groups the arms apart with their learner diagnostics."""
+summary names its options (also when scored again by openworld score), and openworld report groups the arms apart
+with their learner diagnostics."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def test_the_plasticity_sweep_and_its_report(tmp_path: Path, monkeypatch: pytest
     for arm, options in arms.items():
         summary = json.loads((sweep / arm / "seed0" / "summary.json").read_text())
         assert summary.get("plasticity") == options and summary.get("variant") == "train_fast_year"
+    (sweep / "cbp" / "seed0" / "summary.json").unlink()  # scored again from the recording and the recorded config
+    assert main(["score", str(sweep / "cbp" / "seed0"), "--report", "off"]) == 0
+    assert json.loads((sweep / "cbp" / "seed0" / "summary.json").read_text())["plasticity"] == ["cbp"]
     assert main(["report", str(sweep), "--out", str(tmp_path / "report"), "--no-plots", "--reps", "100"]) == 0
     text = (tmp_path / "report" / "report.md").read_text()
     for agent in ("ppo-v0", "ppo-v0+layer_norm+weight_decay", "ppo-v0+cbp"):
