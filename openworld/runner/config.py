@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -33,6 +34,7 @@ from openworld.world.variants import SPLITS
 SCHEMA_NAME = "run_schema"
 REPORTS = ("plots", "tables", "off")
 PROGRESS_MODES = ("auto", "bar", "plain", "off")
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # a run's report label: a file name, no spaces or slashes
 
 
 @dataclass
@@ -90,6 +92,7 @@ class RunConfig:
     overwrite: bool = MISSING
     report: str = MISSING  # one of REPORTS (checked by check_run_config, whose message lists them)
     progress: str = MISSING  # one of PROGRESS_MODES (likewise)
+    label: str | None = MISSING  # the name the report groups the run under (None: the agent and its options)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
@@ -221,6 +224,9 @@ def check_run_config(config: RunConfig) -> None:
         raise RunError(f"report must be plots, tables or off, got {brief(config.report)}")
     if config.progress not in PROGRESS_MODES:
         raise RunError(f"progress must be auto, bar, plain or off, got {brief(config.progress)}")
+    if config.label is not None and not LABEL.fullmatch(config.label):
+        raise RunError(f"label must be letters, digits and -_+. (e.g. label=rlpd+data), or null, "
+                       f"got {brief(config.label)}")
 
 
 def check_snapshot_steps(snapshots: Any, steps: int) -> None:

@@ -235,6 +235,8 @@ class Lifetime:
             from openworld.agent.plasticity.config import option_labels
 
             extra["plasticity"] = option_labels(plasticity)
+        if config.label is not None:  # the arm's name, which the report groups by (openworld.scoring.runs)
+            extra["label"] = config.label
         if config.bodies > 1:  # "bodies" lists each body (slot = world * bodies + body)
             extra["bodies_per_world"] = config.bodies
         # lifetime_steps: the loop's steps, which world clocks pass by the death waits (the printed table says so).

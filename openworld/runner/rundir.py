@@ -36,18 +36,48 @@ STREAM = "stream"
 # Everything a run writes into its directory; ``overwrite=true`` removes these and nothing else.
 RUN_FILES = (".hydra", MONITOR, STREAM, SUMMARY, REPORT, "checkpoints", "snapshots", "sacred", LEARNER_LOG)
 # Config keys that may differ between a run and its resumption: they do not change the lifetime.
-RESUME_FREE_KEYS = frozenset({"steps", "resume", "overwrite", "progress", "report", "log_every",
+RESUME_FREE_KEYS = frozenset({"steps", "resume", "overwrite", "progress", "report", "log_every", "label",
                               "checkpoint_every", "tracking", "evaluation", "metrics", "snapshots"})
 
 
 def resolve_resume(run_dir: Path, resume: bool | str, overwrite: bool) -> tuple[bool, bool]:
-    """``(resume, overwrite)`` with ``resume=auto`` decided: continue an unfinished run, else start (e.g. a
-    requeued cluster job); one killed before its first checkpoint starts over."""
+    """``(resume, overwrite)`` with ``resume=auto`` decided: continue an unfinished run or extend a finished one,
+    else start (e.g. a requeued cluster job); one killed before its first checkpoint starts over. A finished run
+    of the steps asked for is skipped before this (:func:`finished_run_summary`)."""
     if resume != "auto":
         return bool(resume), overwrite
     unfinished = not (run_dir / SUMMARY).exists()
-    resumable = unfinished and (run_dir / CHECKPOINT).exists()
+    resumable = (run_dir / CHECKPOINT).exists()
     return resumable, overwrite or (unfinished and not resumable)
+
+
+def finished_run_summary(run_dir: Path, identity: Mapping[str, Any], config: Mapping[str, Any],
+                         steps: int) -> dict[str, Any] | None:
+    """The summary of the run directory's finished run if it is this run at ``steps`` (``resume=auto`` has
+    nothing to do: a rerun sweep or pipeline skips it); None if there is none, or it is shorter (to extend).
+    Reads the checkpoint's header only.
+
+    Raises:
+        CheckpointError: the finished run is another run (its world, agent, seed... or its config differ; naming
+            what differs), or its checkpoint is unreadable.
+    """
+    from openworld.runner.checkpoint import read_header
+
+    if not (run_dir / SUMMARY).exists() or not (run_dir / CHECKPOINT).exists():
+        return None
+    path = run_dir / CHECKPOINT
+    header = read_header(path)
+    differing = [f"{key} is {brief(header.get(key))} there, {brief(value)} here"
+                 for key, value in identity.items() if header.get(key) != value]
+    differing += differences(header.get("config"), json.loads(json.dumps(lifetime_config(config))))
+    if differing:
+        raise CheckpointError(f"{path}: resume=auto found a finished run configured differently: "
+                              + "; ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
+                              + " (run elsewhere, or replace it with overwrite=true)")
+    if int(header["step"]) != steps:
+        return None  # shorter: extended by the resumption (longer: refused by it, naming the step)
+    summary: dict[str, Any] = json.loads((run_dir / SUMMARY).read_text())
+    return summary
 
 
 def check_run_dir(run_dir: Path, resume: bool, overwrite: bool, overrides: Sequence[str] = ()) -> None:

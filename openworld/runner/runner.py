@@ -25,6 +25,7 @@ from openworld.runner.rundir import (
     check_experience,
     check_run_dir,
     clear_run_dir,
+    finished_run_summary,
     read_resumption,
     resolve_resume,
     save_hydra_files,
@@ -69,6 +70,11 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
         kwargs["prior"] = composed.prior
     identity: dict[str, Any] = {"world": world.world_id, "variant": world.variant, "agent": agent_id,
                                 "seed": config.seed, "num_envs": num_envs, "bodies": config.bodies}
+    if config.resume == "auto" and not config.overwrite:
+        finished = finished_run_summary(run_dir, identity, composed.plain, config.steps)
+        if finished is not None:  # a rerun sweep or pipeline: this lifetime is already lived and scored
+            print(f"{run_dir}: a finished run of steps={config.steps:,} (resume=auto): nothing to do")
+            return finished
     check_run_dir(run_dir, resume, overwrite, overrides)
     resumption = read_resumption(run_dir, identity, composed.plain, config.steps) if resume else None
     try:  # writes nothing yet

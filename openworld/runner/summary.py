@@ -111,6 +111,8 @@ def score_run_dir(run_dir: Path, *, window: int | None = None, tolerance: float 
             from openworld.agent.plasticity.config import option_labels
 
             facts["plasticity"] = option_labels(plasticity)
+        if config.get("label") is not None:
+            facts["label"] = str(config["label"])
         window = metrics.get("window", DEFAULT_WINDOW) if window is None else window
         tolerance = metrics.get("tolerance", DEFAULT_TOLERANCE) if tolerance is None else tolerance
         # A run recorded before values were ranged may hold metrics.window=0 (why its scoring failed).

@@ -77,8 +77,11 @@ def load_groups(directories: Sequence[Path]) -> list[Group]:
 
 
 def agent_label(summary: dict[str, Any]) -> str:
-    """The name a run's agent is reported under: the agent, joined by ``+`` to its plasticity options if it had any
-    (``ppo-v0+layer_norm+weight_decay``), so that the arms of a plasticity sweep are groups of their own."""
+    """The name a run's agent is reported under: the run's ``label`` if it was given one (an arm of a pipeline:
+    ``rlpd+data``, ``spirl-other-worlds``), else the agent, joined by ``+`` to its plasticity options if it had any
+    (``ppo-v0+layer_norm+weight_decay``), so that the arms of a sweep are groups of their own."""
+    if summary.get("label"):
+        return str(summary["label"])
     return "+".join([str(summary["agent"]), *map(str, summary.get("plasticity") or [])])
 
 

@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    add_help=False)
     pretrain.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides; --help for Hydra's help")
 
+    # Listed for --help only, as pretrain.
+    pipeline = commands.add_parser("pipeline", help="an experiment run stage by stage, resumably: collect, pretrain, "
+                                   "live, report (Hydra overrides: experiment=prior_bootstrap)", add_help=False)
+    pipeline.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides; --help for Hydra's help")
+
     priors = commands.add_parser("priors", help="list the priors in the local store (kinds: the kinds of prior; "
                                  "show <path or id>: a prior file's header)")
     prior_actions = priors.add_subparsers(dest="action")
@@ -242,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from openworld.prior.app import pretrain_main
 
         return pretrain_main(arguments[1:])
+    if arguments[:1] == ["pipeline"]:
+        from openworld.tools.pipeline import pipeline_main
+
+        return pipeline_main(arguments[1:])
     args = build_parser().parse_args(arguments)
     try:
         return int(args.handler(args))

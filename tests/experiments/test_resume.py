@@ -88,12 +88,16 @@ def test_resume_needs_a_checkpoint(tmp_path: Path, run_in_process, capsys) -> No
 
 def test_resume_extends_a_finished_run_exactly(tmp_path: Path, run_in_process) -> None:
     """``resume=true steps=<more>`` continues a finished run from its final checkpoint; the result equals a
-    run that was that long from the start. ``resume=auto`` starts a fresh run and refuses a finished one."""
+    run that was that long from the start. ``resume=auto`` starts a fresh run, skips a finished one of the same
+    steps (writing nothing), refuses a finished one configured differently and extends a shorter one."""
     base = ["world=meadow", "agent=random", "num_envs=2", "checkpoint_every=150", "report=off", "progress=off"]
     assert run_in_process([*base, "steps=300", "resume=auto", "hydra.run.dir=grown"]) == 0
-    assert run_in_process([*base, "steps=300", "resume=auto", "hydra.run.dir=grown"]) == 2  # finished
+    written = {path: path.stat().st_mtime_ns for path in (tmp_path / "grown").rglob("*")}
+    assert run_in_process([*base, "steps=300", "resume=auto", "hydra.run.dir=grown"]) == 0  # finished: skipped
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "grown").rglob("*")} == written
+    assert run_in_process([*base, "steps=300", "seed=1", "resume=auto", "hydra.run.dir=grown"]) == 2  # another run
     assert run_in_process([*base, "steps=300", "resume=true", "hydra.run.dir=grown"]) == 2  # nothing left to do
-    assert run_in_process([*base, "steps=600", "resume=true", "hydra.run.dir=grown"]) == 0
+    assert run_in_process([*base, "steps=600", "resume=auto", "hydra.run.dir=grown"]) == 0  # extended
     assert run_in_process([*base, "steps=600", "hydra.run.dir=direct"]) == 0
     grown = json.loads((tmp_path / "grown" / "summary.json").read_text())
     direct = json.loads((tmp_path / "direct" / "summary.json").read_text())

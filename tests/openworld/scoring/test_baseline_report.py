@@ -56,3 +56,27 @@ def test_the_report_command_takes_a_baseline(tmp_path: Path) -> None:
     p_better = json.loads((out / "report.json").read_text())["baseline"][0]["p_better"]
     assert p_better == pytest.approx(0.5 / 9)  # of 9 pairs only 0.5 against 0.5, a tie, counts (one half)
     assert main(["report", str(tmp_path / "runs"), "--out", str(out), "--baseline", "sac"]) == 2
+
+
+def shift(t: int, drop: float, adaptation: int | None, censored: bool = False) -> dict[str, Any]:
+    return {"t": t, "name": "blight", "kind": "abrupt", "drop": drop, "deficit": 10 * drop,
+            "adaptation_time": adaptation, "adaptation_censored": censored, "observed_steps": 900}
+
+
+def test_each_shift_is_compared_with_the_baselines_same_shift_and_a_censored_time_counts_its_observed_steps() -> None:
+    def runs(*shifts: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{**run(seed, 0.8, None), "shifts": [each]} for seed, each in enumerate(shifts)]
+
+    base = Group("Toy-v0", None, "ppo", runs(shift(500, 0.1, 200), shift(500, 0.2, 400)))
+    prior = Group("Toy-v0", None, "spirl", runs(shift(500, 0.3, 600), shift(500, 0.3, None, censored=True)))
+    rows = {row["metric"]: row for row in baseline_rows([base, prior], "ppo", reps=200) if "shift_t" in row}
+    assert set(rows) == {"drop", "deficit", "adaptation_time"}
+    assert rows["drop"]["shift_t"] == 500 and rows["drop"]["shift"] == "blight"
+    assert rows["drop"]["difference"] == pytest.approx(0.3 - 0.15) and rows["drop"]["p_better"] == 0.0  # hit harder
+    # The censored run adapted in no less than its 900 observed steps: (600 + 900) / 2 - (200 + 400) / 2.
+    assert rows["adaptation_time"]["difference"] == pytest.approx(450.0)
+    assert rows["adaptation_time"]["p_better"] == 0.0  # slower after the shift: negative transfer, counted as worse
+    from openworld.scoring.baseline_report import baseline_markdown
+
+    text = "\n".join(baseline_markdown(baseline_rows([base, prior], "ppo", reps=200), 0.95))
+    assert "### After each shift, against ppo" in text and "| Toy-v0 | blight @ 500 | spirl | 2 |" in text

@@ -169,3 +169,26 @@ def test_iqm_interval_is_rliables_to_the_bit(shape: tuple[int, ...], reps: int, 
     np.random.set_state(saved)
     expected = (float(points["iqm"][0]), *map(float, np.asarray(intervals["iqm"]).reshape(-1)[:2]))
     assert stats.interquartile_mean_ci(scores, reps=reps, seed=seed) == expected
+
+
+@pytest.mark.parametrize("nx, ny, tasks, reps, seed", [(10, 10, 1, 2000, 0), (3, 7, 1, 500, 4), (5, 5, 2, 300, 2),
+                                                       (1, 4, 1, 200, 1), (6, 6, 1, 1000, 9)])
+def test_two_sample_intervals_are_rliables_to_the_bit(nx: int, ny: int, tasks: int, reps: int, seed: int) -> None:
+    """P(X > Y) and the difference of means reproduce rliable's StratifiedIndependentBootstrap exactly (rounded
+    scores: ties too), with equal and unequal numbers of runs."""
+    from rliable import library, metrics
+
+    rng = np.random.default_rng(seed)
+    x, y = np.round(rng.normal(size=(nx, tasks)), 1), np.round(rng.normal(size=(ny, tasks)), 1)
+    cases = [("p", stats.probability_of_improvement, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]))]
+    if tasks == 1:
+        cases.append(("d", stats.mean_difference_ci, lambda a, b: np.array([np.mean(a) - np.mean(b)])))
+    for key, ours, statistic in cases:
+        saved = np.random.get_state()
+        np.random.seed(seed)
+        points, intervals = library.get_interval_estimates({key: [x, y]}, statistic, method="percentile", reps=reps,
+                                                           confidence_interval_size=0.95)
+        np.random.set_state(saved)
+        bounds = np.asarray(intervals[key]).reshape(-1)[:2]
+        expected = (float(np.asarray(points[key]).reshape(-1)[0]), *map(float, bounds))
+        assert ours(x if tasks > 1 else x[:, 0], y if tasks > 1 else y[:, 0], reps=reps, seed=seed) == expected, key
