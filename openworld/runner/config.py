@@ -61,6 +61,7 @@ class EvaluationConfig:
     before: int = MISSING  # steps lived before each scored shift onset (>= metrics.window)
     after: int = MISSING  # steps lived from each scored shift onset (>= metrics.window)
     split: str = MISSING  # the variants compared with the training split's
+    variants: list[str] | None = MISSING  # only these variants (None: every variant of the two splits)
 
 
 @dataclass

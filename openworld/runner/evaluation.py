@@ -30,11 +30,13 @@ one-off run to each span's start (fast without custom rules; Drought-v0's rule m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from openworld.errors import RunError
 from openworld.scoring import metrics
 from openworld.scoring.generalization import Span, score_variant
 
@@ -111,16 +113,29 @@ def evaluation_spans(onsets: list[int], before: int, after: int) -> list[tuple[i
     return spans
 
 
-def evaluated_variants(spec: Any, splits: list[str], *, before: int, after: int) -> list[EvaluatedVariant]:
-    """The world's variants of ``splits`` (``openworld.variants``), in that order, with their spans."""
+def evaluated_variants(spec: Any, splits: list[str], *, before: int, after: int,
+                       names: Sequence[str] | None = None) -> list[EvaluatedVariant]:
+    """The world's variants of ``splits`` (``openworld.variants``), in that order, with their spans; only those
+    ``names`` lists when given.
+
+    Raises:
+        RunError: a name that is not a variant of ``splits`` (naming those there are).
+    """
     if not getattr(spec, "variants", None):
         return []
     from openworld.variants import world_variants
     from openworld.world.shifts import ShiftSchedule
 
+    available = [variant.name for split in splits for variant in world_variants(spec).split(split)]
+    unknown = [name for name in names or () if name not in available]
+    if unknown:
+        raise RunError(f"evaluation.variants: {', '.join(unknown)} not among the {'/'.join(splits)} variants of "
+                       f"the world ({', '.join(available)})")
     chosen = []
     for split in splits:
         for variant in world_variants(spec).split(split):
+            if names is not None and variant.name not in names:
+                continue
             variant_spec = variant.world_spec()
             onsets = [t for t, _, _ in scored_onsets(ShiftSchedule(variant_spec))]
             chosen.append(EvaluatedVariant(variant.name, variant.split, variant_spec, tuple(variant.seeds),
@@ -135,6 +150,7 @@ class Evaluator:
     Args:
         spec: the world as configured (its variants are evaluated, whatever variant the run lives in).
         split: the split compared with ``train`` (``heldout``); the training variants are evaluated too.
+        names: only these variants (``evaluation.variants``); None: every variant of the two splits.
         before: steps lived before each scored onset (``>= window``: the baseline window fits).
         after: steps lived from each scored onset (``>= window``: the drop window fits).
         num_envs: worlds per variant (the run's, so that a batched agent acts on the batch it knows).
@@ -150,12 +166,13 @@ class Evaluator:
     seed: int
     window: int = metrics.DEFAULT_WINDOW
     tolerance: float = metrics.DEFAULT_TOLERANCE
+    names: Sequence[str] | None = None  # the variants evaluated (None: every one of the two splits)
     variants: list[EvaluatedVariant] = field(init=False)
     _starts: dict[tuple[str, int], bytes] = field(init=False, default_factory=dict)  # world states at span starts
 
     def __post_init__(self) -> None:
         splits = [TRAIN_SPLIT] + ([self.split] if self.split != TRAIN_SPLIT else [])
-        self.variants = evaluated_variants(self.spec, splits, before=self.before, after=self.after)
+        self.variants = evaluated_variants(self.spec, splits, before=self.before, after=self.after, names=self.names)
 
     @property
     def has_held_out(self) -> bool:

@@ -205,7 +205,8 @@ class Lifetime:
             config = self.config
             self.evaluator = Evaluator(self.world.base, config.evaluation.split, before=config.evaluation.before,
                                        after=config.evaluation.after, num_envs=self.num_envs, seed=config.seed,
-                                       window=config.metrics.window, tolerance=config.metrics.tolerance)
+                                       window=config.metrics.window, tolerance=config.metrics.tolerance,
+                                       names=config.evaluation.variants)
         if not self.evaluator.has_held_out:
             return
         for record in self.evaluator.evaluate(self.agent):

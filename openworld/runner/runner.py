@@ -70,6 +70,11 @@ def run_experiment(cfg: Any, run_dir: Path, overrides: Sequence[str] = (), mongo
         kwargs["prior"] = composed.prior
     identity: dict[str, Any] = {"world": world.world_id, "variant": world.variant, "agent": agent_id,
                                 "seed": config.seed, "num_envs": num_envs, "bodies": config.bodies}
+    if config.evaluation.every and config.evaluation.variants is not None:  # refused before anything is written
+        from openworld.runner.evaluation import TRAIN_SPLIT, evaluated_variants
+
+        evaluated_variants(world.base, [TRAIN_SPLIT, config.evaluation.split], before=config.evaluation.before,
+                           after=config.evaluation.after, names=config.evaluation.variants)
     if config.resume == "auto" and not config.overwrite:
         finished = finished_run_summary(run_dir, identity, composed.plain, config.steps)
         if finished is not None:  # a rerun sweep or pipeline: this lifetime is already lived and scored
