@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return pretrain_main(arguments[1:])
     if arguments[:1] == ["pipeline"]:
-        from openworld.tools.pipeline import pipeline_main
+        from openworld.tools.pipeline_app import pipeline_main
 
         return pipeline_main(arguments[1:])
     args = build_parser().parse_args(arguments)

@@ -392,21 +392,3 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
             else:
                 os.environ[key] = value
 
-
-PIPELINE_CONFIG_PATH = "pkg://openworld.experiments.pipeline"
-
-
-def pipeline_main(argv: Sequence[str]) -> int:
-    """Run ``openworld pipeline`` with these command-line arguments (Hydra overrides); returns the exit code:
-    0 done, 1 Hydra refused the command line, 2 a stage refused or failed (one line on stderr, naming it)."""
-    from omegaconf import OmegaConf
-
-    from openworld.errors import DatasetError, PriorError, SpecError, UnknownIdError
-    from openworld.runner.app import hydra_command
-
-    def job(cfg: Any, overrides: list[str]) -> str:
-        report = run_pipeline(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
-        return f"the report is {report / 'report.md'}"
-
-    return hydra_command(argv, "openworld pipeline", PIPELINE_CONFIG_PATH, "pipeline", job,
-                         (RunError, DatasetError, PriorError, SpecError, UnknownIdError))

@@ -65,8 +65,8 @@ def test_blights_held_out_evaluation_scores_its_blight_at_its_real_onset() -> No
     agent = _random_agent(2)
     before = agent.state_dict()
     records = evaluator.evaluate(agent)
-    onsets = {"train": 20000, "train_late": 30000, "heldout_seeds": 20000, "heldout_early": 5000,
-              "heldout_severe": 20000, "heldout_creeping": 20000}
+    onsets = {"train": 20000, "train_late": 30000, "train_short": 1500, "heldout_seeds": 20000,
+              "heldout_early": 5000, "heldout_severe": 20000, "heldout_creeping": 20000, "heldout_short": 1500}
     assert {r["variant"]: r["split"] for r in records} == {
         name: "train" if name.startswith("train") else "heldout" for name in onsets}
     for record in records:
