@@ -178,9 +178,8 @@ class Pipeline:
                 name = "-".join([*(worlds if per_world else []), *(arms if len(arms) < 3 else [f"{len(arms)}-arms"])])
                 out.append(Multirun("run", (  # seed first: Hydra runs the product in this order, so every world
                     # and arm has its first seeds before any has its last (an interrupted stage reports them all)
-                    f"seed=range(0,{live['seeds']})", f"world={','.join(worlds)}",
+                    f"seed=range(0,{live['seeds']})", f"world={','.join(worlds)}", f"steps={live['steps']}",
                     f"world.variant={','.join(self.variants(worlds[0]))}", f"arm={','.join(arms)}",
-                    f"steps={live['steps']}",
                     f"num_envs={live['num_envs']}", "resume=auto", "report=off", "progress=off",
                     # Hydra's sweeper composes every job's config in the launching process before it launches
                     # any (about a second each: 960 jobs kept the workers waiting 15 minutes); in batches of 64 the

@@ -52,14 +52,15 @@ def test_each_stage_is_one_multirun_per_kind_of_job_for_what_is_missing(tmp_path
     bc = next(m for m in pipeline.pretrain_multiruns() if m.name == "pretrain-bc")
     assert "blight-bc" not in " ".join(bc.overrides) and "drift-bc" in " ".join(bc.overrides)
 
-    live = pipeline.live_multiruns()  # one per set of arm overrides
+    live = pipeline.live_multiruns()  # one per set of arm overrides, sweeping seeds first (Hydra's order)
+    assert all(m.overrides[0].startswith("seed=range(") for m in live)
     assert len(live) == 2 and all("resume=auto" in m.overrides for m in live)  # all worlds: the same variants
     assert "world=blight,drift" in live[0].overrides and "world.variant=train_short,heldout_short" in live[0].overrides
-    assert next(m for m in live if "++agent.offline_steps=20" in m.overrides).overrides[3] == "arm=offline-online"
+    assert "arm=offline-online" in next(m for m in live if "++agent.offline_steps=20" in m.overrides).overrides
     pipeline.config["live"]["arm_overrides"] = {"rlpd": ["++agent.tau=0.01"], "explore": ["++agent.tau=0.01"]}
     live = pipeline.live_multiruns()
     assert len(live) == 2  # the other arms, and rlpd with explore
-    assert next(m for m in live if "++agent.tau=0.01" in m.overrides).overrides[3] == "arm=rlpd,explore"
+    assert "arm=rlpd,explore" in next(m for m in live if "++agent.tau=0.01" in m.overrides).overrides
     pipeline.config["live"]["variants"] = {"blight": ["train", "heldout_early"], "drift": ["train", "heldout_reversed"]}
     live = pipeline.live_multiruns()  # variant names that differ by world: one multirun per world
     assert len(live) == 2 * 2 and "world.variant=train,heldout_reversed" in live[-1].overrides
