@@ -73,7 +73,7 @@ def _plot_over_time(groups: Sequence[Group], path: Path, curve: str, value: str,
         ax.set_xlabel("world time (steps)")
         ax.set_ylabel(f"{what} (binned mean)")
         ax.grid(alpha=0.3)
-        if ax.lines:
+        if ax.get_legend_handles_labels()[0]:  # not ax.lines: the shifts' dotted lines have no label
             ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent", title_fontsize=8)
     write_png(fig, path)
     return path
