@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from openworld.scoring import stats
-from openworld.scoring.runs import Group, shift_scores, shift_value
+from openworld.scoring.runs import Group, place, shift_scores, shift_value
 from openworld.scoring.scores import ADAPTATION_TIME, ALIVE_FRACTION, DEFICIT, DROP, FORGETTING, MEAN_WELLBEING, Score
 
 BASELINE_SCORES: tuple[Score, ...] = (ALIVE_FRACTION, MEAN_WELLBEING, FORGETTING)
@@ -102,14 +102,15 @@ def baseline_markdown(rows: Sequence[dict[str, Any]], confidence: float) -> list
              "one of the baseline's (higher, or lower for a cost: forgetting, drop, deficit, adaptation time) "
              "[interval]. Units: runs. `openworld.scoring.baseline_report`."]
     lines += _table(run_rows, BASELINE_SCORES, lambda row: (row["world"], row["variant"], row["agent"]),
-                    lambda key: f"{key[1] or key[0]} | {key[2]}", "world | agent")
+                    lambda key: f"{place(key[0], key[1])} | {key[2]}", "world | agent")
     if shift_rows:
         lines += ["", f"### After each shift, against {rows[0]['baseline']}", "",
                   "The same comparison for each shift's scores (negative transfer: an agent adapting more slowly than "
                   "the baseline after a shift)."]
         lines += _table(shift_rows, SHIFT_BASELINE_SCORES,
                         lambda row: (row["world"], row["variant"], row["shift_t"], row["shift"], row["agent"]),
-                        lambda key: f"{key[1] or key[0]} | {key[3]} @ {key[2]:,} | {key[4]}", "world | shift | agent")
+                        lambda key: f"{place(key[0], key[1])} | {key[3]} @ {key[2]:,} | {key[4]}",
+                        "world | shift | agent")
     return lines
 
 

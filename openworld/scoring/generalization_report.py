@@ -38,7 +38,7 @@ import numpy as np
 from openworld.files import atomic_write
 from openworld.scoring import metrics, stats
 from openworld.scoring.generalization import GAP_SCORES
-from openworld.scoring.runs import Group
+from openworld.scoring.runs import Group, place
 
 TITLES = {"alive_fraction": "alive fraction", "mean_wellbeing": "mean wellbeing", "drop": "drop (wellbeing)",
           "deficit": "deficit (wellbeing)", "alive_drop": "drop (alive fraction)",
@@ -170,4 +170,4 @@ def plot_generalization(rows: Sequence[dict[str, Any]], path: Path, confidence: 
 
 
 def _label(row: dict[str, Any]) -> str:
-    return f"{row['variant'] or row['world']}\n{row['agent']} ({row['mode']})"
+    return f"{place(row['world'], row['variant'])}\n{row['agent']} ({row['mode']})"

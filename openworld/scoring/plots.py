@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from openworld.files import atomic_write
 from openworld.scoring import stats
-from openworld.scoring.runs import Group, shift_scores
+from openworld.scoring.runs import Group, place, shift_scores
 from openworld.scoring.scores import (
     ADAPTATION_TIME,
     ALIVE_DEFICIT,
@@ -123,7 +123,7 @@ def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: P
     for k, label in enumerate(labels):
         members = [g for g in groups if g.label == label]
         keys = sorted({(r["shift_t"], r["shift_name"]) for r in rows
-                       if r["shift_t"] is not None and (r["variant"] or r["world"]) == label})
+                       if r["shift_t"] is not None and place(r["world"], r["variant"]) == label})
         for ax, (score, ylabel) in zip(axes[panels * k:panels * (k + 1)], SHIFT_PANELS, strict=True):
             width = 0.8 / max(1, len(members))
             for j, group in enumerate(members):
@@ -181,7 +181,7 @@ def plot_survival(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path:
     ax = fig.subplots()
     width = 0.8 / max(1, len(agents))
     for j, agent in enumerate(agents):
-        found = {(r["variant"] or r["world"]): r for r in rows
+        found = {place(r["world"], r["variant"]): r for r in rows
                  if r["metric"] == "alive_fraction" and r["agent"] == agent}
         xs = [i - 0.4 + width * (j + 0.5) for i, label in enumerate(labels) if label in found]
         chosen = [found[label] for label in labels if label in found]

@@ -65,7 +65,15 @@ from openworld.scoring import stats
 from openworld.scoring.baseline_report import baseline_markdown, baseline_rows
 from openworld.scoring.generalization_report import comparison_rows, generalization_markdown, plot_generalization
 from openworld.scoring.plots import plot_alive, plot_shifts, plot_survival, plot_wellbeing
-from openworld.scoring.runs import Group, find_run_directories, load_groups, regime_scores, shift_scores, shift_value
+from openworld.scoring.runs import (
+    Group,
+    find_run_directories,
+    load_groups,
+    place,
+    regime_scores,
+    shift_scores,
+    shift_value,
+)
 from openworld.scoring.scores import REGIME_SCORES, RUN_SCORES, SHIFT_SCORES, Score
 from openworld.scoring.storage import SUMMARY_FILE
 from openworld.scoring.summary import ALIVE
@@ -283,7 +291,7 @@ def _shift_table(rows: Sequence[dict[str, Any]], index: dict[tuple[Any, ...], di
             observed = f"{runs - first['unobserved']}/{runs}"
             if first["unobserved"]:
                 observed += f" (fewest steps after the shift: {first['observed_steps']:,})"
-            lines.append(f"| {variant or world} | {name} | {t} | {kind} | {agent} | " + " | ".join(text) +
+            lines.append(f"| {place(world, variant)} | {name} | {t} | {kind} | {agent} | " + " | ".join(text) +
                          f" | {observed} |")
     return lines
 

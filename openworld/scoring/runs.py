@@ -28,8 +28,15 @@ class Group:
 
     @property
     def label(self) -> str:
-        """The world variant if the runs name one, else the world."""
-        return self.variant or self.world
+        """Where the runs lived, as the report's tables and plots name it: :func:`place`."""
+        return place(self.world, self.variant)
+
+
+def place(world: str, variant: str | None) -> str:
+    """A world with its variant, ``Blight-v0 (train_short)``, or the world alone when the runs name no variant.
+    The world is always there: variant names repeat across worlds (every world has a ``train``), so a variant
+    alone would put one world's runs in another's row and compare them with another world's baseline."""
+    return world if variant is None else f"{world} ({variant})"
 
 
 def find_run_directories(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:

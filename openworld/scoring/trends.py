@@ -40,7 +40,7 @@ import numpy as np
 from openworld.scoring import stats
 from openworld.scoring.learner_log import read_learner_log
 from openworld.scoring.plots import BAND_REPS, agent_colors, iqm_band, write_png
-from openworld.scoring.runs import Group, shift_value
+from openworld.scoring.runs import Group, place, shift_value
 from openworld.scoring.scores import ADAPTATION_TIME, ALIVE_DEFICIT, DEFICIT, DROP, Score
 
 TREND_SCORES: tuple[Score, ...] = (DROP, DEFICIT, ADAPTATION_TIME, ALIVE_DEFICIT)
@@ -130,8 +130,8 @@ def shift_trend_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
                 digits = score.digits + (1 if measure == "slope" else 0)  # a slope is per shift: smaller numbers
                 cells.append("—" if row is None else
                              f"{row['iqm']:+.{digits}f} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]")
-        lines.append(f"| {variant or world} | {agent} | {max(r['n'] for r in mine)} | {min(r['shifts'] for r in mine)}"
-                     " | " + " | ".join(cells) + " |")
+        lines.append(f"| {place(world, variant)} | {agent} | {max(r['n'] for r in mine)} | "
+                     f"{min(r['shifts'] for r in mine)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -219,8 +219,8 @@ def diagnostic_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
             if cells[0] is None:
                 continue
             text = [f"{c['iqm']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}]" for c in cells if c is not None]
-            lines.append(f"| {variant or world} | {agent} | {titles[key]} | {cells[0]['n']} | " + " | ".join(text) +
-                         " |")
+            lines.append(f"| {place(world, variant)} | {agent} | {titles[key]} | {cells[0]['n']} | "
+                         + " | ".join(text) + " |")
     return lines
 
 

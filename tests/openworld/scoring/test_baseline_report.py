@@ -34,6 +34,16 @@ def test_differences_and_p_better_by_hand_with_forgetting_lower_is_better() -> N
     assert {row["world"] for row in baseline_rows([base, arm, other_world], "ppo", reps=200)} == {"Toy-v0"}
 
 
+def test_worlds_that_share_a_variant_name_are_compared_each_with_its_own_baseline() -> None:
+    # Every pipeline world has a train_short variant: Blight's arm is compared with Blight's ppo, not Drift's.
+    groups = [Group(world, "train_short", agent, [run(0, alive, None)])
+              for world, agent, alive in [("Blight-v0", "ppo", 0.5), ("Blight-v0", "spirl", 0.6),
+                                          ("Drift-v0", "ppo", 0.9), ("Drift-v0", "spirl", 0.7)]]
+    rows = [row for row in baseline_rows(groups, "ppo", reps=50) if row["metric"] == "alive_fraction"]
+    assert {row["world"]: round(row["difference"], 6) for row in rows} == {"Blight-v0": 0.1, "Drift-v0": -0.2}
+    assert [g.label for g in groups[:1]] == ["Blight-v0 (train_short)"]
+
+
 def test_an_unknown_baseline_names_the_agents() -> None:
     with pytest.raises(ValueError, match="no runs of the baseline 'ppo'; agents: forager, random"):
         baseline_rows([Group("Toy-v0", None, "random", [run(0, 0.5, None)]),

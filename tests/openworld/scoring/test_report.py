@@ -158,7 +158,7 @@ def test_runs_group_by_variant_when_the_summary_names_one(tmp_path: Path) -> Non
     write_report([tmp_path], tmp_path / "out", reps=50, plots=False)
     groups = json.loads((tmp_path / "out" / "report.json").read_text())["groups"]
     assert [(g["variant"], g["seeds"]) for g in groups] == [("toy-dry", [0, 1]), ("toy-wet", [0, 1])]
-    assert "| toy-wet | forager | 2 |" in (tmp_path / "out" / "report.md").read_text()
+    assert "| Toy-v0 (toy-wet) | forager | 2 |" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_report_refuses_a_seed_counted_twice_and_an_empty_folder(tmp_path: Path) -> None:
