@@ -110,7 +110,7 @@ def test_the_quick_pipeline_end_to_end_then_resumed_stage_by_stage(tmp_path: Pat
     assert summary["label"] == "rlpd-data" and summary["split"] == "heldout" and summary["agent"] == "rlpd-v0"
     text = (out / "report" / "report.md").read_text()
     assert "## Against ppo" in text  # (no shift inside 200 steps: the per-shift table is tested in its module's test)
-    assert "| heldout_short | spirl-other-worlds | 1 |" in text
+    assert "| Drift-v0 (heldout_short) | spirl-other-worlds | 1 |" in text  # each world its own row
 
     # A second run redoes nothing; a lifetime that is gone is lived again, and only it.
     lines: list[str] = []
