@@ -1,0 +1,99 @@
+"""Each agent against the baseline across worlds: ``openworld report --baseline <agent>`` over several worlds.
+
+One world's runs answer for that world; the question of an experiment over several (does prior experience keep
+agents alive when the world shifts?) is asked of all of them at once. This is rliable's aggregate over tasks
+(Agarwal et al., NeurIPS 2021), each world a task. The score is the alive fraction, a fraction of world time in
+every world, so worlds are pooled without normalising. For each variant name that two or more worlds share (the
+pipeline's ``train_short`` and ``heldout_short``) and each agent with runs in all of those worlds, as the baseline:
+
+* the IQM of the alive fraction over all runs of all the worlds, with a stratified-bootstrap interval (runs
+  resampled within each world: :func:`~openworld.scoring.stats.interquartile_mean_ci`);
+* ``P(agent > baseline)``, the probability that a run of the agent outlives a run of the baseline in the same
+  world, averaged over the worlds, with an independent stratified-bootstrap interval
+  (:func:`~openworld.scoring.stats.probability_of_improvement`).
+
+The stratified bootstrap takes as many runs in every world, so each agent counts the seeds it has in every world
+(the row names how many); a sweep interrupted part-way reports its whole seeds.
+
+Example:
+    >>> from openworld.scoring.runs import Group
+    >>> def runs(*alive):
+    ...     return [{"seed": i, "survival": {"alive_fraction": a}} for i, a in enumerate(alive)]
+    >>> groups = [Group(w, "train", agent, runs(*alive)) for w, agent, alive in [
+    ...     ("A-v0", "base", (0.5, 0.6)), ("A-v0", "new", (0.7, 0.8)), ("B-v0", "base", (0.9, 0.9)),
+    ...     ("B-v0", "new", (0.8, 0.8))]]
+    >>> [(r["agent"], r["seeds"], r["p_better"]) for r in across_world_rows(groups, "base", reps=50)]
+    [('base', 2, None), ('new', 2, 0.5)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from openworld.scoring import stats
+from openworld.scoring.runs import Group
+from openworld.scoring.scores import ALIVE_FRACTION
+
+
+def across_world_rows(groups: Sequence[Group], baseline: str, reps: int = stats.DEFAULT_REPS,
+                      confidence: float = stats.DEFAULT_CONFIDENCE, seed: int = 0) -> list[dict[str, Any]]:
+    """One row per (shared variant, agent with runs in each of its worlds), the baseline's included:
+    ``variant``, ``agent``, ``worlds``, ``seeds`` (seeds in every world, counted), ``iqm`` with ``ci``, and
+    ``p_better`` with ``p_ci`` (None for the baseline itself)."""
+    found: dict[str, dict[str, dict[str, Group]]] = {}  # variant -> agent -> world -> group
+    for group in groups:
+        if group.variant is not None:
+            found.setdefault(group.variant, {}).setdefault(group.agent, {})[group.world] = group
+    rows = []
+    for variant, agents in sorted(found.items()):
+        worlds = sorted({world for by_world in agents.values() for world in by_world})
+        if len(worlds) < 2 or sorted(agents.get(baseline, {})) != worlds:
+            continue
+        base = _alive_matrix(agents[baseline], worlds)
+        if base is None:
+            continue
+        for agent, by_world in sorted(agents.items()):
+            matrix = _alive_matrix(by_world, worlds) if sorted(by_world) == worlds else None
+            if matrix is None:
+                continue
+            iqm = stats.interquartile_mean_ci(matrix, reps=reps, confidence=confidence, seed=seed)
+            p_better = None if agent == baseline else \
+                stats.probability_of_improvement(matrix, base, reps=reps, confidence=confidence, seed=seed)
+            rows.append({"variant": variant, "agent": agent, "baseline": baseline, "worlds": worlds,
+                         "seeds": matrix.shape[0], "iqm": iqm[0], "ci": list(iqm[1:]),
+                         "p_better": None if p_better is None else p_better[0],
+                         "p_ci": None if p_better is None else list(p_better[1:])})
+    return rows
+
+
+def _alive_matrix(by_world: dict[str, Group], worlds: Sequence[str]) -> np.ndarray | None:
+    """``(seeds, worlds)`` alive fractions of the seeds that every world's group has (None if there is none)."""
+    values = [{run["seed"]: ALIVE_FRACTION.of_run(run) for run in by_world[world].runs} for world in worlds]
+    seeds = sorted(set.intersection(*({s for s, v in per_world.items() if v is not None} for per_world in values)))
+    if not seeds:
+        return None
+    return np.array([[float(per_world[s]) for per_world in values] for s in seeds])
+
+
+def across_world_markdown(rows: Sequence[dict[str, Any]], confidence: float) -> list[str]:
+    """The report's "Across worlds, against <baseline>" table (nothing without rows)."""
+    if not rows:
+        return []
+    level = round(100 * confidence)
+    baseline = rows[0]["baseline"]
+    lines = ["", f"## Across worlds, against {baseline}", "",
+             f"Each world a task (rliable's aggregate): the alive fraction's IQM over every run of every world "
+             f"[{level}% stratified-bootstrap interval], and P(better), the probability that a run of the agent "
+             f"outlives a run of {baseline} in the same world, averaged over the worlds [interval]. Seeds: those "
+             "the agent has in every world. `openworld.scoring.across_worlds`.", "",
+             "| variant | worlds | agent | seeds | alive fraction | P(better) |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
+    for row in rows:
+        p_better = "—" if row["p_better"] is None else \
+            f"{row['p_better']:.2f} [{row['p_ci'][0]:.2f}, {row['p_ci'][1]:.2f}]"
+        lines.append(f"| {row['variant']} | {len(row['worlds'])} | {row['agent']} | {row['seeds']} | "
+                     f"{row['iqm']:.3f} [{row['ci'][0]:.3f}, {row['ci'][1]:.3f}] | {p_better} |")
+    return lines
