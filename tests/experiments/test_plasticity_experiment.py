@@ -31,5 +31,5 @@ def test_the_plasticity_sweep_and_its_report(tmp_path: Path, monkeypatch: pytest
     assert main(["report", str(sweep), "--out", str(tmp_path / "report"), "--no-plots", "--reps", "100"]) == 0
     text = (tmp_path / "report" / "report.md").read_text()
     for agent in ("ppo-v0", "ppo-v0+layer_norm+weight_decay", "ppo-v0+cbp"):
-        assert f"| train_fast_year | {agent} | 1 |" in text  # survival table: one group per arm
-        assert f"| train_fast_year | {agent} | dormant fraction | 1 |" in text  # and its diagnostics
+        assert f"| Seasons-v0 (train_fast_year) | {agent} | 1 |" in text  # survival table: one group per arm
+        assert f"| Seasons-v0 (train_fast_year) | {agent} | dormant fraction | 1 |" in text  # and its diagnostics
