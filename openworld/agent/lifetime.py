@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +80,8 @@ class LifetimeResult:
 StepCallback = Callable[[int, Transition], "bool | None"]
 
 
-def live(envs: VectorEnv, agent: Agent, steps: int, *, seed: int | None = None,  # type: ignore[type-arg]
-         state: LifetimeState | None = None, monitor: Monitor | None = None,
+def live(envs: VectorEnv, agent: Agent, steps: int, *,  # type: ignore[type-arg]
+         seed: int | Sequence[int] | None = None, state: LifetimeState | None = None, monitor: Monitor | None = None,
          on_step: StepCallback | None = None) -> LifetimeResult:
     """Let ``agent`` live ``steps`` more steps in ``envs``.
 
@@ -89,7 +89,8 @@ def live(envs: VectorEnv, agent: Agent, steps: int, *, seed: int | None = None, 
         envs: an openworld vector env (``info`` with ``world_step``, ``alive``, ``events``).
         agent: acts on and learns from batched steps.
         steps: steps to live in this call (``>= 0``).
-        seed: seed of the first ``reset`` (only when ``state`` is None).
+        seed: seed of the first ``reset`` (only when ``state`` is None): world ``i`` from ``seed + i``, or a
+            list with one seed per world.
         state: where a previous call left off; the envs must be in the state they had then.
             None starts the lifetime with ``envs.reset(seed=seed)``.
         monitor: records every body after each step; on a fresh start it is told the clocks of the

@@ -46,16 +46,16 @@ class SurvivalTally:
                 "mean_wellbeing": float(wellbeing.sum() / body_steps)}
 
 
-def make_card(*, world_id: str, variant: str | None, split: str | None, seed: int, num_envs: int, bodies: int,
-              agent: Mapping[str, Any], steps: int, segment_steps: int, survival: Mapping[str, float],
-              regimes: Sequence[str], world_overridden: bool) -> dict[str, Any]:
+def make_card(*, world_id: str, variant: str | None, split: str | None, seed: int, world_seeds: Sequence[int],
+              num_envs: int, bodies: int, agent: Mapping[str, Any], steps: int, segment_steps: int,
+              survival: Mapping[str, float], regimes: Sequence[str], world_overridden: bool) -> dict[str, Any]:
     """A dataset card (plain JSON values); :func:`body_card` adds a body's place among linked datasets."""
     import datetime
     import importlib.metadata
 
     return {"format": CARD_FORMAT, "world": world_id, "variant": variant, "variants": [variant] if variant else [],
             "split": split, "heldout": split == "heldout",
-            "world_seeds": [seed + world for world in range(num_envs)], "seed": seed,
+            "world_seeds": [int(each) for each in world_seeds], "seed": seed,
             "agent": dict(agent), "steps": steps, "num_envs": num_envs, "bodies": bodies,
             "segment_steps": segment_steps, "survival": dict(survival), "regimes": sorted(regimes),
             "rewards": True, "world_overridden": world_overridden, "env_id": f"openworld/{world_id}",

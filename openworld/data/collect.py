@@ -3,7 +3,8 @@ dataset (one per body with several bodies), with a card.
 
 Everything that can be refused (the dataset name, existing ids without ``overwrite``, a held-out variant
 without ``heldout=true``, the values, the agent snapshot) is checked before anything is written. The agent
-lives exactly as in ``openworld run`` (``act``, ``step``, ``observe``; the env reset with ``seed``), except
+lives exactly as in ``openworld run`` (``act``, ``step``, ``observe``; its worlds generated from ``seed``, in a
+variant from the variant's own seeds), except
 that with ``epsilon > 0`` each action is replaced, with probability ``epsilon``, by a uniformly random one
 drawn from a generator of its own seeded from ``seed``; the agent observes (and the dataset stores) the action
 taken. ``learn=false`` never calls ``observe``: a frozen policy.
@@ -165,6 +166,7 @@ def live_and_record(request: CollectRequest, envs: Any, agent: Any, staged: list
     from openworld.enums import Action
 
     slots, bodies = int(envs.num_envs), request.bodies
+    world_seeds = request.world.world_seeds(request.seed, request.num_envs)  # a variant's data is of its own maps
     episodes: list[list[dict[str, Any]]] = [[] for _ in staged]
 
     def sink(slot: int, buffer: Any, metadata: dict[str, Any]) -> None:
@@ -172,11 +174,11 @@ def live_and_record(request: CollectRequest, envs: Any, agent: Any, staged: list
         world = slot // bodies
         stored = episodes[body]
         staged[body].storage.update_episodes([replace(buffer, id=len(stored))])
-        stored.append({**metadata, "world": world, "world_seed": request.seed + world,
+        stored.append({**metadata, "world": world, "world_seed": world_seeds[world],
                        **({"body": body} if bodies > 1 else {})})
 
     labels = ScheduleLabels(envs.engine.schedule)
-    obs, info = envs.reset(seed=request.seed)
+    obs, info = envs.reset(seed=world_seeds)
     kinds = [int(kind) for kind in request.world.spec.resource_kinds]
     recorder = SegmentRecorder(slots, request.segment_steps, obs["vitals"].shape[1], obs["view"].shape[1:], labels,
                                sink, resource_kinds=kinds)
@@ -214,9 +216,9 @@ def finish(request: CollectRequest, staged: list[Any], ids: list[str], lived: Li
     world = request.world
     overridden = to_dict(world.base) != to_dict(world_entry(world.world_id).spec)
     card = make_card(world_id=world.world_id, variant=world.variant, split=split, seed=request.seed,
-                     num_envs=request.num_envs, bodies=request.bodies, agent=agent_card, steps=request.steps,
-                     segment_steps=request.segment_steps, survival=lived.tally.scores(), regimes=lived.regimes,
-                     world_overridden=overridden)
+                     world_seeds=world.world_seeds(request.seed, request.num_envs), num_envs=request.num_envs,
+                     bodies=request.bodies, agent=agent_card, steps=request.steps, segment_steps=request.segment_steps,
+                     survival=lived.tally.scores(), regimes=lived.regimes, world_overridden=overridden)
     cards = []
     for body, (each, episodes) in enumerate(zip(staged, lived.episodes, strict=True)):
         slots = list(range(body, int(request.num_envs) * request.bodies, request.bodies))

@@ -80,7 +80,8 @@ class Lifetime:
         from openworld.agent.lifetime import live
 
         config, run_dir = self.config, self.run_dir
-        steps, seed = config.steps, config.seed
+        steps = config.steps
+        world_seeds = self.world.world_seeds(config.seed, self.num_envs)  # a variant's lifetime lives on its own maps
         slots = int(self.envs.num_envs)  # bodies recorded: num_envs worlds x bodies per world
         monitor = self._open_monitor(slots, resumed=resumption is not None)
         state: LifetimeState | None = None
@@ -117,7 +118,7 @@ class Lifetime:
                     boundary = min(boundary, next_multiple(done, evaluate_every))
                 if upcoming_snapshots:
                     boundary = min(boundary, upcoming_snapshots[0])
-                result = live(self.envs, self.agent, boundary - done, seed=seed if state is None else None,
+                result = live(self.envs, self.agent, boundary - done, seed=world_seeds if state is None else None,
                               state=state, monitor=monitor, on_step=on_step)
                 state = result.state
                 done = state.step
@@ -229,8 +230,9 @@ class Lifetime:
             generalization = generalization_section(last)
             if generalization is not None:
                 extra["generalization"] = generalization
-        if self.world.variant is not None:  # a continual lifetime in a variant: its split, for the report
+        if self.world.variant is not None:  # a continual lifetime in a variant: its split and maps, for the report
             extra["split"] = variant_split(self.world.base, self.world.variant)
+            extra["world_seeds"] = self.world.world_seeds(config.seed, self.num_envs)
         plasticity = self.recorded_config["agent"].get("plasticity")
         if plasticity:  # the learner's plasticity options: the report groups its runs apart from the plain agent's
             from openworld.agent.plasticity.config import option_labels

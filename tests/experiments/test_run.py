@@ -121,3 +121,27 @@ def test_a_shift_at_the_end_of_the_run_is_reported_unobserved(tmp_path: Path) ->
     last_clocks = [body["start"] + body["steps"] - 1 for body in summary["bodies"]]
     assert summary["lifetime_steps"] == 1500
     assert ("world clocks reached" in result.stdout) == (max(last_clocks) > 1500)
+
+
+def test_a_variant_is_lived_on_its_own_maps(tmp_path: Path) -> None:
+    """A continual lifetime in a variant lives on the variant's declared seeds, so a held-out variant's worlds
+    are its unseen maps. Random agents of one seed live identically on the same maps: ``heldout_seeds`` and
+    ``heldout_early`` (the same held-out seeds, shifts alike before step 5,000) agree step for step, while
+    ``heldout_seeds`` and ``train`` (seeds 0-15) differ from the first steps. Before this, world ``i`` came from
+    ``seed + i`` whatever the variant: every held-out lifetime lived on training maps."""
+    import subprocess
+    import sys
+
+    args = ["-m", "world=blight", "world.variant=train,heldout_seeds,heldout_early", "agent=random", "seed=3",
+            "steps=300", "num_envs=2", "report=off", "progress=off", "metrics.window=50",
+            "hydra.sweep.dir=sweep", "hydra.sweep.subdir=${world.variant}"]
+    result = subprocess.run([sys.executable, "-m", "openworld.tools.cli", "run", *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = {name: json.loads((tmp_path / "sweep" / name / "summary.json").read_text())
+                 for name in ("train", "heldout_seeds", "heldout_early")}
+    assert summaries["train"]["world_seeds"] == [3, 4]
+    assert summaries["heldout_seeds"]["world_seeds"] == summaries["heldout_early"]["world_seeds"] == [1003, 1004]
+    curves = {name: summary["wellbeing_curve"] for name, summary in summaries.items()}
+    assert curves["heldout_seeds"] == curves["heldout_early"]
+    assert curves["heldout_seeds"] != curves["train"]

@@ -43,7 +43,7 @@ def replay(req: CollectRequest) -> list[dict[str, np.ndarray]]:
     envs, agent = build_envs_and_agent(req.world, req.agent_id, req.agent_config, num_envs=req.num_envs, bodies=1,
                                        seed=req.seed, on_death="terminate")
     steps: list[Any] = []
-    first = live(envs, agent, 0, seed=req.seed)
+    first = live(envs, agent, 0, seed=req.world.world_seeds(req.seed, req.num_envs))
     live(envs, agent, req.steps, state=first.state, on_step=lambda done, t: steps.append(t) and None)
     return [{"obs": first.state.obs}] + [{"obs": t.next_obs, "action": t.action, "info": t.info} for t in steps]
 
@@ -151,6 +151,8 @@ def test_a_held_out_variant_needs_heldout_true_and_the_card_says_so(minari_root:
     assert not (minari_root / "openworld").exists()
     card = collect(request(world=world(variant=heldout_variant()), heldout=True, steps=20)).cards[0]
     assert card["heldout"] is True and card["split"] == "heldout"
+    declared = world_entry("Meadow-v0").spec.variants[heldout_variant()].seeds  # its unseen maps, from seed 3
+    assert card["world_seeds"] == [declared[3], declared[4]] and not {3, 4} & set(card["world_seeds"])
 
 
 def test_an_existing_id_is_refused_without_overwrite_and_kept() -> None:
