@@ -55,7 +55,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -275,7 +275,7 @@ class SkillDiscovery(Prior):
         parse_settings(self.name, settings, self.extra_settings)
 
     def fit_online(self, envs: Any, steps: int, seed: int, log: LogFunction,
-                   settings: Mapping[str, Any]) -> FitResult:
+                   settings: Mapping[str, Any], world_seeds: Sequence[int] | None = None) -> FitResult:
         """Discover skills by living ``steps`` world steps in ``envs`` on the intrinsic reward (module docstring)."""
         config, extras = parse_settings(self.name, settings, self.extra_settings)
         started = time.perf_counter()
@@ -288,7 +288,7 @@ class SkillDiscovery(Prior):
         representation_optimisers = self.representation_optimisers(config, extras)
         replay = Replay(config.replay_rollouts * T * n)
         self.train()
-        obs_np, _ = envs.reset(seed=int(seed))
+        obs_np, _ = envs.reset(seed=list(world_seeds) if world_seeds is not None else int(seed))
         obs = _tensors(obs_np)
         skills = torch.randint(K, (n,), generator=generator)
         age = torch.zeros(n, dtype=torch.long)

@@ -107,7 +107,7 @@ def live(envs: VectorEnv, agent: Agent, steps: int, *,  # type: ignore[type-arg]
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     if state is None:
-        obs, info = envs.reset(seed=seed)
+        obs, info = envs.reset(seed=seed)  # type: ignore[arg-type]  # openworld's vector envs take a seed per world
         if monitor is not None:
             monitor.start(info["world_step"])
         state = LifetimeState(0, obs)

@@ -30,7 +30,7 @@ Learning:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -131,16 +131,18 @@ class Prior(nn.Module):
         :class:`~openworld.prior.fitting.OfflineSettings`, checked by the pipeline."""
 
     def fit_online(self, envs: Any, steps: int, seed: int, log: LogFunction,
-                   settings: Mapping[str, Any]) -> FitResult:
+                   settings: Mapping[str, Any], world_seeds: Sequence[int] | None = None) -> FitResult:
         """Learn reward-free by living ``steps`` world steps in the vector env ``envs``.
 
         Args:
             envs: a fresh :class:`~openworld.envs.vector.OpenWorldVectorEnv` (``NEXT_STEP`` autoreset, deaths
-                terminal), not yet reset: reset it with ``envs.reset(seed=seed)``.
+                terminal), not yet reset: reset it with ``envs.reset(seed=world_seeds or seed)``.
             steps: world steps (each steps every env once).
-            seed: the seed of every draw (the env, sampling, minibatches).
+            seed: the seed of every draw (sampling, minibatches; the worlds too unless ``world_seeds``).
             log: ``log(name, value, step)`` for the training curves.
             settings: the ``training`` node of the prior's pretrain config (the method checks its keys).
+            world_seeds: one map seed per env (a variant's own maps, ``WorldChoice.world_seeds``); None: world
+                ``i`` from ``seed + i``.
         """
         raise PriorError(f"{type(self).__name__} does not learn online")
 

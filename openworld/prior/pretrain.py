@@ -240,11 +240,12 @@ def _prepare_online(prior_id: str, factory: Any, request: PretrainRequest) -> tu
                          "skills learnt there would leak into what the evaluation holds out. Give heldout=true to "
                          "train there anyway (the prior file says so)")
     envs = OpenWorldVectorEnv(request.num_envs, world=request.world.spec)
+    world_seeds = request.world.world_seeds(request.seed, request.num_envs)  # a variant is lived on its own maps
     prior = _build(prior_id, factory, envs.single_observation_space, envs.single_action_space, request)
     prior.check_training(request.training)
 
     def train(log: LogFunction) -> FitResult:
-        return prior.fit_online(envs, request.steps, request.seed, log, request.training)
+        return prior.fit_online(envs, request.steps, request.seed, log, request.training, world_seeds)
 
     return prior, train
 

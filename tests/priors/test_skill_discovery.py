@@ -88,6 +88,18 @@ def test_save_and_load_round_trip(cls: type[SkillDiscovery], tmp_path: Path) -> 
     assert skills.sum(1).tolist() == [1.0, 1.0] and set(skills.flatten().tolist()) <= {0.0, 1.0}
 
 
+def test_skills_are_discovered_on_the_world_seeds_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``openworld pretrain`` passes a variant's own maps (``WorldChoice.world_seeds``); without them world ``i``
+    comes from ``seed + i``."""
+    envs = make_envs(2)
+    seen: list[Any] = []
+    reset = envs.reset
+    monkeypatch.setattr(envs, "reset", lambda seed=None, options=None: seen.append(seed) or reset(seed=seed))
+    fit(build(DIAYN, envs), envs, 16, TINY, seed=3)
+    build(DIAYN, envs).fit_online(envs, 16, 3, lambda *args: None, TINY, world_seeds=[1003, 1004])
+    assert seen == [3, [1003, 1004]]
+
+
 def test_action_logits_needs_skills() -> None:
     envs = make_envs(1)
     obs, _ = envs.reset(seed=0)
