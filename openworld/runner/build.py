@@ -24,12 +24,14 @@ class WorldChoice:
 
     def world_seeds(self, seed: int, count: int) -> list[int]:
         """The maps of a run of ``seed`` in ``count`` worlds: world ``i`` from ``seed + i`` for the world as
-        written; in a variant that declares seeds, the variant's own, ``seeds[(seed + i) % len(seeds)]`` (as
-        zero-shot evaluation picks them), so that a held-out variant is lived on its unseen maps."""
+        written; in a variant that declares seeds, the variant's own (:func:`variant_world_seeds`), so that a
+        held-out variant is lived on its unseen maps."""
+        from openworld.world.variants import variant_world_seeds
+
         declared = self.base.variants[self.variant].seeds if self.variant is not None else ()
         if not declared:
             return [seed + i for i in range(count)]
-        return [int(declared[(seed + i) % len(declared)]) for i in range(count)]
+        return variant_world_seeds(declared, seed, count)
 
 
 def world_spec_from_config(world: Mapping[str, Any], overrides: Sequence[str] = ()) -> WorldChoice:

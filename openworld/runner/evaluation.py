@@ -39,6 +39,7 @@ import numpy as np
 from openworld.errors import RunError
 from openworld.scoring import metrics
 from openworld.scoring.generalization import Span, score_variant
+from openworld.world.variants import variant_world_seeds
 
 TRAIN_SPLIT = "train"
 
@@ -182,7 +183,7 @@ class Evaluator:
         """The variant's own (unseen) maps; the run's seed picks which when it lists more than num_envs."""
         if not variant.seeds:
             return [self.seed + 1_000_003 + i for i in range(self.num_envs)]
-        return [variant.seeds[(self.seed + i) % len(variant.seeds)] for i in range(self.num_envs)]
+        return variant_world_seeds(variant.seeds, self.seed, self.num_envs)
 
     def evaluate(self, agent: Any) -> list[dict[str, Any]]:
         """One record per variant: ``variant``, ``split``, ``worlds`` and the scores of

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from openworld.errors import SpecError, brief
@@ -41,6 +41,14 @@ def patched_world_data(data: dict[str, Any], variant: Any, where: str) -> dict[s
     if variant.shifts is not None:
         data["shifts"] = _patched_schedule(data["shifts"], variant.shifts, f"{where}.shifts")
     return data
+
+
+def variant_world_seeds(declared: Sequence[int], seed: int, count: int) -> list[int]:
+    """The maps of ``count`` worlds of a run of ``seed`` in a variant that declares ``declared``: world ``i`` from
+    ``declared[(seed + i) % len(declared)]``, so the run's seed picks which when the variant lists more maps than
+    the run has worlds. One rule for every command that lives in a variant (run, collect, online pretraining,
+    zero-shot evaluation)."""
+    return [int(declared[(seed + i) % len(declared)]) for i in range(count)]
 
 
 def unknown_variant_message(name: str, known: list[str], world: str | None = None) -> str:
