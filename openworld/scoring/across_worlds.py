@@ -15,6 +15,14 @@ pipeline's ``train_short`` and ``heldout_short``) and each agent with runs in al
 The stratified bootstrap takes as many runs in every world, so each agent counts the seeds it has in every world
 (the row names how many); a sweep interrupted part-way reports its whole seeds.
 
+**The generalization gap across worlds** (:func:`across_world_gap_rows`): for each pair of a training variant and a
+held-out variant (by the runs' ``split``) that two or more worlds share, and each agent with runs in both in all of
+those worlds, the training variant's alive-fraction IQM minus the held-out variant's, with an interval that
+resamples each side's runs within each world (:func:`~openworld.scoring.stats.iqm_difference_ci`); and that gap
+minus the baseline's (:func:`~openworld.scoring.stats.difference_of_iqm_differences_ci`): how much of its lead over
+the baseline in the training variants an agent loses on the held-out ones (positive: it generalizes worse than the
+baseline). Per world, the report's "Generalization" section compares the same lifetimes.
+
 Example:
     >>> from openworld.scoring.runs import Group
     >>> def runs(*alive):
@@ -69,6 +77,56 @@ def across_world_rows(groups: Sequence[Group], baseline: str, reps: int = stats.
     return rows
 
 
+def across_world_gap_rows(groups: Sequence[Group], baseline: str, reps: int = stats.DEFAULT_REPS,
+                          confidence: float = stats.DEFAULT_CONFIDENCE, seed: int = 0) -> list[dict[str, Any]]:
+    """One row per (training variant, held-out variant, agent) over the worlds that have both variants, where the
+    agent and the baseline have runs in both in all of them: ``train_variant``, ``heldout_variant``, ``agent``,
+    ``worlds``, ``seeds`` (per side: the seeds it has in every world), ``train`` and ``heldout`` (IQM),
+    ``gap`` with ``gap_ci``, and ``gap_vs_baseline`` with its ``..._ci`` (None for the baseline itself)."""
+    splits: dict[str, set[str]] = {}  # variant -> the splits its runs name ("train", "heldout")
+    found: dict[str, dict[str, dict[str, Group]]] = {}  # variant -> agent -> world -> group
+    for group in groups:
+        if group.variant is not None:
+            splits.setdefault(group.variant, set()).update(str(run.get("split")) for run in group.runs)
+            found.setdefault(group.variant, {}).setdefault(group.agent, {})[group.world] = group
+    training = sorted(v for v, names in splits.items() if names == {"train"})
+    heldout = sorted(v for v, names in splits.items() if names == {"heldout"})
+    rows = []
+    for train_variant in training:
+        for heldout_variant in heldout:
+            sides = (found[train_variant], found[heldout_variant])
+            worlds = sorted(set.intersection(*({w for by_world in side.values() for w in by_world} for side in sides)))
+            if len(worlds) < 2:
+                continue
+            matrices = {agent: pair for agent in sorted(set(sides[0]) & set(sides[1]))
+                        if (pair := _both_sides(sides[0][agent], sides[1][agent], worlds)) is not None}
+            if baseline not in matrices:
+                continue
+            base_train, base_heldout = matrices[baseline]
+            for agent, (train, held) in matrices.items():
+                gap = stats.iqm_difference_ci(train, held, reps=reps, confidence=confidence, seed=seed)
+                versus = None if agent == baseline else stats.difference_of_iqm_differences_ci(
+                    train, held, base_train, base_heldout, reps=reps, confidence=confidence, seed=seed)
+                rows.append({"train_variant": train_variant, "heldout_variant": heldout_variant, "agent": agent,
+                             "baseline": baseline, "worlds": worlds, "seeds": [train.shape[0], held.shape[0]],
+                             "train": stats.interquartile_mean(train),
+                             "heldout": stats.interquartile_mean(held),
+                             "gap": gap[0], "gap_ci": list(gap[1:]),
+                             "gap_vs_baseline": None if versus is None else versus[0],
+                             "gap_vs_baseline_ci": None if versus is None else list(versus[1:])})
+    return rows
+
+
+def _both_sides(train: dict[str, Group], heldout: dict[str, Group],
+                worlds: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``(seeds, worlds)`` alive fractions of an agent's training-variant and held-out-variant runs, or None
+    unless it has runs of both in every world."""
+    if not set(worlds) <= set(train) or not set(worlds) <= set(heldout):
+        return None
+    matrices = _alive_matrix(train, worlds), _alive_matrix(heldout, worlds)
+    return None if matrices[0] is None or matrices[1] is None else (matrices[0], matrices[1])
+
+
 def _alive_matrix(by_world: dict[str, Group], worlds: Sequence[str]) -> np.ndarray | None:
     """``(seeds, worlds)`` alive fractions of the seeds that every world's group has (None if there is none)."""
     values = [{run["seed"]: ALIVE_FRACTION.of_run(run) for run in by_world[world].runs} for world in worlds]
@@ -96,4 +154,28 @@ def across_world_markdown(rows: Sequence[dict[str, Any]], confidence: float) -> 
             f"{row['p_better']:.2f} [{row['p_ci'][0]:.2f}, {row['p_ci'][1]:.2f}]"
         lines.append(f"| {row['variant']} | {len(row['worlds'])} | {row['agent']} | {row['seeds']} | "
                      f"{row['iqm']:.3f} [{row['ci'][0]:.3f}, {row['ci'][1]:.3f}] | {p_better} |")
+    return lines
+
+
+def across_world_gap_markdown(rows: Sequence[dict[str, Any]], confidence: float) -> list[str]:
+    """The report's "Across worlds, the generalization gap" table (nothing without rows)."""
+    if not rows:
+        return []
+    level = round(100 * confidence)
+    baseline = rows[0]["baseline"]
+    lines = ["", "## Across worlds, the generalization gap", "",
+             "Lifetimes in a training variant against lifetimes in a held-out variant, each world a task: the alive "
+             f"fraction's IQM over every run of every world on each side; the gap, training minus held-out [{level}% "
+             "interval, each side's runs resampled within each world]; and the gap minus "
+             f"{baseline}'s: how much of its lead over {baseline} in the training variants an agent loses in the "
+             f"held-out ones (positive: it generalizes worse than {baseline}). Seeds: training, held-out. "
+             "`openworld.scoring.across_worlds`.", "",
+             f"| training | held-out | worlds | agent | seeds | training | held-out | gap | gap minus {baseline}'s |",
+             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        versus = "—" if row["gap_vs_baseline"] is None else \
+            f"{row['gap_vs_baseline']:+.3f} [{row['gap_vs_baseline_ci'][0]:+.3f}, {row['gap_vs_baseline_ci'][1]:+.3f}]"
+        lines.append(f"| {row['train_variant']} | {row['heldout_variant']} | {len(row['worlds'])} | {row['agent']} | "
+                     f"{row['seeds'][0]}, {row['seeds'][1]} | {row['train']:.3f} | {row['heldout']:.3f} | "
+                     f"{row['gap']:+.3f} [{row['gap_ci'][0]:+.3f}, {row['gap_ci'][1]:+.3f}] | {versus} |")
     return lines

@@ -10,7 +10,8 @@ into one output folder:
   were evaluated on held-out variants a generalization table, when runs lived enough shifts the trend of their
   shift scores by the shift's index, and when learners logged diagnostics (``learner.jsonl``) those early and late
   in the lifetime (:mod:`openworld.scoring.trends`), and with ``baseline`` every agent against that one
-  (:mod:`openworld.scoring.baseline_report`), and across the worlds that share a variant name
+  (:mod:`openworld.scoring.baseline_report`), and across the worlds that share a variant name, with the
+  generalization gap from training to held-out variants across those worlds
   (:mod:`openworld.scoring.across_worlds`); every cell ``IQM [low, high]``;
 * ``report.csv``: the same numbers, one row per group, metric and shift (or regime); ``report.json``: those rows
   and the trends' and diagnostics' rows;
@@ -63,7 +64,12 @@ from typing import Any
 
 from openworld.files import atomic_write_text
 from openworld.scoring import stats
-from openworld.scoring.across_worlds import across_world_markdown, across_world_rows
+from openworld.scoring.across_worlds import (
+    across_world_gap_markdown,
+    across_world_gap_rows,
+    across_world_markdown,
+    across_world_rows,
+)
 from openworld.scoring.baseline_report import baseline_markdown, baseline_rows
 from openworld.scoring.generalization_report import comparison_rows, generalization_markdown, plot_generalization
 from openworld.scoring.plots import plot_alive, plot_shifts, plot_survival, plot_wellbeing
@@ -152,14 +158,16 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     diagnostics = diagnostic_rows(groups, reps, confidence, seed)  # the learners' learner.jsonl
     against = baseline_rows(groups, baseline, reps, confidence, seed) if baseline is not None else []
     across = across_world_rows(groups, baseline, reps, confidence, seed) if baseline is not None else []
+    gaps = across_world_gap_rows(groups, baseline, reps, confidence, seed) if baseline is not None else []
     atomic_write_text(written[0], format_markdown(groups, rows, config, unscored, plots, generalization, trends,
-                                                  diagnostics, against, across))
+                                                  diagnostics, against, across, gaps))
     atomic_write_text(written[1], _csv_text(rows))
     document = {"config": config, "rows": rows, "unscored": [str(p) for p in unscored],
                 "groups": [{"world": g.world, "variant": g.variant, "agent": g.agent,
                             "seeds": [run["seed"] for run in g.runs], "runs": [str(d) for d in g.directories]}
                            for g in groups], "generalization": generalization, "shift_trends": trends,
-                "diagnostics": diagnostics, "baseline": against, "across_worlds": across}
+                "diagnostics": diagnostics, "baseline": against, "across_worlds": across,
+                "across_worlds_gap": gaps}
     atomic_write_text(written[2], json.dumps(document, indent=1, allow_nan=False))
     if plots:
         written += [plot_wellbeing(groups, out / "wellbeing.png", confidence, seed),
@@ -180,12 +188,13 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
                     unscored: Sequence[Path] = (), plots: bool = True,
                     generalization: Sequence[dict[str, Any]] = (), trends: Sequence[dict[str, Any]] = (),
                     diagnostics: Sequence[dict[str, Any]] = (), against: Sequence[dict[str, Any]] = (),
-                    across: Sequence[dict[str, Any]] = ()) -> str:
+                    across: Sequence[dict[str, Any]] = (), gaps: Sequence[dict[str, Any]] = ()) -> str:
     """The Markdown report: a survival table, survival by regime, a per-shift table; when runs were evaluated on
     held-out variants, a generalization table (:mod:`openworld.scoring.generalization_report`); when runs lived
     enough shifts, their trend by shift index, and when learners logged diagnostics, those early and late
-    (:mod:`openworld.scoring.trends`); with a baseline, every agent against it across worlds
-    (:mod:`openworld.scoring.across_worlds`) and in each (:mod:`openworld.scoring.baseline_report`)."""
+    (:mod:`openworld.scoring.trends`); with a baseline, every agent against it across worlds, with the
+    generalization gap across worlds (:mod:`openworld.scoring.across_worlds`), and in each world
+    (:mod:`openworld.scoring.baseline_report`)."""
     level = round(100 * config["confidence"])
     lines = ["# openworld report", "",
              f"{sum(len(g.runs) for g in groups)} runs from {', '.join(config['paths'])}. Every cell is the "
@@ -208,6 +217,7 @@ def format_markdown(groups: Sequence[Group], rows: Sequence[dict[str, Any]], con
             cells.append("—" if row is None else _cell(row, score.digits, with_n=row["n"] != len(g.runs)))
         lines.append(f"| {g.label} | {g.agent} | {len(g.runs)} | " + " | ".join(cells) + " |")
     lines += across_world_markdown(across, config["confidence"])
+    lines += across_world_gap_markdown(gaps, config["confidence"])
     lines += baseline_markdown(against, config["confidence"])
     lines += _regime_table(groups, index)
     lines += _shift_table(rows, index)

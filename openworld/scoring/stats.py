@@ -83,6 +83,18 @@ def interquartile_mean_ci(
     return point, float(low), float(high)
 
 
+def interquartile_mean(scores: npt.ArrayLike) -> float:
+    """The IQM of :func:`interquartile_mean_ci` without its interval: the mean of the middle 50% of all scores.
+
+    Example:
+        >>> interquartile_mean([[0.0, 1.0], [0.5, 0.25]])
+        0.375
+    """
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(_as_score_matrix(scores, "scores"), 0.25, axis=None))
+
+
 def iqm_record(values: Sequence[float], reps: int = DEFAULT_REPS, confidence: float = DEFAULT_CONFIDENCE,
                seed: int = 0) -> dict[str, Any]:
     """A report cell: ``{"n", "iqm", "ci_low", "ci_high"}`` of :func:`interquartile_mean_ci` over ``values`` (one
@@ -184,6 +196,86 @@ def mean_difference_ci(
     point = float(np.mean(x_matrix) - np.mean(y_matrix))
     differences = x_runs[:, :, 0].mean(axis=1) - y_runs[:, :, 0].mean(axis=1)
     return _percentile_interval(point, differences, confidence)
+
+
+def iqm_difference_ci(
+    x_scores: npt.ArrayLike,
+    y_scores: npt.ArrayLike,
+    reps: int = DEFAULT_REPS,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """IQM of X minus IQM of Y over several tasks, with a bootstrap interval (e.g. a generalization gap across
+    worlds: the runs of the training variants as X, of the held-out variants as Y, one column per world).
+
+    Each IQM is :func:`interquartile_mean_ci`'s (runs and tasks together). The interval resamples X's runs and Y's
+    independently within each task (rliable's ``StratifiedIndependentBootstrap``, the draws of
+    :func:`probability_of_improvement`) and takes the percentile interval of the resamples' differences.
+
+    Args:
+        x_scores: ``(n_x,)`` or ``(n_x, n_tasks)`` finite scores.
+        y_scores: ``(n_y,)`` or ``(n_y, n_tasks)`` finite scores; the same tasks.
+        reps: number of bootstrap resamples, ``>= 1``.
+        confidence: coverage of the interval, in ``(0, 1)``.
+        seed: seed of the bootstrap; equal seeds give equal intervals.
+
+    Returns:
+        ``(point, low, high)`` as plain floats.
+
+    Raises:
+        ValueError: on empty, non-finite or wrongly shaped scores, or invalid parameters.
+
+    Example:
+        >>> point, low, high = iqm_difference_ci([[0.75, 0.5], [0.25, 0.5]], [[0.25, 0.5], [0.25, 0.0]], reps=200)
+        >>> point, low <= point <= high
+        (0.25, True)
+    """
+    _check_bootstrap_parameters(reps, confidence)
+    point, differences = _iqm_differences(x_scores, y_scores, reps, seed)
+    return _percentile_interval(point, differences, confidence)
+
+
+def difference_of_iqm_differences_ci(
+    x_scores: npt.ArrayLike,
+    y_scores: npt.ArrayLike,
+    base_x_scores: npt.ArrayLike,
+    base_y_scores: npt.ArrayLike,
+    reps: int = DEFAULT_REPS,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(IQM(X) - IQM(Y)) - (IQM(base X) - IQM(base Y))`` with a bootstrap interval: e.g. an agent's
+    generalization gap minus the baseline's, which is how much of its advantage over the baseline on the training
+    variants it loses on the held-out ones (positive: it generalizes worse than the baseline).
+
+    The four sets of runs are resampled independently within each task, as :func:`iqm_difference_ci` does for two
+    (the baseline's pair with ``seed + 1``, so its draws are not the agent's).
+
+    Example:
+        >>> difference_of_iqm_differences_ci([1.0, 1.0], [0.5, 0.5], [0.75, 0.75], [0.5, 0.5], reps=50)
+        (0.25, 0.25, 0.25)
+    """
+    _check_bootstrap_parameters(reps, confidence)
+    point, differences = _iqm_differences(x_scores, y_scores, reps, seed)
+    base_point, base_differences = _iqm_differences(base_x_scores, base_y_scores, reps, seed + 1)
+    return _percentile_interval(point - base_point, differences - base_differences, confidence)
+
+
+def _iqm_differences(x_scores: npt.ArrayLike, y_scores: npt.ArrayLike, reps: int,
+                     seed: int) -> tuple[float, npt.NDArray[np.float64]]:
+    """``IQM(X) - IQM(Y)`` and the same over ``reps`` independent stratified resamples of X's and Y's runs."""
+    from scipy.stats import trim_mean
+
+    x_matrix = _as_score_matrix(x_scores, "x_scores")
+    y_matrix = _as_score_matrix(y_scores, "y_scores")
+    if x_matrix.shape[1] != y_matrix.shape[1]:
+        raise ValueError(f"x_scores has {x_matrix.shape[1]} tasks but y_scores has {y_matrix.shape[1]}; "
+                         "columns must be the same tasks")
+    x_runs, y_runs = _independent_resamples(x_matrix, y_matrix, reps, seed)
+    point = interquartile_mean(x_matrix) - interquartile_mean(y_matrix)
+    differences = trim_mean(x_runs.reshape(reps, -1), 0.25, axis=1) - trim_mean(y_runs.reshape(reps, -1), 0.25,
+                                                                                  axis=1)
+    return point, np.asarray(differences, dtype=np.float64)
 
 
 def _independent_resamples(x_matrix: npt.NDArray[np.float64], y_matrix: npt.NDArray[np.float64], reps: int,

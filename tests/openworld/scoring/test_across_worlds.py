@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from openworld.scoring import stats
-from openworld.scoring.across_worlds import across_world_markdown, across_world_rows
+from openworld.scoring.across_worlds import (
+    across_world_gap_markdown,
+    across_world_gap_rows,
+    across_world_markdown,
+    across_world_rows,
+)
 from openworld.scoring.runs import Group
 
 
@@ -40,3 +45,50 @@ def test_one_world_or_no_shared_variant_gives_no_rows() -> None:
     groups = [Group("A-v0", "train", "ppo", runs({0: 0.5})), Group("A-v0", "train", "spirl", runs({0: 0.6})),
               Group("B-v0", None, "ppo", runs({0: 0.5}))]
     assert across_world_rows(groups, "ppo", reps=20) == [] and across_world_markdown([], 0.95) == []
+
+
+def lifetimes(split: str, alive: dict[int, float]) -> list[dict[str, Any]]:
+    return [{**run, "split": split} for run in runs(alive)]
+
+
+def test_the_generalization_gap_across_worlds_and_against_the_baselines_gap() -> None:
+    groups = [
+        Group("A-v0", "train_short", "ppo", lifetimes("train", {0: 0.80, 1: 0.70})),
+        Group("B-v0", "train_short", "ppo", lifetimes("train", {0: 0.90, 1: 0.60})),
+        Group("A-v0", "heldout_short", "ppo", lifetimes("heldout", {0: 0.70, 1: 0.60})),
+        Group("B-v0", "heldout_short", "ppo", lifetimes("heldout", {0: 0.80, 1: 0.50, 2: 0.4})),  # A lacks seed 2
+        Group("A-v0", "train_short", "spirl", lifetimes("train", {0: 0.95, 1: 0.85})),
+        Group("B-v0", "train_short", "spirl", lifetimes("train", {0: 0.95, 1: 0.85})),
+        Group("A-v0", "heldout_short", "spirl", lifetimes("heldout", {0: 0.60, 1: 0.50})),
+        Group("B-v0", "heldout_short", "spirl", lifetimes("heldout", {0: 0.70, 1: 0.50})),
+        Group("A-v0", "train_short", "rlpd", lifetimes("train", {0: 0.9})),  # no held-out lifetimes: no row
+        Group("B-v0", "train_short", "rlpd", lifetimes("train", {0: 0.9})),
+    ]
+    rows = {row["agent"]: row for row in across_world_gap_rows(groups, "ppo", reps=200)}
+    assert set(rows) == {"ppo", "spirl"}
+    ppo_train, ppo_heldout = np.array([[0.80, 0.90], [0.70, 0.60]]), np.array([[0.70, 0.80], [0.60, 0.50]])
+    spirl_train, spirl_heldout = np.array([[0.95, 0.95], [0.85, 0.85]]), np.array([[0.60, 0.70], [0.50, 0.50]])
+    ppo, spirl = rows["ppo"], rows["spirl"]
+    assert (ppo["train_variant"], ppo["heldout_variant"], ppo["seeds"]) == ("train_short", "heldout_short", [2, 2])
+    assert ppo["train"] == pytest.approx(0.75) and ppo["heldout"] == pytest.approx(0.65)  # middle two of four
+    assert ppo["gap"] == pytest.approx(0.10) and ppo["gap_vs_baseline"] is None
+    assert spirl["gap"] == pytest.approx(0.90 - 0.55)
+    assert spirl["gap_ci"] == pytest.approx(list(stats.iqm_difference_ci(spirl_train, spirl_heldout, reps=200)[1:]))
+    # spirl's lead over ppo: 0.15 in the training variants, -0.10 in the held-out ones: it loses 0.25 of it
+    assert spirl["gap_vs_baseline"] == pytest.approx(0.25)
+    low, high = spirl["gap_vs_baseline_ci"]
+    assert low <= 0.25 <= high and (low, high) == pytest.approx(list(stats.difference_of_iqm_differences_ci(
+        spirl_train, spirl_heldout, ppo_train, ppo_heldout, reps=200)[1:]))
+    table = "\n".join(across_world_gap_markdown(list(rows.values()), 0.95))
+    assert "## Across worlds, the generalization gap" in table
+    assert "| train_short | heldout_short | 2 | spirl | 2, 2 | 0.900 | 0.550 | +0.350 [" in table
+
+
+def test_no_gap_rows_without_both_splits_in_two_worlds_or_without_the_baseline() -> None:
+    one_world = [Group("A-v0", "train", "ppo", lifetimes("train", {0: 0.5})),
+                 Group("A-v0", "heldout", "ppo", lifetimes("heldout", {0: 0.4}))]
+    no_baseline = [Group(w, v, "spirl", lifetimes(s, {0: 0.5})) for w in ("A-v0", "B-v0")
+                   for v, s in (("train", "train"), ("heldout", "heldout"))]
+    assert across_world_gap_rows(one_world, "ppo", reps=20) == []
+    assert across_world_gap_rows(no_baseline, "ppo", reps=20) == []
+    assert across_world_gap_markdown([], 0.95) == []

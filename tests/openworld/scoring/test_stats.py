@@ -146,6 +146,20 @@ def test_mean_difference_is_the_generalization_gap_with_an_independent_bootstrap
     assert stats.mean_difference_ci(x, y, reps=REPS, seed=3) == stats.mean_difference_ci(x, y, reps=REPS, seed=3)
 
 
+def test_the_difference_of_iqm_differences_is_an_agents_gap_minus_the_baselines() -> None:
+    agent_train, agent_heldout = [[0.9, 0.8], [0.7, 0.9]], [[0.5, 0.6], [0.4, 0.6]]
+    base_train, base_heldout = [[0.6, 0.7], [0.7, 0.6]], [[0.6, 0.5], [0.6, 0.6]]
+    point, low, high = stats.difference_of_iqm_differences_ci(agent_train, agent_heldout, base_train, base_heldout,
+                                                               reps=REPS)
+    agent_gap = stats.iqm_difference_ci(agent_train, agent_heldout, reps=REPS)[0]
+    base_gap = stats.iqm_difference_ci(base_train, base_heldout, reps=REPS)[0]
+    assert point == pytest.approx(agent_gap - base_gap) == pytest.approx(0.85 - 0.55 - (0.65 - 0.6))
+    assert low <= point <= high
+    assert stats.interquartile_mean([[0.9, 0.8], [0.7, 0.9]]) == pytest.approx(0.85)
+    with pytest.raises(ValueError, match="tasks"):
+        stats.difference_of_iqm_differences_ci(agent_train, agent_heldout, base_train, [0.5, 0.5], reps=REPS)
+
+
 def test_mean_difference_refuses_tasks_and_empty_sets() -> None:
     with pytest.raises(ValueError, match="must be 1-D"):
         stats.mean_difference_ci([[1.0, 2.0]], [[0.0, 1.0]], reps=REPS)
@@ -174,13 +188,15 @@ def test_iqm_interval_is_rliables_to_the_bit(shape: tuple[int, ...], reps: int, 
 @pytest.mark.parametrize("nx, ny, tasks, reps, seed", [(10, 10, 1, 2000, 0), (3, 7, 1, 500, 4), (5, 5, 2, 300, 2),
                                                        (1, 4, 1, 200, 1), (6, 6, 1, 1000, 9)])
 def test_two_sample_intervals_are_rliables_to_the_bit(nx: int, ny: int, tasks: int, reps: int, seed: int) -> None:
-    """P(X > Y) and the difference of means reproduce rliable's StratifiedIndependentBootstrap exactly (rounded
-    scores: ties too), with equal and unequal numbers of runs."""
+    """P(X > Y), the difference of means and the difference of IQMs reproduce rliable's
+    StratifiedIndependentBootstrap exactly (rounded scores: ties too), with equal and unequal numbers of runs."""
     from rliable import library, metrics
 
     rng = np.random.default_rng(seed)
     x, y = np.round(rng.normal(size=(nx, tasks)), 1), np.round(rng.normal(size=(ny, tasks)), 1)
-    cases = [("p", stats.probability_of_improvement, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]))]
+    cases = [("p", stats.probability_of_improvement, lambda a, b: np.array([metrics.probability_of_improvement(a, b)])),
+             ("q", stats.iqm_difference_ci,
+              lambda a, b: np.array([metrics.aggregate_iqm(a) - metrics.aggregate_iqm(b)]))]
     if tasks == 1:
         cases.append(("d", stats.mean_difference_ci, lambda a, b: np.array([np.mean(a) - np.mean(b)])))
     for key, ours, statistic in cases:
