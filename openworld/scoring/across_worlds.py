@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -179,3 +180,59 @@ def across_world_gap_markdown(rows: Sequence[dict[str, Any]], confidence: float)
                      f"{row['seeds'][0]}, {row['seeds'][1]} | {row['train']:.3f} | {row['heldout']:.3f} | "
                      f"{row['gap']:+.3f} [{row['gap_ci'][0]:+.3f}, {row['gap_ci'][1]:+.3f}] | {versus} |")
     return lines
+
+
+def plot_across_worlds(across: Sequence[dict[str, Any]], gaps: Sequence[dict[str, Any]], path: Path,
+                       confidence: float = stats.DEFAULT_CONFIDENCE) -> Path | None:
+    """``across_worlds.png``: each agent's alive fraction across worlds in each shared variant (IQM, interval
+    whiskers), agents sorted by the first variant's IQM and the baseline's levels drawn as dashed lines; and, when
+    there are gap rows, each agent's generalization gap minus the baseline's with its interval. None without rows."""
+    if not across:
+        return None
+    from matplotlib.figure import Figure
+
+    from openworld.scoring.plots import write_png
+
+    variants = sorted({row["variant"] for row in across})
+    by_variant = {v: {row["agent"]: row for row in across if row["variant"] == v} for v in variants}
+    first = by_variant[variants[0]]
+    agents = sorted(first, key=lambda agent: first[agent]["iqm"]) + sorted(
+        {row["agent"] for row in across} - set(first))
+    baseline = across[0]["baseline"]
+    panels = 2 if gaps else 1
+    fig = Figure(figsize=(5.2 * panels + 1.5, 0.32 * len(agents) + 1.6), layout="constrained")
+    axes = fig.subplots(1, panels, sharey=True, squeeze=False)[0]
+    level = round(100 * confidence)
+    height = 0.8 / len(variants)
+    ax = axes[0]
+    for j, variant in enumerate(variants):
+        rows = by_variant[variant]
+        ys = [i - 0.4 + height * (j + 0.5) for i, agent in enumerate(agents) if agent in rows]
+        chosen = [rows[agent] for agent in agents if agent in rows]
+        bars = ax.barh(ys, [r["iqm"] for r in chosen], height, label=variant, capsize=2,
+                       xerr=[[r["iqm"] - r["ci"][0] for r in chosen], [r["ci"][1] - r["iqm"] for r in chosen]])
+        if baseline in rows:
+            ax.axvline(rows[baseline]["iqm"], color=bars.patches[0].get_facecolor(), linestyle="--", linewidth=1)
+    low = min(r["ci"][0] for r in across)
+    ax.set_xlim(max(0.0, low - 0.05), 1.0)
+    ax.set_yticks(range(len(agents)), agents)
+    ax.set_xlabel(f"alive fraction: IQM over every run of every world, {level}% CI")
+    ax.set_title(f"across worlds (dashed: {baseline})")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if gaps:
+        ax = axes[1]
+        pair = (gaps[0]["train_variant"], gaps[0]["heldout_variant"])
+        found = {row["agent"]: row for row in gaps
+                 if (row["train_variant"], row["heldout_variant"]) == pair and row["gap_vs_baseline"] is not None}
+        ys = [i for i, agent in enumerate(agents) if agent in found]
+        chosen = [found[agent] for agent in agents if agent in found]
+        ax.errorbar([r["gap_vs_baseline"] for r in chosen], ys, fmt="o", capsize=3, color="black",
+                    xerr=[[r["gap_vs_baseline"] - r["gap_vs_baseline_ci"][0] for r in chosen],
+                          [r["gap_vs_baseline_ci"][1] - r["gap_vs_baseline"] for r in chosen]])
+        ax.axvline(0.0, color="gray", linewidth=1)
+        ax.set_xlabel(f"gap ({pair[0]} - {pair[1]}) minus {baseline}'s, {level}% CI")
+        ax.set_title(f"> 0: loses more than {baseline} on held-out variants")
+        ax.grid(axis="x", alpha=0.3)
+    write_png(fig, path)
+    return path

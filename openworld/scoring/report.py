@@ -22,7 +22,8 @@ into one output folder:
   ``survival.png``: alive fraction per world variant; ``generalization.png`` (when runs were evaluated
   on held-out variants): training vs held-out variants per world and agent; ``shift_trends.png`` and
   ``diagnostics.png`` (when there are trends and diagnostics): the shift scores against the shift's index, and the
-  diagnostics over world time.
+  diagnostics over world time; ``across_worlds.png`` (with ``baseline``, over worlds that share variants): each
+  agent's alive fraction across worlds per variant and its generalization gap minus the baseline's.
 
 The scores and their table titles come from :mod:`openworld.scoring.scores`; the runs are read and
 grouped by :mod:`openworld.scoring.runs`, the plots drawn by :mod:`openworld.scoring.plots`.
@@ -69,6 +70,7 @@ from openworld.scoring.across_worlds import (
     across_world_gap_rows,
     across_world_markdown,
     across_world_rows,
+    plot_across_worlds,
 )
 from openworld.scoring.baseline_report import baseline_markdown, baseline_rows
 from openworld.scoring.generalization_report import comparison_rows, generalization_markdown, plot_generalization
@@ -174,6 +176,8 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
                     plot_alive(groups, out / "alive.png", confidence, seed),
                     plot_shifts(groups, rows, out / "shifts.png"),
                     plot_survival(groups, rows, out / "survival.png", confidence)]
+    if plots and (figure := plot_across_worlds(across, gaps, out / "across_worlds.png", confidence)) is not None:
+        written.append(figure)
     if plots and generalization:
         written.append(plot_generalization(generalization, out / "generalization.png", confidence))
     if plots and trends:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,7 @@ from openworld.scoring.across_worlds import (
     across_world_gap_rows,
     across_world_markdown,
     across_world_rows,
+    plot_across_worlds,
 )
 from openworld.scoring.runs import Group
 
@@ -92,3 +95,32 @@ def test_no_gap_rows_without_both_splits_in_two_worlds_or_without_the_baseline()
     assert across_world_gap_rows(one_world, "ppo", reps=20) == []
     assert across_world_gap_rows(no_baseline, "ppo", reps=20) == []
     assert across_world_gap_markdown([], 0.95) == []
+
+
+def test_the_report_writes_the_gap_table_and_the_across_worlds_plot(tmp_path: Path) -> None:
+    from openworld.scoring.report import write_report
+
+    alive = {("ppo", "train"): (0.80, 0.70, 0.75), ("ppo", "heldout"): (0.70, 0.65, 0.60),
+             ("spirl", "train"): (0.90, 0.85, 0.95), ("spirl", "heldout"): (0.70, 0.60, 0.65)}
+    groups = []
+    for world in ("A-v0", "B-v0"):
+        for (agent, split), values in alive.items():
+            variant = f"{split}_short"
+            groups.append(Group(world, variant, agent, lifetimes(split, dict(enumerate(values)))))
+            for seed, value in enumerate(values):
+                directory = tmp_path / "runs" / world / variant / agent / f"seed{seed}"
+                directory.mkdir(parents=True)
+                summary = {"world": world, "variant": variant, "split": split, "agent": agent, "seed": seed,
+                           "steps": 100, "shifts": [], "mean_wellbeing": value / 2,
+                           "survival": {"alive_fraction": value, "deaths_per_10k": 0.0, "mean_lifetime": 100.0}}
+                (directory / "summary.json").write_text(json.dumps(summary))
+    written = write_report([tmp_path / "runs"], tmp_path / "report", reps=50, plots=False, baseline="ppo")
+    document = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert {row["agent"]: round(row["gap"], 6) for row in document["across_worlds_gap"]} == {"ppo": 0.1, "spirl": 0.25}
+    assert "## Across worlds, the generalization gap" in (tmp_path / "report" / "report.md").read_text()
+    assert not any(path.suffix == ".png" for path in written)
+
+    png = plot_across_worlds(across_world_rows(groups, "ppo", reps=50), across_world_gap_rows(groups, "ppo", reps=50),
+                             tmp_path / "across_worlds.png")
+    assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_across_worlds([], [], tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
