@@ -29,6 +29,7 @@ from openworld.scoring.scores import (
 
 BAND_REPS = 500  # bootstrap resamples of the curves' bands (per plotted point; the tables use ``reps``)
 PLOT_POINTS = 200  # at most about this many points per curve: finer is noise to the eye
+SURVIVAL_COLUMNS = 4  # panels in a row of survival.png
 
 
 def plot_wellbeing(groups: Sequence[Group], path: Path, confidence: float = stats.DEFAULT_CONFIDENCE,
@@ -171,31 +172,55 @@ def plot_shifts(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: P
 
 def plot_survival(groups: Sequence[Group], rows: Sequence[dict[str, Any]], path: Path,
                   confidence: float = stats.DEFAULT_CONFIDENCE) -> Path:
-    """Alive fraction per world variant, one bar per agent (IQM across seeds, CI whiskers)."""
+    """Alive fraction per world variant: one panel each (up to four in a row, so a sweep of many worlds and arms
+    stays readable), one bar per agent (IQM across seeds, CI whiskers)."""
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     labels = sorted({g.label for g in groups})
     agents = sorted({g.agent for g in groups})
     colors = agent_colors(groups)
-    fig = Figure(figsize=(max(6.0, 1.6 * len(labels) * max(1, len(agents)) / 2 + 3), 4.2), layout="constrained")
-    ax = fig.subplots()
-    width = 0.8 / max(1, len(agents))
-    for j, agent in enumerate(agents):
-        found = {place(r["world"], r["variant"]): r for r in rows
-                 if r["metric"] == "alive_fraction" and r["agent"] == agent}
-        xs = [i - 0.4 + width * (j + 0.5) for i, label in enumerate(labels) if label in found]
-        chosen = [found[label] for label in labels if label in found]
-        ax.bar(xs, [r["iqm"] for r in chosen], width, color=colors[agent], label=agent, capsize=3,
-               yerr=[[r["iqm"] - r["ci_low"] for r in chosen], [r["ci_high"] - r["iqm"] for r in chosen]])
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("world (variant)")
-    ax.set_ylabel("alive fraction of world time")
-    ax.set_title(f"survival: IQM across seeds with {round(100 * confidence)}% CI")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="agent", title_fontsize=8)
+    columns = min(SURVIVAL_COLUMNS, len(labels))
+    lines = -(-len(labels) // columns)
+    fig = Figure(figsize=(columns * max(2.5, 0.32 * len(agents) + 1.0) + 1.8, 3.2 * lines), layout="constrained")
+    axes = fig.subplots(lines, columns, sharey=True, squeeze=False).reshape(-1)
+    whole = whole_lifetime_alive(rows)
+    for ax, label in zip(axes, labels, strict=False):
+        found = whole.get(label, {})
+        xs = [j for j, agent in enumerate(agents) if agent in found]
+        chosen = [found[agent] for agent in agents if agent in found]
+        ax.bar(xs, [r["iqm"] for r in chosen], 0.8, color=[colors[agent] for agent in agents if agent in found],
+               capsize=2, yerr=[[r["iqm"] - r["ci_low"] for r in chosen], [r["ci_high"] - r["iqm"] for r in chosen]])
+        ax.set_xticks([])
+        ax.set_title(label, fontsize=9)
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(labels):]:
+        ax.set_visible(False)
+    for ax in axes[::columns]:
+        ax.set_ylabel("alive fraction of world time")
+    fig.legend(handles=[Patch(color=colors[agent], label=agent) for agent in agents], loc="outside right upper",
+               fontsize=8, title="agent", title_fontsize=8)
+    fig.suptitle(f"survival: IQM across seeds with {round(100 * confidence)}% CI")
     write_png(fig, path)
     return path
+
+
+def whole_lifetime_alive(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The report's whole-lifetime alive-fraction rows by place (world and variant) and agent; not the rows of one
+    regime or shift, which share the metric (survival.png showed a world's last regime until this was split out).
+
+    Example:
+        >>> rows = [{"world": "A-v0", "variant": None, "agent": "ppo", "metric": "alive_fraction", "shift_t": None,
+        ...          "regime": regime, "iqm": iqm} for regime, iqm in ((None, 0.8), ("blight", 0.7))]
+        >>> whole_lifetime_alive(rows)["A-v0"]["ppo"]["iqm"]
+        0.8
+    """
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        if row["metric"] == "alive_fraction" and row["shift_t"] is None and row["regime"] is None:
+            found.setdefault(place(row["world"], row["variant"]), {})[row["agent"]] = row
+    return found
 
 
 def _curves(group: Group, curve: str, value: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
@@ -238,10 +263,13 @@ def iqm_band(matrix: npt.NDArray[np.float64], reps: int, confidence: float,
 
 
 def agent_colors(groups: Sequence[Group]) -> dict[str, Any]:
+    """A colour per agent, distinct for up to 20 agents: tab10 for ten or fewer, tab20 beyond (the headline has 13
+    arms; with tab10 its 11th to 13th took the 1st to 3rd arms' colours)."""
     from matplotlib import colormaps
 
-    palette = colormaps["tab10"]
-    return {agent: palette(i % 10) for i, agent in enumerate(sorted({g.agent for g in groups}))}
+    agents = sorted({g.agent for g in groups})
+    palette, size = (colormaps["tab10"], 10) if len(agents) <= 10 else (colormaps["tab20"], 20)
+    return {agent: palette(i % size) for i, agent in enumerate(agents)}
 
 
 def write_png(fig: Any, path: Path) -> None:

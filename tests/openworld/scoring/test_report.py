@@ -19,6 +19,7 @@ from openworld.agent.lifetime import live
 from openworld.agent.protocol import make_agent
 from openworld.scoring.monitor import Monitor, summarize
 from openworld.scoring.report import write_report
+from openworld.scoring.runs import Group
 from openworld.world.shifts import ShiftSchedule
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -197,3 +198,15 @@ def test_openworld_report_command_on_a_tiny_run(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "openworld.tools.cli", "report", str(tmp_path / "nowhere")],
                              capture_output=True, text=True, env=env, timeout=120, check=False)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_survival_bars_are_whole_lifetimes_and_thirteen_arms_have_thirteen_colours() -> None:
+    from openworld.scoring.plots import agent_colors, whole_lifetime_alive
+
+    rows = [{"world": "Blight-v0", "variant": "train_short", "agent": "ppo", "metric": "alive_fraction",
+             "shift_t": None, "regime": regime, "iqm": iqm} for regime, iqm in ((None, 0.82), ("base", 0.85),
+                                                                                  ("blight", 0.80))]
+    assert whole_lifetime_alive(rows) == {"Blight-v0 (train_short)": {"ppo": rows[0]}}
+    groups = [Group("A-v0", None, f"arm{i:02d}") for i in range(13)]
+    assert len(set(agent_colors(groups).values())) == 13
+    assert len(set(agent_colors(groups[:10]).values())) == 10
