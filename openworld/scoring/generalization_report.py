@@ -40,6 +40,7 @@ from openworld.scoring import metrics, stats
 from openworld.scoring.generalization import GAP_SCORES
 from openworld.scoring.runs import Group, place
 
+GENERALIZATION_COLUMNS = 4  # world panels in a row of generalization.png
 TITLES = {"alive_fraction": "alive fraction", "mean_wellbeing": "mean wellbeing", "drop": "drop (wellbeing)",
           "deficit": "deficit (wellbeing)", "alive_drop": "drop (alive fraction)",
           "alive_deficit": "deficit (alive fraction)"}
@@ -143,31 +144,44 @@ def _cell(values: Sequence[float], interval: bool = True, digits: int = 3) -> st
 
 
 def plot_generalization(rows: Sequence[dict[str, Any]], path: Path, confidence: float) -> Path:
-    """Training against held-out variants per world and agent, for alive fraction and mean wellbeing:
-    paired bars (IQM across runs) with interval whiskers (a run's own value without whiskers)."""
+    """Training against held-out variants for alive fraction and mean wellbeing: one panel per world (variant) and
+    score, up to four worlds in a row (a sweep of many worlds and arms stays readable), in each a pair of bars per
+    agent (IQM across runs) with interval whiskers (a run's own value without whiskers)."""
     from matplotlib.figure import Figure
 
     metrics = ("alive_fraction", "mean_wellbeing")
-    chosen = [[row for row in rows if row["metric"] == metric] for metric in metrics]
-    labels = sorted({_label(row) for row in rows if row["metric"] in metrics})
-    fig = Figure(figsize=(max(6.0, 1.5 * len(labels) + 2), 3.8 * len(metrics)), layout="constrained")
-    axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
-    for ax, metric, metric_rows in zip(axes, metrics, chosen, strict=True):
-        found = {_label(row): row for row in metric_rows}
-        for j, (side, color) in enumerate((("train", "tab:blue"), ("heldout", "tab:orange"))):
-            xs = [i - 0.2 + 0.4 * j for i, label in enumerate(labels) if label in found]
-            values = np.array([found[label][side] for label in labels if label in found]).reshape(-1, 3)
-            ax.bar(xs, values[:, 0], 0.4, color=color, capsize=3, label="held-out" if side == "heldout" else side,
-                   yerr=[values[:, 0] - values[:, 1], values[:, 2] - values[:, 0]])
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel(TITLES[metric])
-        ax.set_title(f"{TITLES[metric]}: training vs held-out variants ({round(100 * confidence)}% CI)")
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, title="variants", title_fontsize=8)
+    rows = [row for row in rows if row["metric"] in metrics]
+    places = sorted({place(row["world"], row["variant"]) for row in rows})
+    agents = sorted({_agent_label(row) for row in rows}, reverse=True)  # top to bottom in alphabetical order
+    columns = min(GENERALIZATION_COLUMNS, len(places))
+    lines_per_metric = -(-len(places) // columns)
+    fig = Figure(figsize=(3.6 * columns + 1.4, len(metrics) * lines_per_metric * (0.3 * len(agents) + 1.2)),
+                 layout="constrained")
+    axes = fig.subplots(len(metrics) * lines_per_metric, columns, sharey=True, squeeze=False)
+    for m, metric in enumerate(metrics):
+        for k in range(lines_per_metric * columns):
+            ax = axes[m * lines_per_metric + k // columns, k % columns]
+            if k >= len(places):
+                ax.set_visible(False)
+                continue
+            found = {_agent_label(row): row for row in rows
+                     if row["metric"] == metric and place(row["world"], row["variant"]) == places[k]}
+            for j, (side, color) in enumerate((("train", "tab:blue"), ("heldout", "tab:orange"))):
+                ys = [i + 0.2 - 0.4 * j for i, agent in enumerate(agents) if agent in found]
+                values = np.array([found[agent][side] for agent in agents if agent in found]).reshape(-1, 3)
+                ax.barh(ys, values[:, 0], 0.4, color=color, capsize=2, label="held-out" if side == "heldout" else side,
+                        xerr=[values[:, 0] - values[:, 1], values[:, 2] - values[:, 0]])
+            ax.set_yticks(range(len(agents)), agents, fontsize=8)
+            ax.set_xlim(0, 1.05)
+            ax.set_xlabel(TITLES[metric], fontsize=8)
+            ax.set_title(places[k], fontsize=9)
+            ax.grid(axis="x", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="variants", title_fontsize=8)
+    fig.suptitle(f"training vs held-out variants ({round(100 * confidence)}% CI)")
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     return path
 
 
-def _label(row: dict[str, Any]) -> str:
-    return f"{place(row['world'], row['variant'])}\n{row['agent']} ({row['mode']})"
+def _agent_label(row: dict[str, Any]) -> str:
+    return f"{row['agent']} ({row['mode']})"
