@@ -141,13 +141,7 @@ def probability_of_improvement(
     Raises:
         ValueError: on empty, non-finite or wrongly shaped scores, or invalid parameters.
     """
-    x_matrix = _as_score_matrix(x_scores, "x_scores")
-    y_matrix = _as_score_matrix(y_scores, "y_scores")
-    if x_matrix.shape[1] != y_matrix.shape[1]:
-        raise ValueError(
-            f"x_scores has {x_matrix.shape[1]} tasks but y_scores has {y_matrix.shape[1]}; "
-            "columns must be the same tasks"
-        )
+    x_matrix, y_matrix = _same_tasks(x_scores, y_scores)
     _check_bootstrap_parameters(reps, confidence)
     x_runs, y_runs = _independent_resamples(x_matrix, y_matrix, reps, seed)
     point = float(_improvement(x_matrix[np.newaxis], y_matrix[np.newaxis])[0])
@@ -210,20 +204,8 @@ def iqm_difference_ci(
 
     Each IQM is :func:`interquartile_mean_ci`'s (runs and tasks together). The interval resamples X's runs and Y's
     independently within each task (rliable's ``StratifiedIndependentBootstrap``, the draws of
-    :func:`probability_of_improvement`) and takes the percentile interval of the resamples' differences.
-
-    Args:
-        x_scores: ``(n_x,)`` or ``(n_x, n_tasks)`` finite scores.
-        y_scores: ``(n_y,)`` or ``(n_y, n_tasks)`` finite scores; the same tasks.
-        reps: number of bootstrap resamples, ``>= 1``.
-        confidence: coverage of the interval, in ``(0, 1)``.
-        seed: seed of the bootstrap; equal seeds give equal intervals.
-
-    Returns:
-        ``(point, low, high)`` as plain floats.
-
-    Raises:
-        ValueError: on empty, non-finite or wrongly shaped scores, or invalid parameters.
+    :func:`probability_of_improvement`) and takes the percentile interval of the resamples' differences. Arguments
+    and errors as :func:`probability_of_improvement`'s; returns ``(point, low, high)`` as plain floats.
 
     Example:
         >>> point, low, high = iqm_difference_ci([[0.75, 0.5], [0.25, 0.5]], [[0.25, 0.5], [0.25, 0.0]], reps=200)
@@ -266,16 +248,23 @@ def _iqm_differences(x_scores: npt.ArrayLike, y_scores: npt.ArrayLike, reps: int
     """``IQM(X) - IQM(Y)`` and the same over ``reps`` independent stratified resamples of X's and Y's runs."""
     from scipy.stats import trim_mean
 
-    x_matrix = _as_score_matrix(x_scores, "x_scores")
-    y_matrix = _as_score_matrix(y_scores, "y_scores")
-    if x_matrix.shape[1] != y_matrix.shape[1]:
-        raise ValueError(f"x_scores has {x_matrix.shape[1]} tasks but y_scores has {y_matrix.shape[1]}; "
-                         "columns must be the same tasks")
+    x_matrix, y_matrix = _same_tasks(x_scores, y_scores)
     x_runs, y_runs = _independent_resamples(x_matrix, y_matrix, reps, seed)
     point = interquartile_mean(x_matrix) - interquartile_mean(y_matrix)
     differences = trim_mean(x_runs.reshape(reps, -1), 0.25, axis=1) - trim_mean(y_runs.reshape(reps, -1), 0.25,
                                                                                   axis=1)
     return point, np.asarray(differences, dtype=np.float64)
+
+
+def _same_tasks(x_scores: npt.ArrayLike,
+                y_scores: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """X's and Y's score matrices, refused unless they have as many tasks (columns)."""
+    x_matrix = _as_score_matrix(x_scores, "x_scores")
+    y_matrix = _as_score_matrix(y_scores, "y_scores")
+    if x_matrix.shape[1] != y_matrix.shape[1]:
+        raise ValueError(f"x_scores has {x_matrix.shape[1]} tasks but y_scores has {y_matrix.shape[1]}; "
+                         "columns must be the same tasks")
+    return x_matrix, y_matrix
 
 
 def _independent_resamples(x_matrix: npt.NDArray[np.float64], y_matrix: npt.NDArray[np.float64], reps: int,
