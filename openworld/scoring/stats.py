@@ -77,7 +77,7 @@ def interquartile_mean_ci(
     iqms = trim_mean(resampled, 0.25, axis=1)
     alpha = (1.0 - confidence) / 2
     low, high = np.percentile(iqms, [100 * alpha, 100 * (1.0 - alpha)])
-    point = float(trim_mean(matrix, 0.25, axis=None))
+    point = interquartile_mean(matrix)
     if not all(np.isfinite([point, low, high])):
         raise ValueError(f"non-finite IQM estimate {(point, low, high)}")
     return point, float(low), float(high)
